@@ -1,0 +1,1 @@
+"""HTTP layer and composition root: the only package that knows kb, classifier and indexer."""

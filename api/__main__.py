@@ -1,0 +1,67 @@
+"""The README's run command: prepare the embedded default and serve.
+
+    python -m api                 # migrate, load taxonomy + demo data, print a first admin key, serve
+    python -m api create-admin    # issue a new admin key (e.g. when the first one was lost)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kb.access import ensure_admin, get_user_or_raise, issue_key
+from kb.clock import Clock
+from kb.db import session_scope
+from kb.demo import load_demo
+from kb.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api", description="知库 Zhiku service")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="prepare and serve (default)")
+    serve.add_argument("--workers", type=int, default=1)
+    admin = sub.add_parser("create-admin", help="issue a key for an admin user (created if missing)")
+    admin.add_argument("--username", default="admin")
+    args = parser.parse_args(argv)
+
+    from api.app import build_rules, prepare_database
+    from api.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(json_lines=settings.log_json)
+    engine = prepare_database(settings)
+    clock = Clock(tz=settings.tz)
+
+    if args.command == "create-admin":
+        with session_scope(engine, write=True) as session:
+            plain = ensure_admin(session, now=clock.now(), username=args.username)
+            if plain is None:
+                _, plain = issue_key(session, get_user_or_raise(session, args.username), now=clock.now(),
+                                     note="create-admin")
+        print(f"admin key for {args.username}: {plain}")
+        return 0
+
+    if settings.load_demo_data:
+        loaded = load_demo(engine, settings.data_dir / "demo", build_rules(settings))
+        if loaded:
+            print(f"loaded demo data: {loaded} cases")
+    with session_scope(engine, write=True) as session:
+        plain = ensure_admin(session, now=clock.now())
+    if plain:
+        print("=" * 72)
+        print("首次启动：已创建管理员 admin。请保存此 API 密钥（只显示这一次）：")
+        print(f"    {plain}")
+        print("=" * 72)
+    engine.dispose()
+
+    import uvicorn
+
+    print(f"知库 Zhiku serving on http://{settings.host}:{settings.port}  (API docs: /docs)", flush=True)
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=getattr(args, "workers", 1), log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Dependencies handed to routes with ``Annotated``; heavy objects come from app.state,
+built once in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from kb.access import authenticate, require_role
+from kb.cases.service import CaseRules
+from kb.clock import Clock
+from kb.db import make_session
+from kb.models import Role, User
+
+_WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer zk_…")
+_header_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request. Use cases commit themselves; this only closes (and so rolls back
+    anything uncommitted, e.g. after an error). Write requests take SQLite's write lock up front."""
+    session = make_session(request.app.state.engine, write=request.method in _WRITE_METHODS)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_rules(request: Request) -> CaseRules:
+    return request.app.state.case_rules
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.case_rules.clock
+
+
+RulesDep = Annotated[CaseRules, Depends(get_rules)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def current_user(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header_key: Annotated[str | None, Security(_header_key)],
+) -> User:
+    plain = bearer.credentials if bearer else header_key
+    # A separate short session: authentication must not hold the request's write lock open.
+    with make_session(request.app.state.engine) as session:
+        user = authenticate(session, plain)
+    request.state.user = user.username
+    return user
+
+
+def require(*roles: Role) -> Callable[..., User]:
+    """Dependency: the caller must hold one of ``roles`` (admin always may)."""
+    allowed = frozenset(roles)
+
+    def _check(user: Annotated[User, Depends(current_user)]) -> User:
+        require_role(user, allowed)
+        return user
+
+    _check.roles = allowed  # type: ignore[attr-defined]  # read by the route-role test
+    return _check
+
+
+ALL_ROLES = (Role.agent, Role.knowledge_manager, Role.analyst, Role.admin)
+AnyUser = Annotated[User, Depends(require(*ALL_ROLES))]
+Agent = Annotated[User, Depends(require(Role.agent))]
+Admin = Annotated[User, Depends(require(Role.admin))]

@@ -1,0 +1,45 @@
+"""/health: liveness plus the versions and state an operator needs at a glance."""
+
+from __future__ import annotations
+
+import platform
+from importlib.metadata import version
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+from sqlmodel import func, select
+
+from kb.db import make_session
+from kb.models import Case, SearchOutbox
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", operation_id="health-get")
+def health(request: Request) -> dict:
+    state = request.app.state
+    db: dict = {"backend": state.engine.dialect.name}
+    try:
+        with make_session(state.engine) as session:
+            session.exec(text("SELECT 1"))
+            db["schema_revision"] = session.exec(text("SELECT version_num FROM alembic_version")).scalar_one()
+            db["cases"] = session.exec(select(func.count()).select_from(Case)).one()
+            oldest = session.exec(select(func.min(SearchOutbox.created_at))).one()
+            db["outbox_pending"] = session.exec(select(func.count()).select_from(SearchOutbox)).one()
+            db["outbox_lag_seconds"] = (
+                round((state.case_rules.clock.now() - oldest).total_seconds(), 1) if oldest else 0.0
+            )
+        db["ok"] = True
+    except Exception as exc:  # health must answer even when the database does not
+        db.update(ok=False, error=type(exc).__name__)
+    return {
+        "status": "ok" if db["ok"] else "degraded",
+        "version": version("zhiku"),
+        "database": db,
+        "versions": {
+            "python": platform.python_version(),
+            "fastapi": version("fastapi"),
+            "sqlmodel": version("sqlmodel"),
+            "chinesecalendar": version("chinesecalendar"),
+        },
+    }

@@ -1,0 +1,51 @@
+"""/api/v1/users: accounts, roles and API keys (admin only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from api.deps import Admin, AnyUser, ClockDep, SessionDep
+from api.schemas import PROBLEM_RESPONSES, IssuedKey, KeyPublic, KeyRequest
+from kb import access
+from kb.models import UserCreate, UserPublic, UserUpdate
+
+router = APIRouter(prefix="/api/v1", tags=["users"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("/me", response_model=UserPublic, operation_id="users-me")
+def me(user: AnyUser) -> UserPublic:
+    return UserPublic.model_validate(user)
+
+
+@router.get("/users", response_model=list[UserPublic], operation_id="users-list")
+def list_users(session: SessionDep, _admin: Admin) -> list[UserPublic]:
+    return [UserPublic.model_validate(u) for u in access.list_users(session)]
+
+
+@router.post("/users", status_code=201, response_model=UserPublic, operation_id="users-create")
+def create_user(data: UserCreate, session: SessionDep, _admin: Admin, clock: ClockDep) -> UserPublic:
+    return UserPublic.model_validate(access.create_user(session, data, now=clock.now()))
+
+
+@router.patch("/users/{username}", response_model=UserPublic, operation_id="users-update")
+def update_user(username: str, data: UserUpdate, session: SessionDep, _admin: Admin) -> UserPublic:
+    return UserPublic.model_validate(access.update_user(session, username, data))
+
+
+@router.post("/users/{username}/keys", status_code=201, response_model=IssuedKey, operation_id="users-issue-key")
+def issue_key(username: str, data: KeyRequest, session: SessionDep, _admin: Admin, clock: ClockDep) -> IssuedKey:
+    """签发新密钥；明文只在此响应中出现一次。"""
+    user = access.get_user_or_raise(session, username)
+    key, plain = access.issue_key(session, user, now=clock.now(), note=data.note)
+    return IssuedKey(prefix=key.prefix, key=plain, username=user.username, role=user.role.value,
+                     created_at=key.created_at)
+
+
+@router.get("/users/{username}/keys", response_model=list[KeyPublic], operation_id="users-list-keys")
+def list_keys(username: str, session: SessionDep, _admin: Admin) -> list[KeyPublic]:
+    user = access.get_user_or_raise(session, username)
+    return [KeyPublic.model_validate(k, from_attributes=True) for k in access.list_keys(session, user)]
+
+
+@router.delete("/keys/{prefix}", response_model=KeyPublic, operation_id="users-revoke-key")
+def revoke_key(prefix: str, session: SessionDep, _admin: Admin, clock: ClockDep) -> KeyPublic:
+    return KeyPublic.model_validate(access.revoke_key(session, prefix, now=clock.now()), from_attributes=True)

@@ -1,0 +1,115 @@
+"""Users, API keys and role checks.
+
+A key looks like ``zk_<prefix>_<secret>``; only the SHA-256 of the whole key is
+stored (keys are 32 random bytes, so a fast hash is enough: there is nothing to
+brute-force), looked up by its prefix and compared in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from kb.errors import Conflict, Forbidden, NotFound, Unauthorized
+from kb.models import ApiKey, Role, User, UserCreate, UserUpdate
+
+ROLE_ZH = {Role.agent: "客服专员", Role.knowledge_manager: "知识管理员", Role.analyst: "数据分析", Role.admin: "管理员"}
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_user(session: Session, data: UserCreate, *, now: datetime) -> User:
+    if session.exec(select(User).where(User.username == data.username)).first():
+        raise Conflict(f"用户名「{data.username}」已存在", field="username")
+    user = User(**data.model_dump(), created_at=now)
+    session.add(user)
+    session.commit()
+    return user
+
+
+def update_user(session: Session, username: str, data: UserUpdate) -> User:
+    user = get_user_or_raise(session, username)
+    for key, value in data.model_dump(exclude_unset=True).items():
+        setattr(user, key, value)
+    session.add(user)
+    session.commit()
+    return user
+
+
+def get_user_or_raise(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"用户「{username}」不存在", field="username")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(User.id)))
+
+
+def issue_key(session: Session, user: User, *, now: datetime, note: str = "") -> tuple[ApiKey, str]:
+    """Create a key for ``user``; the plain key is returned once and never stored."""
+    prefix = secrets.token_hex(4)
+    plain = f"zk_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(user_id=user.id, prefix=prefix, key_hash=_hash(plain), note=note, created_at=now)
+    session.add(key)
+    session.commit()
+    return key, plain
+
+
+def list_keys(session: Session, user: User) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id)))
+
+
+def revoke_key(session: Session, prefix: str, *, now: datetime) -> ApiKey:
+    key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    if key is None:
+        raise NotFound(f"密钥 {prefix} 不存在", field="prefix")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.add(key)
+        session.commit()
+    return key
+
+
+def authenticate(session: Session, plain: str | None) -> User:
+    if not plain:
+        raise Unauthorized("缺少 API 密钥：请在 Authorization: Bearer <key> 或 X-API-Key 头中提供")
+    parts = plain.split("_")
+    if len(parts) < 3 or parts[0] != "zk":
+        raise Unauthorized("API 密钥格式无效")
+    key = session.exec(select(ApiKey).where(ApiKey.prefix == parts[1])).first()
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, _hash(plain)):
+        raise Unauthorized("API 密钥无效或已吊销")
+    user = session.get(User, key.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("该密钥所属用户已停用")
+    return user
+
+
+def require_role(user: User, allowed: frozenset[Role]) -> None:
+    if user.role == Role.admin or user.role in allowed:
+        return
+    names = "、".join(ROLE_ZH[r] for r in sorted(allowed, key=lambda r: r.value))
+    raise Forbidden(f"当前角色「{ROLE_ZH[user.role]}」无权执行此操作；需要：{names}", field="role")
+
+
+def has_users(session: Session) -> bool:
+    return session.exec(select(func.count()).select_from(User)).one() > 0
+
+
+def ensure_admin(session: Session, *, now: datetime, username: str = "admin") -> str | None:
+    """On a database with no admin, create one and return its plain key (printed once)."""
+    admin = session.exec(select(User).where(User.role == Role.admin, User.active == True)).first()  # noqa: E712
+    if admin is not None:
+        return None
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        user = create_user(session, UserCreate(username=username, display_name="系统管理员", role=Role.admin), now=now)
+    _, plain = issue_key(session, user, now=now, note="bootstrap")
+    return plain

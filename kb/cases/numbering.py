@@ -1,0 +1,26 @@
+"""Case numbers: prefix + YYYYMMDD (service timezone) + 3-digit daily sequence (FW20240521001).
+
+The counter row is bumped with one atomic upsert inside the creating transaction,
+so two processes can never draw the same number, and a drawn number is never
+handed out again (the counter only grows). Past 999 cases a day the sequence
+simply widens (FW202405211000) instead of failing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+_NEXT = text(
+    "INSERT INTO case_sequence (prefix, day, last_value) VALUES (:prefix, :day, 1) "
+    "ON CONFLICT (prefix, day) DO UPDATE SET last_value = case_sequence.last_value + 1 "
+    "RETURNING last_value"
+)
+
+
+def next_case_number(session: Session, *, prefix: str, local_now: datetime) -> str:
+    day = local_now.strftime("%Y%m%d")
+    value = session.execute(_NEXT, {"prefix": prefix, "day": day}).scalar_one()
+    return f"{prefix}{day}{value:03d}"

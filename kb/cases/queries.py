@@ -1,0 +1,74 @@
+"""Reads: filtered, paged case lists, overdue logic and history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, func, select
+
+from kb.cases.service import get_case_or_raise
+from kb.cases.workflow import OPEN_STATES
+from kb.models import Case, CaseHistory, CaseStatus
+
+
+@dataclass
+class CaseFilter:
+    status: list[CaseStatus] | None = None
+    type: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    owner: str | None = None
+    group: str | None = None
+    customer_id: str | None = None
+    product: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    overdue: bool | None = None
+
+
+def overdue_condition(now: datetime):
+    """Open and past its resolution due, or never answered and past its response due."""
+    open_ = Case.status.in_(list(OPEN_STATES))
+    late_resolution = and_(Case.resolution_due_at.is_not(None), Case.resolution_due_at < now)
+    late_response = and_(Case.first_response_at.is_(None), Case.response_due_at.is_not(None),
+                         Case.response_due_at < now)
+    return and_(open_, or_(late_resolution, late_response))
+
+
+def is_overdue(case: Case, now: datetime) -> bool:
+    if case.status not in OPEN_STATES:
+        return False
+    if case.resolution_due_at and case.resolution_due_at < now:
+        return True
+    return bool(case.first_response_at is None and case.response_due_at and case.response_due_at < now)
+
+
+def list_cases(session: Session, flt: CaseFilter, *, now: datetime, offset: int = 0,
+               limit: int = 20) -> tuple[list[Case], int]:
+    conditions = []
+    if flt.status:
+        conditions.append(Case.status.in_(flt.status))
+    for name in ("type", "priority", "channel", "owner", "group", "customer_id", "product"):
+        value = getattr(flt, name)
+        if value is not None:
+            conditions.append(getattr(Case, name) == value)
+    if flt.date_from is not None:
+        conditions.append(Case.contact_at >= flt.date_from)
+    if flt.date_to is not None:
+        conditions.append(Case.contact_at < flt.date_to)
+    if flt.overdue is True:
+        conditions.append(overdue_condition(now))
+    elif flt.overdue is False:
+        conditions.append(~overdue_condition(now))
+    total = session.exec(select(func.count()).select_from(Case).where(*conditions)).one()
+    rows = session.exec(
+        select(Case).where(*conditions).order_by(Case.contact_at.desc(), Case.id.desc()).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def get_history(session: Session, number: str) -> list[CaseHistory]:
+    case = get_case_or_raise(session, number)
+    return list(session.exec(select(CaseHistory).where(CaseHistory.case_id == case.id).order_by(CaseHistory.id)))

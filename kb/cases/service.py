@@ -1,0 +1,278 @@
+"""Case use cases. Each public function is one transaction with one commit at its end;
+history rows and search-outbox rows are written inside it, so a failed request stores
+nothing and every stored change is both audited and seen by the indexer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from kb.cases import workflow
+from kb.cases.numbering import next_case_number
+from kb.clock import Clock
+from kb.errors import Conflict, FieldError, NotFound
+from kb.models import (
+    Case,
+    CaseCreate,
+    CaseFeedback,
+    CaseHistory,
+    CaseResolve,
+    CaseStatus,
+    CaseTransition,
+    CaseUpdate,
+    CustomerKind,
+    Satisfaction,
+    User,
+)
+from kb.outbox import record_change
+from kb.privacy import mask_contact, mask_name, redact_text
+from kb.sla import SlaEngine
+from kb.taxonomy import require_code, route_group_for
+
+FREE_TEXT_FIELDS = (
+    "subject", "description", "analysis", "root_cause", "solution_temp", "solution_perm",
+    "result", "feedback", "notes",
+)
+
+
+@dataclass(frozen=True)
+class CaseRules:
+    """What a deployment configures about cases; built once from Settings by the entry point."""
+
+    clock: Clock
+    sla: SlaEngine
+    number_prefix: str = "FW"
+    store_redacted_text: bool = True
+    mask_individual_names: bool = False
+
+
+def get_case(session: Session, number: str) -> Case | None:
+    return session.exec(select(Case).where(Case.number == number)).first()
+
+
+def get_case_or_raise(session: Session, number: str) -> Case:
+    case = get_case(session, number)
+    if case is None:
+        raise NotFound(f"问题编号 {number} 不存在", field="number")
+    return case
+
+
+def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRules) -> Case:
+    now = rules.clock.now()
+    _check_codes(session, data.model_dump(exclude_unset=False))
+    _check_owner(session, data.owner)
+    values = data.model_dump(exclude={"contact"})
+    values = _clean_text(values, rules)
+    if rules.mask_individual_names and data.customer_kind == CustomerKind.individual:
+        values["customer_name"] = mask_name(values["customer_name"])
+    contact_at = rules.clock.local(data.contact_at) if data.contact_at else now
+    case = Case(
+        **{**values, "contact_at": contact_at},
+        number=next_case_number(session, prefix=rules.number_prefix, local_now=now),
+        contact_masked=mask_contact(data.contact),
+        status=CaseStatus.pending,
+        group=route_group_for(session, data.type),
+        received_at=now,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_sla(case, rules)
+    session.add(case)
+    session.flush()
+    _history(session, case, actor, now, "created", note=f"{case.type} / {case.priority} → {case.group or '未分组'}")
+    record_change(session, entity="case", entity_id=case.id, at=now)
+    _commit(session)
+    return case
+
+
+def update_case(session: Session, number: str, data: CaseUpdate, *, actor: str, rules: CaseRules) -> Case:
+    case = get_case_or_raise(session, number)
+    if case.status == CaseStatus.closed:
+        raise Conflict(f"问题 {number} 已关闭，不能再修改", field="status")
+    now = rules.clock.now()
+    changes = data.model_dump(exclude_unset=True)
+    first_response = changes.pop("first_response", None)
+    _check_codes(session, changes)
+    if "owner" in changes:
+        _check_owner(session, changes["owner"])
+    if "group" in changes:
+        require_code(session, "group", changes["group"], field="group")
+    if "contact" in changes:
+        changes["contact_masked"] = mask_contact(changes.pop("contact"))
+    if "contact_at" in changes and changes["contact_at"] is not None:
+        changes["contact_at"] = rules.clock.local(changes["contact_at"])
+    for required in ("channel", "customer_name", "subject", "description", "type", "priority",
+                     "customer_kind", "contact_at", "attachments", "tags"):
+        if required in changes and changes[required] is None:
+            raise FieldError(required, "该字段不能为空")
+    changes = _clean_text(changes, rules)
+    if "type" in changes and "group" not in changes and changes["type"] != case.type:
+        changes["group"] = route_group_for(session, changes["type"])
+    if first_response and case.first_response_at is None:
+        changes["first_response_at"] = now
+    changed = _apply(session, case, changes, actor, now, action="updated")
+    if "priority" in changed:
+        _apply_sla(case, rules)
+        _history_field(session, case, actor, now, "sla", "response_due_at", None,
+                       case.response_due_at.isoformat() if case.response_due_at else None)
+    if changed:
+        case.updated_at = now
+        session.add(case)
+        record_change(session, entity="case", entity_id=case.id, at=now)
+        _commit(session)
+    return case
+
+
+def transition(session: Session, number: str, data: CaseTransition, *, actor: str, rules: CaseRules) -> Case:
+    case = get_case_or_raise(session, number)
+    workflow.check_transition(case.status, data.status)
+    if data.status == CaseStatus.resolved and not (case.solution_temp or case.solution_perm or case.result):
+        raise FieldError("status", "没有解决方案或处理结果，不能置为已解决；请使用 resolve 记录解决方案")
+    now = rules.clock.now()
+    reopen = workflow.is_reopen(case.status, data.status)
+    changes: dict[str, Any] = {"status": data.status}
+    if data.status == CaseStatus.resolved:
+        changes["resolved_at"] = now
+    if data.status == CaseStatus.closed:
+        changes["closed_at"] = now
+    if reopen:
+        changes["reopen_count"] = case.reopen_count + 1
+        changes["resolved_at"] = None
+    if case.first_response_at is None and data.status != CaseStatus.pending:
+        changes["first_response_at"] = now
+    _apply(session, case, changes, actor, now, action="reopened" if reopen else "status", note=data.note)
+    case.updated_at = now
+    session.add(case)
+    record_change(session, entity="case", entity_id=case.id, at=now)
+    _commit(session)
+    return case
+
+
+def resolve(session: Session, number: str, data: CaseResolve, *, actor: str, rules: CaseRules) -> Case:
+    case = get_case_or_raise(session, number)
+    workflow.check_transition(case.status, CaseStatus.resolved)
+    if not (data.solution_temp or data.solution_perm):
+        raise FieldError("solution_temp", "请至少填写临时方案或永久方案之一")
+    now = rules.clock.now()
+    changes = _clean_text(data.model_dump(exclude_unset=True), rules)
+    changes.update(status=CaseStatus.resolved, resolved_at=now)
+    if case.first_response_at is None:
+        changes["first_response_at"] = now
+    _apply(session, case, changes, actor, now, action="resolved")
+    case.updated_at = now
+    session.add(case)
+    record_change(session, entity="case", entity_id=case.id, at=now)
+    _commit(session)
+    return case
+
+
+def record_feedback(session: Session, number: str, data: CaseFeedback, *, actor: str, rules: CaseRules) -> Case:
+    """Customer satisfaction (满意度 / 1–5), optional NPS 0–10 and feedback text.
+
+    ``reopen=true`` (a dissatisfied customer) reopens a resolved case in the same transaction."""
+    case = get_case_or_raise(session, number)
+    if case.status not in (CaseStatus.resolved, CaseStatus.closed):
+        raise Conflict(f"问题 {number} 尚未解决（当前「{case.status.value}」），不能登记满意度", field="status")
+    if data.reopen and case.status != CaseStatus.resolved:
+        raise Conflict("只有已解决的问题可以重开", field="reopen")
+    if data.satisfaction is None and data.satisfaction_score is None and data.nps_score is None and not data.feedback:
+        raise FieldError("satisfaction", "请至少填写满意度、评分、NPS 或反馈之一")
+    now = rules.clock.now()
+    changes = _clean_text(data.model_dump(exclude_unset=True, exclude={"reopen"}), rules)
+    if data.satisfaction is None and data.satisfaction_score is not None:
+        changes["satisfaction"] = _score_to_satisfaction(data.satisfaction_score)
+    _apply(session, case, changes, actor, now, action="feedback")
+    if data.reopen:
+        workflow.check_transition(case.status, CaseStatus.in_progress)
+        _apply(session, case, {"status": CaseStatus.in_progress, "reopen_count": case.reopen_count + 1,
+                               "resolved_at": None}, actor, now, action="reopened", note="客户反馈后重开")
+    case.updated_at = now
+    session.add(case)
+    record_change(session, entity="case", entity_id=case.id, at=now)
+    _commit(session)
+    return case
+
+
+def _score_to_satisfaction(score: int) -> Satisfaction:
+    if score >= 4:
+        return Satisfaction.satisfied
+    if score == 3:
+        return Satisfaction.basically
+    return Satisfaction.dissatisfied
+
+
+def _check_codes(session: Session, values: dict[str, Any]) -> None:
+    for field, kind in (("type", "type"), ("priority", "priority"), ("channel", "channel"), ("emotion", "emotion")):
+        if field in values:
+            require_code(session, kind, values[field], field=field)
+
+
+def _check_owner(session: Session, owner: str | None) -> None:
+    if owner is None:
+        return
+    user = session.exec(select(User).where(User.username == owner, User.active == True)).first()  # noqa: E712
+    if user is None:
+        raise FieldError("owner", f"负责人「{owner}」不是启用的用户")
+
+
+def _clean_text(values: dict[str, Any], rules: CaseRules) -> dict[str, Any]:
+    if not rules.store_redacted_text:
+        return values
+    return {k: (redact_text(v) if k in FREE_TEXT_FIELDS and isinstance(v, str) else v) for k, v in values.items()}
+
+
+def _apply_sla(case: Case, rules: CaseRules) -> None:
+    due = rules.sla.due(case.priority, case.received_at)
+    case.response_due_at = due["response"].due_at
+    case.resolution_due_at = due["resolution"].due_at
+    case.sla_explanation = {"priority": case.priority, "response": due["response"].explanation,
+                            "resolution": due["resolution"].explanation}
+
+
+def _render(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return str(value.value)
+    if isinstance(value, list):
+        return "、".join(map(str, value))
+    return str(value)
+
+
+def _apply(session: Session, case: Case, changes: dict[str, Any], actor: str, at: datetime, *,
+           action: str, note: str | None = None) -> list[str]:
+    """Set the changed fields and write one history row per field that really changed."""
+    changed = []
+    for field, new in changes.items():
+        old = getattr(case, field)
+        if _render(old) == _render(new):
+            continue
+        setattr(case, field, new)
+        _history_field(session, case, actor, at, action, field, _render(old), _render(new), note=note)
+        changed.append(field)
+    return changed
+
+
+def _history_field(session: Session, case: Case, actor: str, at: datetime, action: str, field: str,
+                   old: str | None, new: str | None, note: str | None = None) -> None:
+    session.add(CaseHistory(case_id=case.id, at=at, actor=actor, action=action, field=field,
+                            old_value=old, new_value=new, note=note))
+
+
+def _history(session: Session, case: Case, actor: str, at: datetime, action: str, note: str | None = None) -> None:
+    session.add(CaseHistory(case_id=case.id, at=at, actor=actor, action=action, note=note))
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("数据冲突，未保存任何更改（可能是重复的问题编号）", field="number") from exc

@@ -1,0 +1,50 @@
+"""The taxonomy is data: types, priorities, channels, emotions and routing groups are
+rows a deployment configures (default file ``data/taxonomy.default.toml``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+TAXONOMY_KINDS = ("type", "priority", "channel", "emotion", "group")
+TaxonomyKind = Literal["type", "priority", "channel", "emotion", "group"]
+
+
+class LabelBase(SQLModel):
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field(default="", max_length=500)
+    sort_order: int = Field(default=0, ge=0, le=10_000)
+    active: bool = True
+    route_group: str | None = Field(
+        default=None, max_length=32, description="for type labels: the group that receives these cases"
+    )
+
+
+class Label(LabelBase, table=True):
+    __tablename__ = "label"
+    __table_args__ = (UniqueConstraint("kind", "code", name="uq_label_kind_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+
+
+class LabelCreate(LabelBase):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LabelUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    description: str | None = Field(default=None, max_length=500)
+    sort_order: int | None = Field(default=None, ge=0, le=10_000)
+    active: bool | None = None
+    route_group: str | None = Field(default=None, max_length=32)
+
+
+class LabelPublic(LabelBase):
+    kind: str

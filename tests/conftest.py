@@ -1,0 +1,164 @@
+"""Shared fixtures: real databases (a migrated SQLite template copied per test, or a
+throwaway PostgreSQL when ZHIKU_TEST_POSTGRES_URL is set), the real app with its lifespan,
+and API keys for each role."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from api.app import build_rules, create_app, prepare_database
+from kb.access import create_user, issue_key
+from kb.cases.service import CaseRules
+from kb.clock import DEFAULT_TZ, FixedClock
+from kb.db import make_engine, make_session, session_scope
+from kb.models import Role, UserCreate
+from kb.settings import PROJECT_ROOT, Settings
+from kb.taxonomy import load_default_taxonomy
+
+DATA_DIR = PROJECT_ROOT / "data"
+POSTGRES_URL = os.environ.get("ZHIKU_TEST_POSTGRES_URL")
+# 2024-05-21 (Tuesday) 09:30 Asia/Shanghai: the date of the templates' example case number.
+T0 = datetime(2024, 5, 21, 9, 30, tzinfo=DEFAULT_TZ)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    settings = Settings(data_dir=DATA_DIR, var_dir=path.parent, database_url=sqlite_url(path))
+    prepare_database(settings).dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    if not POSTGRES_URL:
+        pytest.skip("ZHIKU_TEST_POSTGRES_URL not set (make test starts a throwaway cluster)")
+    settings = Settings(data_dir=DATA_DIR, database_url=POSTGRES_URL)
+    engine = prepare_database(settings)
+    yield engine
+    engine.dispose()
+
+
+def _reset_postgres(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    with session_scope(engine, write=True) as session:
+        load_default_taxonomy(session, DATA_DIR / "taxonomy.default.toml")
+        session.commit()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path, sqlite_template) -> str:
+    """A migrated database with the default taxonomy, private to this test, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "zhiku.sqlite3"
+        shutil.copyfile(sqlite_template, path)
+        return sqlite_url(path)
+    engine = request.getfixturevalue("postgres_engine")
+    _reset_postgres(engine)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def engine(db_url) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with make_session(engine, write=True) as s:
+        yield s
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=DATA_DIR, var_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(at=T0)
+
+
+@pytest.fixture
+def rules(settings, clock) -> CaseRules:
+    return build_rules(settings, clock)
+
+
+def add_user(engine: Engine, username: str, role: Role, *, group: str | None = None) -> str:
+    with make_session(engine, write=True) as s:
+        user = create_user(s, UserCreate(username=username, display_name=username, role=role, group_code=group),
+                           now=T0)
+        _, plain = issue_key(s, user, now=T0)
+    return plain
+
+
+class Api:
+    """A TestClient plus one key per role; ``api.as_(role)`` gives auth headers."""
+
+    def __init__(self, client: TestClient, engine: Engine, keys: dict[Role, str]) -> None:
+        self.client = client
+        self.engine = engine
+        self.keys = keys
+
+    def as_(self, role: Role | str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[Role(role)]}"}
+
+    def post(self, url: str, role: Role | str = Role.agent, **kw):
+        return self.client.post(url, headers=self.as_(role), **kw)
+
+    def patch(self, url: str, role: Role | str = Role.agent, **kw):
+        return self.client.patch(url, headers=self.as_(role), **kw)
+
+    def get(self, url: str, role: Role | str = Role.agent, **kw):
+        return self.client.get(url, headers=self.as_(role), **kw)
+
+
+@pytest.fixture
+def api(db_url, tmp_path, clock) -> Iterator[Api]:
+    settings = Settings(data_dir=DATA_DIR, var_dir=tmp_path / "var", database_url=db_url)
+    app = create_app(settings, clock=clock)
+    with TestClient(app) as client:
+        engine = app.state.engine
+        keys = {role: add_user(engine, f"u_{role.value}", role) for role in Role}
+        yield Api(client, engine, keys)
+
+
+def case_payload(**overrides) -> dict:
+    payload = {
+        "contact_at": "2024-05-21T09:15:00+08:00",
+        "channel": "电话",
+        "customer_name": "杭州云帆科技有限公司",
+        "customer_id": "C100233",
+        "customer_kind": "企业客户",
+        "industry": "软件和信息技术服务业",
+        "contact": "13812345678",
+        "subject": "考勤打卡定位失败",
+        "description": "员工用App打卡一直提示不在考勤范围内，错误码E1024，回电13912345678。版本 智能办公系统 V2.1 考勤模块。",
+        "product": "智能办公系统",
+        "module": "考勤模块",
+        "product_version": "V2.1",
+        "emotion": "焦急",
+        "type": "投诉",
+        "priority": "高",
+        "tags": ["考勤", "E1024"],
+    }
+    payload.update(overrides)
+    return payload
