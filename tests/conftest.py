@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -44,11 +44,26 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_engine() -> Iterator[Engine]:
+def postgres_url(worker_id) -> Iterator[str]:
+    """A database of its own for this pytest-xdist worker on the throwaway server."""
     if not POSTGRES_URL:
         pytest.skip("ZHIKU_TEST_POSTGRES_URL not set (make test starts a throwaway cluster)")
-    settings = Settings(data_dir=DATA_DIR, database_url=POSTGRES_URL)
-    engine = prepare_database(settings)
+    server = make_url(POSTGRES_URL)
+    name = f"zhiku_test_{worker_id}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url) -> Iterator[Engine]:
+    engine = prepare_database(Settings(data_dir=DATA_DIR, database_url=postgres_url))
     yield engine
     engine.dispose()
 
@@ -71,7 +86,7 @@ def db_url(request, tmp_path, sqlite_template) -> str:
         return sqlite_url(path)
     engine = request.getfixturevalue("postgres_engine")
     _reset_postgres(engine)
-    return POSTGRES_URL
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

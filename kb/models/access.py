@@ -20,7 +20,7 @@ class Role(str, enum.Enum):
 
 
 class UserBase(SQLModel):
-    username: str = Field(min_length=2, max_length=32, regex=r"^[A-Za-z0-9_.\-]+$")
+    username: str = Field(min_length=2, max_length=32, schema_extra={"pattern": r"^[A-Za-z0-9_.\-]+$"})
     display_name: str = Field(min_length=1, max_length=32)
     role: Role
     group_code: str | None = Field(default=None, max_length=32)

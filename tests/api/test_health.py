@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+
+def test_health_reports_database_and_versions(api):
+    resp = api.client.get("/health")
+    body = resp.json()
+    assert resp.status_code == 200 and body["status"] == "ok"
+    assert body["database"]["schema_revision"] == "0001"
+    assert body["versions"]["chinesecalendar"]
+
+
+def test_every_response_carries_a_request_id(api):
+    resp = api.client.get("/health", headers={"X-Request-ID": "trace-1234567"})
+    assert resp.headers["x-request-id"] == "trace-1234567"
+    assert len(api.client.get("/health").headers["x-request-id"]) == 32
+
+
+def test_taxonomy_is_editable_data(api):
+    assert [x["code"] for x in api.get("/api/v1/taxonomy/type").json()] == ["咨询", "投诉", "建议", "变更", "其他"]
+    created = api.post("/api/v1/taxonomy/type", role="admin",
+                       json={"code": "技术故障", "name": "技术故障", "route_group": "技术支持组"})
+    assert created.status_code == 201
+    from tests.conftest import case_payload
+
+    case = api.post("/api/v1/cases", json=case_payload(type="技术故障")).json()
+    assert case["group"] == "技术支持组"
+    assert api.patch("/api/v1/taxonomy/type/技术故障", role="admin", json={"active": False}).status_code == 200
+    assert api.post("/api/v1/cases", json=case_payload(type="技术故障")).status_code == 422
