@@ -1,0 +1,1 @@
+"""Type and priority proposals (scikit-learn TF-IDF); built in the classifier issue."""
