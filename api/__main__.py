@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--username", default="admin")
     args = parser.parse_args(argv)
 
-    from api.app import build_rules, prepare_database
+    from api.app import build_rules
+    from kb.setup import prepare_database
     from api.logging import configure_logging
 
     settings = get_settings()
@@ -46,6 +47,16 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_demo(engine, settings.data_dir / "demo", build_rules(settings))
         if loaded:
             print(f"loaded demo data: {loaded} cases")
+    if settings.bootstrap_model:
+        from kb.dictionary import install_segmenter_from_db
+        from classifier.bootstrap import bootstrap
+        from classifier.registry import ModelRegistry
+
+        segmenter = install_segmenter_from_db(engine, settings.jieba_cache_dir)
+        row = bootstrap(engine, ModelRegistry(settings.model_dir), segmenter, settings.data_dir / "demo" / "cases.jsonl")
+        if row:
+            print(f"trained and promoted the first model {row.version} from data/demo "
+                  f"(type macro-F1 {row.metrics.get('type_macro_f1')})")
     with session_scope(engine, write=True) as session:
         plain = ensure_admin(session, now=clock.now())
     if plain:

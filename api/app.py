@@ -9,13 +9,18 @@ from fastapi import FastAPI
 
 from api import errors
 from api.logging import RequestIdMiddleware
-from api.routers import cases, health, sla, taxonomy, users
+from api.routers import cases, classify, dictionary, health, models, sla, taxonomy, users
+from api.runtime import Refresher
+from kb.dictionary import install_segmenter_from_db
+from classifier.predictor import Predictor
+from classifier.registry import ModelRegistry
+from classifier.rules import TriageRules
 from kb.cases.service import CaseRules
 from kb.clock import Clock
-from kb.db import make_engine, migrate, session_scope
+from kb.db import make_session
+from kb.setup import prepare_database
 from kb.settings import Settings, get_settings
 from kb.sla import SlaEngine, SlaPolicy
-from kb.taxonomy import load_default_taxonomy
 
 
 def build_rules(settings: Settings, clock: Clock | None = None) -> CaseRules:
@@ -29,16 +34,6 @@ def build_rules(settings: Settings, clock: Clock | None = None) -> CaseRules:
     )
 
 
-def prepare_database(settings: Settings):
-    """Engine + migrations + default taxonomy; safe to run on every start."""
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    with session_scope(engine, write=True) as session:
-        load_default_taxonomy(session, settings.taxonomy_file)
-        session.commit()
-    return engine
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -47,9 +42,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.settings = settings
         app.state.engine = prepare_database(settings)
         app.state.case_rules = build_rules(settings, clock)
+        install_segmenter_from_db(app.state.engine, settings.jieba_cache_dir)
+        app.state.registry = ModelRegistry(settings.model_dir)
+        app.state.predictor = Predictor(app.state.registry, TriageRules.from_toml(settings.triage_rules_file),
+                                        settings.jieba_cache_dir)
+        with make_session(app.state.engine) as session:
+            app.state.predictor.refresh(session)
+        app.state.refresher = Refresher(app.state.engine, app.state.predictor, settings.jieba_cache_dir,
+                                        settings.model_poll_seconds)
+        app.state.refresher.start()
         try:
             yield
         finally:
+            app.state.refresher.stop()
             app.state.engine.dispose()
 
     app = FastAPI(
@@ -60,6 +65,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (health, cases, taxonomy, users, sla):
+    for module in (health, cases, classify, models, dictionary, taxonomy, users, sla):
         app.include_router(module.router)
     return app

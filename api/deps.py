@@ -10,6 +10,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from classifier.predictor import Predictor
+from classifier.registry import ModelRegistry
 from kb.access import authenticate, require_role
 from kb.cases.service import CaseRules
 from kb.clock import Clock
@@ -43,6 +45,18 @@ def get_clock(request: Request) -> Clock:
 
 
 RulesDep = Annotated[CaseRules, Depends(get_rules)]
+
+
+def get_predictor(request: Request) -> Predictor:
+    return request.app.state.predictor
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    return request.app.state.registry
+
+
+PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
@@ -75,3 +89,6 @@ ALL_ROLES = (Role.agent, Role.knowledge_manager, Role.analyst, Role.admin)
 AnyUser = Annotated[User, Depends(require(*ALL_ROLES))]
 Agent = Annotated[User, Depends(require(Role.agent))]
 Admin = Annotated[User, Depends(require(Role.admin))]
+Analyst = Annotated[User, Depends(require(Role.analyst))]
+KnowledgeManager = Annotated[User, Depends(require(Role.knowledge_manager))]
+Triager = Annotated[User, Depends(require(Role.agent, Role.analyst))]

@@ -56,3 +56,38 @@ PROBLEM_RESPONSES = {
     403: {"model": Problem, "description": "role not allowed"},
     422: {"model": Problem, "description": "invalid field"},
 }
+
+
+class ClassifyRequest(BaseModel):
+    """A draft case while the agent is typing."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    subject: str = Field(default="", max_length=200)
+    description: str = Field(min_length=1, max_length=5000)
+    emotion: str | None = Field(default=None, max_length=32)
+    customer_kind: str | None = Field(default=None, max_length=16)
+    key_customer: bool = False
+    product: str | None = Field(default=None, max_length=64)
+
+
+class HeadOut(BaseModel):
+    label: str | None
+    confidence: float | None
+    alternatives: list[dict]
+    drivers: list[dict] = Field(description="the words that drove the proposal (weight × tf-idf)")
+    abstain: bool = Field(description="below the label's 'suggest' threshold: show, but do not pre-fill")
+    auto_apply: bool = Field(description="at or above the label's 'auto-apply' threshold")
+    source: str = Field(description="model | rules")
+    model_label: str | None = None
+    rules_fired: list[dict] = []
+    note: str | None = None
+
+
+class ClassifyResponse(BaseModel):
+    suggestion_id: str
+    model_version: str | None
+    text_version: str | None
+    type: HeadOut
+    priority: HeadOut
+    cold_start: bool
+    missing: list[str] = Field(description="what was unavailable, e.g. model_unavailable")

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     load_demo_data: bool = True
     taxonomy_file: Path | None = None
     sla_file: Path | None = None
+    dictionary_file: Path | None = None
+    triage_rules_file: Path | None = None
+    model_dir: Path | None = Field(default=None, description="model registry root; default <var_dir>/models")
+    model_poll_seconds: float = Field(default=2.0, gt=0, le=3600)
+    min_model_macro_f1: float = Field(default=0.3, ge=0, le=1, description="promotion refuses models below")
+    bootstrap_model: bool = True
+    train_in_background: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
     log_json: bool = True
@@ -51,6 +58,12 @@ class Settings(BaseSettings):
             self.taxonomy_file = self.data_dir / "taxonomy.default.toml"
         if self.sla_file is None:
             self.sla_file = self.data_dir / "sla.default.toml"
+        if self.dictionary_file is None:
+            self.dictionary_file = self.data_dir / "dictionaries" / "domain.tsv"
+        if self.triage_rules_file is None:
+            self.triage_rules_file = self.data_dir / "triage_rules.toml"
+        if self.model_dir is None:
+            self.model_dir = self.var_dir / "models"
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.var_dir / 'zhiku.sqlite3'}"
         return self
@@ -58,6 +71,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def jieba_cache_dir(self) -> Path:
+        return self.var_dir / "jieba-cache"
 
     @property
     def tz(self) -> ZoneInfo:

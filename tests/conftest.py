@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from api.app import build_rules, create_app, prepare_database
+from api.app import build_rules, create_app
+from kb.setup import prepare_database
 from kb.access import create_user, issue_key
 from kb.cases.service import CaseRules
 from kb.clock import DEFAULT_TZ, FixedClock
@@ -154,6 +155,63 @@ def api(db_url, tmp_path, clock) -> Iterator[Api]:
         engine = app.state.engine
         keys = {role: add_user(engine, f"u_{role.value}", role) for role in Role}
         yield Api(client, engine, keys)
+
+
+@pytest.fixture(scope="session")
+def segmenter(tmp_path_factory):
+    """The default dictionary's segmenter (same text version as a freshly seeded database)."""
+    from kb.text import install_default
+
+    return install_default(DATA_DIR / "dictionaries" / "domain.tsv", tmp_path_factory.mktemp("jieba"))
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(segmenter):
+    """A real model trained once per session on the shipped demo cases."""
+    from classifier import dataset
+    from classifier.train import fit
+
+    return fit(dataset.from_demo(DATA_DIR / "demo" / "cases.jsonl"), segmenter=segmenter, trained_by="tests")
+
+
+@pytest.fixture(scope="session")
+def saved_model(trained_bundle, tmp_path_factory, sqlite_template):
+    """The session bundle saved once through the registry; returns (directory, row values)."""
+    from classifier.registry import ModelRegistry
+
+    root = tmp_path_factory.mktemp("models")
+    path = root / "registry.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    engine = make_engine(sqlite_url(path))
+    with make_session(engine, write=True) as s:
+        row = ModelRegistry(root).save(s, trained_bundle, now=T0)
+        values = row.model_dump(exclude={"id"})
+    engine.dispose()
+    return root / row.version, values
+
+
+def install_model(app, saved_model) -> str:
+    """Copy the saved version into this app's registry, register and promote it, load it."""
+    from kb.models import ModelVersion
+
+    directory, values = saved_model
+    shutil.copytree(directory, app.state.registry.root / directory.name)
+    with make_session(app.state.engine, write=True) as s:
+        s.add(ModelVersion(**values))
+        s.commit()
+        app.state.registry.promote(s, values["version"], actor="tests", now=T0,
+                                   active_labels={"type": {"咨询", "投诉", "建议", "变更", "其他"},
+                                                  "priority": {"高", "中", "低"}},
+                                   text_version=None)
+        app.state.predictor.refresh(s)
+    return values["version"]
+
+
+@pytest.fixture
+def api_model(api, saved_model) -> Api:
+    """The app with a real trained model in production."""
+    api.model_version = install_model(api.client.app, saved_model)
+    return api
 
 
 def case_payload(**overrides) -> dict:

@@ -11,6 +11,7 @@ from sqlmodel import func, select
 
 from kb.db import make_session
 from kb.models import Case, SearchOutbox
+from kb.text import version as text_version
 
 router = APIRouter(tags=["health"])
 
@@ -32,8 +33,17 @@ def health(request: Request) -> dict:
         db["ok"] = True
     except Exception as exc:  # health must answer even when the database does not
         db.update(ok=False, error=type(exc).__name__)
+    predictor = state.predictor
+    bundle = predictor.bundle
+    model = {"version": predictor.version, "text_version": bundle.text_version if bundle else None,
+             "load_error": predictor.last_error, "refresh_error": state.refresher.last_error}
+    text_info = {"version": text_version()}
+    if bundle and bundle.text_version != text_info["version"]:
+        text_info["note"] = "词典已更新：生产模型仍使用训练时的词典，重新训练后可发布新版本"
     return {
-        "status": "ok" if db["ok"] else "degraded",
+        "status": "ok" if db["ok"] and predictor.version else "degraded",
+        "model": model,
+        "text": text_info,
         "version": version("zhiku"),
         "database": db,
         "versions": {
@@ -41,5 +51,7 @@ def health(request: Request) -> dict:
             "fastapi": version("fastapi"),
             "sqlmodel": version("sqlmodel"),
             "chinesecalendar": version("chinesecalendar"),
+            "scikit-learn": version("scikit-learn"),
+            "jieba": version("jieba"),
         },
     }

@@ -69,6 +69,25 @@ def list_cases(session: Session, flt: CaseFilter, *, now: datetime, offset: int 
     return list(rows), total
 
 
+def count_similar_open(session: Session, tokens: set[str], *, since: datetime, similarity: float,
+                       limit: int = 300) -> int:
+    """Open cases logged since ``since`` whose subject+description tokens overlap the draft's
+    by at least ``similarity`` (Jaccard): a burst of the same problem is a P0 candidate."""
+    if not tokens:
+        return 0
+    from kb.text import prepare
+
+    rows = session.exec(select(Case.subject, Case.description).where(Case.status.in_(list(OPEN_STATES)),
+                                                                    Case.received_at >= since)
+                        .order_by(Case.received_at.desc()).limit(limit))
+    count = 0
+    for subject, description in rows:
+        other = set(prepare(f"{subject}\n{description}"))
+        if other and len(tokens & other) / len(tokens | other) >= similarity:
+            count += 1
+    return count
+
+
 def get_history(session: Session, number: str) -> list[CaseHistory]:
     case = get_case_or_raise(session, number)
     return list(session.exec(select(CaseHistory).where(CaseHistory.case_id == case.id).order_by(CaseHistory.id)))

@@ -26,6 +26,7 @@ from kb.models import (
     CaseUpdate,
     CustomerKind,
     Satisfaction,
+    SuggestionLog,
     User,
 )
 from kb.outbox import record_change
@@ -65,7 +66,7 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
     now = rules.clock.now()
     _check_codes(session, data.model_dump(exclude_unset=False))
     _check_owner(session, data.owner)
-    values = data.model_dump(exclude={"contact"})
+    values = data.model_dump(exclude={"contact", "suggestion_id"})
     values = _clean_text(values, rules)
     if rules.mask_individual_names and data.customer_kind == CustomerKind.individual:
         values["customer_name"] = mask_name(values["customer_name"])
@@ -85,9 +86,25 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
     session.add(case)
     session.flush()
     _history(session, case, actor, now, "created", note=f"{case.type} / {case.priority} → {case.group or '未分组'}")
+    if data.suggestion_id:
+        _link_suggestion(session, data.suggestion_id, case, now)
     record_change(session, entity="case", entity_id=case.id, at=now)
     _commit(session)
     return case
+
+
+def _link_suggestion(session: Session, suggestion_id: str, case: Case, now: datetime) -> None:
+    """Record whether the agent kept or changed each proposal (acceptance per model version)."""
+    log = session.get(SuggestionLog, suggestion_id)
+    if log is None:
+        raise FieldError("suggestion_id", f"建议 {suggestion_id} 不存在")
+    if log.case_id is not None:
+        raise FieldError("suggestion_id", f"建议 {suggestion_id} 已关联到其他问题")
+    log.case_id, log.linked_at = case.id, now
+    log.final_type, log.final_priority = case.type, case.priority
+    log.type_accepted = log.type_label == case.type if log.type_label else None
+    log.priority_accepted = log.priority_label == case.priority if log.priority_label else None
+    session.add(log)
 
 
 def update_case(session: Session, number: str, data: CaseUpdate, *, actor: str, rules: CaseRules) -> Case:

@@ -16,6 +16,8 @@ from kb.models.case import (
     CustomerKind,
     Satisfaction,
 )
+from kb.models.dictionary import DictionaryTerm, DictionaryTermCreate, DictionaryTermPublic
+from kb.models.ml import ModelPromotion, ModelVersion, SuggestionLog, TrainingJob
 from kb.models.outbox import SearchOutbox
 from kb.models.taxonomy import TAXONOMY_KINDS, Label, LabelCreate, LabelPublic, LabelUpdate
 
@@ -33,14 +35,21 @@ __all__ = [
     "CaseTransition",
     "CaseUpdate",
     "CustomerKind",
+    "DictionaryTerm",
+    "DictionaryTermCreate",
+    "DictionaryTermPublic",
     "Label",
     "LabelCreate",
     "LabelPublic",
     "LabelUpdate",
+    "ModelPromotion",
+    "ModelVersion",
     "Role",
     "SearchOutbox",
     "Satisfaction",
+    "SuggestionLog",
     "TAXONOMY_KINDS",
+    "TrainingJob",
     "User",
     "UserCreate",
     "UserPublic",

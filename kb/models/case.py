@@ -157,6 +157,8 @@ class CaseCreate(_Strict):
     owner: str | None = Field(default=None, max_length=32)
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     notes: str | None = Field(default=None, max_length=2000)
+    suggestion_id: str | None = Field(default=None, min_length=8, max_length=32,
+                                      description="the proposal shown while logging; records acceptance")
 
     @field_validator("contact_at")
     @classmethod

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 
-def test_health_reports_database_and_versions(api):
-    resp = api.client.get("/health")
+def test_health_reports_database_and_versions(api_model):
+    resp = api_model.client.get("/health")
     body = resp.json()
     assert resp.status_code == 200 and body["status"] == "ok"
-    assert body["database"]["schema_revision"] == "0001"
+    assert body["model"]["version"] == api_model.model_version
+    assert body["text"]["version"] == body["model"]["text_version"]
+    assert body["database"]["schema_revision"] == "0002"
     assert body["versions"]["chinesecalendar"]
+
+
+def test_health_is_degraded_without_a_model(api):
+    body = api.client.get("/health").json()
+    assert body["status"] == "degraded" and body["model"]["version"] is None
 
 
 def test_every_response_carries_a_request_id(api):

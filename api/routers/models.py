@@ -1,0 +1,125 @@
+"""/api/v1/models: the registry seen by analysts — list, metrics, train, promote, rollback, acceptance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import select
+
+from api.deps import Analyst, RegistryDep, SessionDep
+from api.schemas import PROBLEM_RESPONSES
+from api.training import get_job, start_training
+from kb import suggestions
+from kb.models import ModelPromotion, TrainingJob
+from kb.taxonomy import active_codes
+from kb.text import version as text_version
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=PROBLEM_RESPONSES)
+
+
+class ModelVersionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    version: str
+    status: str
+    text_version: str
+    labels: dict[str, Any]
+    metrics: dict[str, Any]
+    data_rows: int
+    trained_by: str
+    created_at: datetime
+    promoted_at: datetime | None
+    promoted_by: str | None
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    C: float | None = Field(default=None, gt=0, le=100)
+    char_ngram_max: int | None = Field(default=None, ge=1, le=4)
+
+
+class TrainingJobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    status: str
+    progress: float
+    message: str
+    requested_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    version: str | None
+
+
+class PromoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=500)
+
+
+def _labels(session) -> dict[str, set[str]]:
+    return {"type": active_codes(session, "type"), "priority": active_codes(session, "priority")}
+
+
+@router.get("", response_model=list[ModelVersionPublic], operation_id="models-list")
+def list_models(session: SessionDep, registry: RegistryDep, _user: Analyst) -> list[ModelVersionPublic]:
+    return [ModelVersionPublic.model_validate(m) for m in registry.list_versions(session)]
+
+
+@router.post("/train", status_code=202, response_model=TrainingJobPublic, operation_id="models-train")
+def train(data: TrainRequest, request: Request, registry: RegistryDep, user: Analyst) -> TrainingJobPublic:
+    """在后台用当前问题库（客服最终确认的类型/优先级）训练新的候选版本；用 GET /models/train/{id} 查看进度。"""
+    model: dict[str, Any] = {}
+    if data.C is not None:
+        model["C"] = data.C
+    if data.char_ngram_max is not None:
+        model["char_ngram"] = (1, data.char_ngram_max)
+    job = start_training(request.app.state.engine, registry, actor=user.username, params={"model": model},
+                         background=request.app.state.settings.train_in_background)
+    return TrainingJobPublic.model_validate(job)
+
+
+@router.get("/train/{job_id}", response_model=TrainingJobPublic, operation_id="models-train-status")
+def train_status(job_id: int, session: SessionDep, _user: Analyst) -> TrainingJobPublic:
+    return TrainingJobPublic.model_validate(get_job(session, job_id))
+
+
+@router.get("/train", response_model=list[TrainingJobPublic], operation_id="models-train-list")
+def train_jobs(session: SessionDep, _user: Analyst) -> list[TrainingJobPublic]:
+    jobs = session.exec(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(50))
+    return [TrainingJobPublic.model_validate(j) for j in jobs]
+
+
+@router.get("/{version}", operation_id="models-get")
+def get_model(version: str, session: SessionDep, registry: RegistryDep, _user: Analyst) -> dict:
+    """元数据：标签集、数据快照、代码版本、库版本、每类 P/R/F1、混淆矩阵、阈值。"""
+    row = registry.get(session, version)
+    return {**ModelVersionPublic.model_validate(row).model_dump(mode="json"), "metadata": registry.metadata(version)}
+
+
+@router.post("/{version}/promote", response_model=ModelVersionPublic, operation_id="models-promote")
+def promote(version: str, data: PromoteRequest, request: Request, session: SessionDep, registry: RegistryDep,
+            user: Analyst) -> ModelVersionPublic:
+    row = registry.promote(session, version, actor=user.username, now=datetime.now(UTC), active_labels=_labels(session),
+                           text_version=text_version(),
+                           min_macro_f1=request.app.state.settings.min_model_macro_f1, note=data.note)
+    return ModelVersionPublic.model_validate(row)
+
+
+@router.post("/rollback", response_model=ModelVersionPublic, operation_id="models-rollback")
+def rollback(session: SessionDep, registry: RegistryDep, user: Analyst) -> ModelVersionPublic:
+    return ModelVersionPublic.model_validate(
+        registry.rollback(session, actor=user.username, now=datetime.now(UTC), active_labels=_labels(session)))
+
+
+@router.get("/{version}/promotions", operation_id="models-promotions")
+def promotions(version: str, session: SessionDep, _user: Analyst) -> list[dict]:
+    rows = session.exec(select(ModelPromotion).where(ModelPromotion.version == version).order_by(ModelPromotion.id))
+    return [r.model_dump(mode="json") for r in rows]
+
+
+@router.get("/{version}/acceptance", operation_id="models-acceptance")
+def acceptance(version: str, session: SessionDep, registry: RegistryDep, _user: Analyst) -> dict:
+    """客服对建议的采纳率：按建议的标签统计（只统计已关联到问题的建议）。"""
+    registry.get(session, version)
+    return suggestions.acceptance(session, version)

@@ -1,0 +1,56 @@
+"""Long-lived resources of one worker process: the installed segmenter, the predictor, and
+the background thread that follows the database's pointers (dictionary, production model)
+so every uvicorn worker picks up a change within ``model_poll_seconds``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.engine import Engine
+
+from classifier.predictor import Predictor
+from kb import dictionary
+from kb.db import make_session
+from kb.text import current, install
+from kb.text.segment import for_version
+
+log = logging.getLogger("zhiku.runtime")
+
+
+class Refresher:
+    """Polls the DB; builds a new segmenter off the request path when the dictionary changed,
+    and lets the predictor follow the production pointer."""
+
+    def __init__(self, engine: Engine, predictor: Predictor, cache_dir, interval: float) -> None:
+        self.engine = engine
+        self.predictor = predictor
+        self.cache_dir = cache_dir
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="zhiku-refresher", daemon=True)
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def tick(self) -> None:
+        with make_session(self.engine) as session:
+            snap = dictionary.snapshot(session)
+            if snap.version != current().version:
+                install(for_version(snap.version, snap, self.cache_dir))
+                log.info("text pipeline rebuilt", extra={"text_version": snap.version})
+            self.predictor.refresh(session)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+                self.last_error = None
+            except Exception as exc:  # keep polling: a DB hiccup must not stop hot reload
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("refresh failed")

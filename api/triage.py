@@ -1,0 +1,56 @@
+"""The "propose type and priority" use case: classifier + rules + the suggestion log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from api.schemas import ClassifyRequest, ClassifyResponse, HeadOut
+from classifier.predictor import HeadProposal, Predictor
+from classifier.rules import Facts
+from kb.cases.queries import count_similar_open
+from kb.clock import Clock
+from kb.models import SuggestionLog
+from kb.privacy import redact_text
+from kb.taxonomy import active_codes
+from kb.text import prepare
+
+
+def _head_out(head: HeadProposal) -> HeadOut:
+    return HeadOut(
+        label=head.label, confidence=head.confidence,
+        alternatives=[{"label": a.label, "confidence": a.confidence} for a in head.alternatives],
+        drivers=[{"term": t, "weight": w} for t, w in head.drivers],
+        abstain=head.abstain, auto_apply=head.auto_apply, source=head.source, model_label=head.model_label,
+        rules_fired=[{"rule": r.rule, "detail": r.detail, "raise_to": r.raise_to} for r in head.rules_fired],
+        note=head.note)
+
+
+def classify(session: Session, draft: ClassifyRequest, *, predictor: Predictor, clock: Clock,
+             actor: str) -> ClassifyResponse:
+    text = redact_text(f"{draft.subject}\n{draft.description}")
+    burst = predictor.rules.burst
+    similar = 0
+    if burst:
+        since = clock.now() - timedelta(minutes=int(burst.get("window_minutes", 120)))
+        similar = count_similar_open(session, set(prepare(text)), since=since,
+                                     similarity=float(burst.get("similarity", 0.5)))
+    facts = Facts(emotion=draft.emotion, customer_kind=draft.customer_kind, key_customer=draft.key_customer,
+                  similar_open_recent=similar)
+    proposal = predictor.propose(text, facts, active_types=active_codes(session, "type"),
+                                 active_priorities=active_codes(session, "priority"))
+    log = SuggestionLog(
+        id=uuid.uuid4().hex, created_at=clock.now(), actor=actor, model_version=proposal.model_version,
+        source="rules" if proposal.type.source == "rules" else "model",
+        type_label=proposal.type.label, type_confidence=proposal.type.confidence,
+        priority_label=proposal.priority.label, priority_confidence=proposal.priority.confidence,
+        details={"rules_fired": [r.rule for r in proposal.priority.rules_fired], "cold_start": proposal.cold_start,
+                 "type_abstain": proposal.type.abstain, "priority_abstain": proposal.priority.abstain})
+    session.add(log)
+    session.commit()
+    return ClassifyResponse(suggestion_id=log.id, model_version=proposal.model_version,
+                            text_version=proposal.text_version, type=_head_out(proposal.type),
+                            priority=_head_out(proposal.priority), cold_start=proposal.cold_start,
+                            missing=proposal.missing)

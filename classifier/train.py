@@ -1,0 +1,206 @@
+"""Fit and evaluate: one shared feature space, a type head and a priority head.
+
+Each text is analysed once (jieba words + character n-grams) and both vectorizers are
+fitted on the token lists; the fitted vectorizers then get the real analyzers back, so
+the saved pipeline takes raw text. Evaluation is a time split (past → future); the
+per-label "suggest" and "auto-apply" thresholds come from that held-out split at the
+configured target precisions, then the model is refitted on all data."""
+
+from __future__ import annotations
+
+import platform
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version as pkg_version
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.pipeline import FeatureUnion
+
+from classifier.dataset import Example, data_hash, time_split
+from classifier.pipeline import PreTokenized, build_head, params_with
+from kb.text import CharNgramAnalyzer, JiebaAnalyzer, Segmenter
+from kb.text.segment import char_ngrams
+
+HEADS = ("type", "priority")
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class TrainedBundle:
+    """Everything a prediction needs, saved as one artifact by classifier.registry."""
+
+    features: FeatureUnion
+    heads: dict[str, Any]
+    labels: dict[str, list[str]]
+    thresholds: dict[str, dict[str, dict[str, float]]]
+    metrics: dict[str, Any]
+    label_counts: dict[str, dict[str, int]]
+    text_version: str
+    dictionary_json: str
+    params: dict[str, Any]
+    data_rows: int
+    data_hash: str
+    trained_by: str
+    trained_at: str
+    libraries: dict[str, str] = field(default_factory=dict)
+
+    def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The plain scikit-learn path (reference for the fast scorer and for notebooks)."""
+        X = self.features.transform(texts)
+        return {h: self.heads[h].predict_proba(X) for h in HEADS}
+
+
+def _analyze(texts: list[str], seg: Segmenter, n_min: int, n_max: int) -> tuple[list[list[str]], list[list[str]]]:
+    words, chars = [], []
+    for text in texts:
+        norm = seg.normalize(text)
+        words.append(seg.tokens(norm, "classify"))
+        chars.append(char_ngrams(norm, n_min, n_max))
+    return words, chars
+
+
+def _fit_on(idx: np.ndarray, words, chars, ys: dict[str, list[str]], params: dict[str, Any]):
+    wv = TfidfVectorizer(analyzer=PreTokenized(), sublinear_tf=True, min_df=params["word_min_df"], dtype=np.float64)
+    cv = TfidfVectorizer(analyzer=PreTokenized(), sublinear_tf=True, min_df=params["char_min_df"], dtype=np.float64)
+    X = sp.hstack([wv.fit_transform([words[i] for i in idx]), cv.fit_transform([chars[i] for i in idx])]).tocsr()
+    heads = {}
+    for h in HEADS:
+        y = [ys[h][i] for i in idx]
+        smallest = min(Counter(y).values())
+        heads[h] = build_head(params, smallest).fit(X, y)
+    return wv, cv, heads
+
+
+def _transform(wv, cv, idx, words, chars):
+    return sp.hstack([wv.transform([words[i] for i in idx]), cv.transform([chars[i] for i in idx])]).tocsr()
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        mask = (confidence > lo) & (confidence <= hi)
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(ece)
+
+
+def threshold_for(confidence: np.ndarray, correct: np.ndarray, target: float, min_support: int = 3) -> float:
+    """Lowest confidence at which predictions at or above it reach ``target`` precision
+    (1.01, i.e. never, when no cut-off does)."""
+    if len(confidence) < min_support:
+        return 1.01
+    order = np.argsort(-confidence, kind="stable")
+    conf, ok = confidence[order], correct[order].astype(float)
+    precision = np.cumsum(ok) / np.arange(1, len(ok) + 1)
+    best = 1.01
+    for i in range(len(conf)):
+        if i + 1 >= min_support and precision[i] >= target and (i + 1 == len(conf) or conf[i + 1] < conf[i]):
+            best = float(conf[i])
+    return best
+
+
+def coverage_at_precision(confidence: np.ndarray, correct: np.ndarray, target: float = 0.9) -> float:
+    """Largest share of requests that can be answered while keeping ``target`` precision."""
+    order = np.argsort(-confidence, kind="stable")
+    ok = correct[order].astype(float)
+    precision = np.cumsum(ok) / np.arange(1, len(ok) + 1)
+    reached = np.nonzero(precision >= target)[0]
+    return float((reached.max() + 1) / len(ok)) if len(reached) else 0.0
+
+
+def evaluate_head(y_true: list[str], proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    pred_idx = proba.argmax(axis=1)
+    y_pred = [classes[i] for i in pred_idx]
+    confidence = proba.max(axis=1)
+    correct = np.array([a == b for a, b in zip(y_true, y_pred, strict=True)])
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
+    return {
+        "accuracy": float(correct.mean()),
+        "macro_f1": float(np.mean(f)),
+        "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                      for i, c in enumerate(classes)},
+        "confusion": {"labels": classes,
+                      "matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist()},
+        "ece": expected_calibration_error(confidence, correct),
+        "coverage_at_90": coverage_at_precision(confidence, correct, 0.9),
+        "test_rows": len(y_true),
+    }
+
+
+def label_thresholds(y_true: list[str], proba: np.ndarray, classes: list[str], *, suggest_precision: float,
+                     auto_precision: float) -> dict[str, dict[str, float]]:
+    pred_idx = proba.argmax(axis=1)
+    confidence = proba.max(axis=1)
+    out = {}
+    for k, label in enumerate(map(str, classes)):
+        mask = pred_idx == k
+        correct = np.array([y_true[i] == label for i in np.nonzero(mask)[0]])
+        conf = confidence[mask]
+        out[label] = {"suggest": min(threshold_for(conf, correct, suggest_precision), 0.99) if mask.sum() >= 3 else 0.5,
+                      "auto_apply": threshold_for(conf, correct, auto_precision)}
+    return out
+
+
+def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, params: dict[str, Any] | None = None,
+        suggest_precision: float = 0.8, auto_precision: float = 0.95, evaluate: bool = True,
+        refit_full: bool = True, progress: Progress | None = None) -> TrainedBundle:
+    progress = progress or (lambda _f, _m: None)
+    params = params_with(params)
+    if len(examples) < 10:
+        raise ValueError(f"need at least 10 labelled examples, got {len(examples)}")
+    ordered = sorted(examples, key=lambda e: str(e.at))
+    texts = [e.text for e in ordered]
+    ys = {"type": [e.type for e in ordered], "priority": [e.priority for e in ordered]}
+    progress(0.05, f"分词 {len(texts)} 条文本")
+    n_min, n_max = params["char_ngram"]
+    words, chars = _analyze(texts, segmenter, n_min, n_max)
+    metrics: dict[str, Any] = {}
+    thresholds: dict[str, dict[str, dict[str, float]]] = {}
+    all_idx = np.arange(len(texts))
+    if evaluate:
+        train, test = time_split(ordered)
+        tr_idx, te_idx = all_idx[:len(train)], all_idx[len(train):]
+        progress(0.25, "训练评估模型（前 80%）")
+        wv, cv, heads = _fit_on(tr_idx, words, chars, ys, params)
+        X_te = _transform(wv, cv, te_idx, words, chars)
+        progress(0.55, "在后 20% 上评估")
+        for h in HEADS:
+            classes = [str(c) for c in heads[h].classes_]
+            proba = heads[h].predict_proba(X_te)
+            y_true = [ys[h][i] for i in te_idx]
+            metrics[h] = evaluate_head(y_true, proba, classes)
+            thresholds[h] = label_thresholds(y_true, proba, classes, suggest_precision=suggest_precision,
+                                             auto_precision=auto_precision)
+    if refit_full or not evaluate:
+        progress(0.65, "在全部数据上训练")
+        wv, cv, heads = _fit_on(all_idx, words, chars, ys, params)
+    for h in HEADS:
+        for label in heads[h].classes_:
+            thresholds.setdefault(h, {}).setdefault(str(label), {"suggest": 0.5, "auto_apply": 1.01})
+    wv.analyzer = JiebaAnalyzer(segmenter.version)
+    cv.analyzer = CharNgramAnalyzer(segmenter.version, n_min, n_max)
+    progress(0.95, "打包")
+    return TrainedBundle(
+        features=FeatureUnion([("words", wv), ("chars", cv)]),
+        heads=heads,
+        labels={h: [str(c) for c in heads[h].classes_] for h in HEADS},
+        thresholds=thresholds,
+        metrics=metrics,
+        label_counts={h: dict(Counter(ys[h])) for h in HEADS},
+        text_version=segmenter.version,
+        dictionary_json=segmenter.snapshot.to_json(),
+        params={**params, "suggest_precision": suggest_precision, "auto_precision": auto_precision},
+        data_rows=len(ordered),
+        data_hash=data_hash(ordered),
+        trained_by=trained_by,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        libraries={name: pkg_version(name) for name in ("scikit-learn", "numpy", "scipy", "jieba", "opencc")}
+        | {"python": platform.python_version()},
+    )

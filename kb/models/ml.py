@@ -1,0 +1,80 @@
+"""Model versions (the production pointer lives here), promotions, training jobs and the
+suggestion log that measures how often agents accept proposals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from kb.db import UTCDateTime
+
+
+class ModelVersion(SQLModel, table=True):
+    __tablename__ = "model_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=40, unique=True, index=True)
+    status: str = Field(default="candidate", max_length=16, index=True, description="candidate | production | retired")
+    text_version: str = Field(max_length=16)
+    sha256: str = Field(max_length=64)
+    labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    data_rows: int = 0
+    data_hash: str = Field(default="", max_length=64)
+    trained_by: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    promoted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    promoted_by: str | None = Field(default=None, max_length=32)
+
+
+class ModelPromotion(SQLModel, table=True):
+    """Audit trail of the production pointer; rollback walks it backwards."""
+
+    __tablename__ = "model_promotion"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=40, index=True)
+    action: str = Field(max_length=16, description="promote | rollback")
+    at: datetime = Field(sa_type=UTCDateTime)
+    by: str = Field(max_length=32)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class TrainingJob(SQLModel, table=True):
+    __tablename__ = "training_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(default="queued", max_length=16, description="queued | running | done | failed")
+    progress: float = 0.0
+    message: str = Field(default="", max_length=500)
+    requested_by: str = Field(max_length=32)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: str | None = Field(default=None, max_length=40)
+
+
+class SuggestionLog(SQLModel, table=True):
+    """Every served proposal; the agent's final choice is attached when the case is saved."""
+
+    __tablename__ = "suggestion_log"
+
+    id: str = Field(primary_key=True, max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=32)
+    model_version: str | None = Field(default=None, max_length=40, index=True)
+    source: str = Field(default="model", max_length=16, description="model | rules (cold start)")
+    type_label: str | None = Field(default=None, max_length=32)
+    type_confidence: float | None = None
+    priority_label: str | None = Field(default=None, max_length=32)
+    priority_confidence: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    final_type: str | None = Field(default=None, max_length=32)
+    final_priority: str | None = Field(default=None, max_length=32)
+    type_accepted: bool | None = None
+    priority_accepted: bool | None = None
+    linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

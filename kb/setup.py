@@ -1,0 +1,22 @@
+"""Preparing a database for use: shared by the service and the command-line tools."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from kb.clock import Clock
+from kb.db import make_engine, migrate, session_scope
+from kb.dictionary import load_default_dictionary
+from kb.settings import Settings
+from kb.taxonomy import load_default_taxonomy
+
+
+def prepare_database(settings: Settings) -> Engine:
+    """Engine + migrations + default taxonomy and dictionary; safe to run on every start."""
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    with session_scope(engine, write=True) as session:
+        load_default_taxonomy(session, settings.taxonomy_file)
+        load_default_dictionary(session, settings.dictionary_file, now=Clock(tz=settings.tz).now())
+        session.commit()
+    return engine
