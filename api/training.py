@@ -8,17 +8,18 @@ import threading
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from classifier import dataset
 from classifier.registry import ModelRegistry
 from classifier.train import fit
 from kb.db import make_session
 from kb.errors import Conflict, NotFound
-from kb.models import TrainingJob
+from kb.models import Case, TrainingJob
 from kb.text import current
 
 log = logging.getLogger("zhiku.training")
+MIN_CASES = 10
 
 
 def start_training(engine: Engine, registry: ModelRegistry, *, actor: str, params: dict,
@@ -27,6 +28,9 @@ def start_training(engine: Engine, registry: ModelRegistry, *, actor: str, param
         running = session.exec(select(TrainingJob).where(TrainingJob.status.in_(["queued", "running"]))).first()
         if running is not None:
             raise Conflict(f"训练任务 {running.id} 仍在进行", field="job")
+        labelled = session.exec(select(func.count()).select_from(Case)).one()
+        if labelled < MIN_CASES:
+            raise Conflict(f"已标注问题只有 {labelled} 条，至少需要 {MIN_CASES} 条才能训练", field="cases")
         job = TrainingJob(status="queued", requested_by=actor, params=params, created_at=datetime.now(UTC),
                           message="排队中")
         session.add(job)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -30,19 +31,25 @@ class DictionaryTerm(DictionaryTermBase, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class DictionaryTermCreate(DictionaryTermBase):
+class DictionaryTermCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     kind: TermKind = "word"
+    term: str = PydanticField(min_length=1, max_length=32)
+    canonical: str | None = PydanticField(default=None, max_length=32, validate_default=True,
+                                          description="synonym → canonical; typo → correct")
+    freq: int | None = PydanticField(default=None, ge=1, le=10_000_000, description="jieba frequency (word only)")
 
-    @model_validator(mode="after")
-    def _canonical_matches_kind(self) -> "DictionaryTermCreate":
-        if self.kind in ("synonym", "typo") and not self.canonical:
-            raise ValueError("canonical is required for synonym and typo")
-        if self.kind == "word" and self.canonical:
-            raise ValueError("canonical is only for synonym and typo")
-        if self.canonical and self.canonical == self.term:
-            raise ValueError("canonical must differ from term")
-        return self
+    @field_validator("canonical")
+    @classmethod
+    def _canonical_matches_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind in ("synonym", "typo") and not value:
+            raise ValueError("同义词和错别字必须填写 canonical（规范写法）")
+        if kind == "word" and value:
+            raise ValueError("canonical 只用于同义词和错别字")
+        if value and value == info.data.get("term"):
+            raise ValueError("canonical 必须与 term 不同")
+        return value
 
 
 class DictionaryTermPublic(DictionaryTermBase):

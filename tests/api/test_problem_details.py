@@ -64,6 +64,16 @@ def _cases(number: str) -> list[tuple]:
         ("patch", "/api/v1/users/u_agent", "admin", {"role": "boss"}, "role"),
         ("post", "/api/v1/users/u_agent/keys", "admin", {"note": "n" * 201}, "note"),
         ("post", "/api/v1/sla/preview", "agent", {"priority": "P9"}, "priority"),
+        ("post", "/api/v1/classify", "agent", {"subject": "打卡失败"}, "description"),
+        ("post", "/api/v1/classify", "agent", {"description": long}, "description"),
+        ("post", "/api/v1/classify", "agent", {"description": "x", "key_customer": "是的"}, "key_customer"),
+        ("post", "/api/v1/models/train", "analyst", {"C": -1}, "C"),
+        ("post", "/api/v1/models/train", "analyst", {"char_ngram_max": "三"}, "char_ngram_max"),
+        ("post", "/api/v1/models/rollback", "analyst", None, "version"),
+        ("post", "/api/v1/dictionary", "knowledge_manager", {"kind": "typo", "term": "登陆"}, "canonical"),
+        ("post", "/api/v1/dictionary", "knowledge_manager", {"kind": "word", "term": "词" * 40}, "term"),
+        ("post", "/api/v1/dictionary", "knowledge_manager", {"kind": "stopword", "term": "的"}, "kind"),
+        ("post", "/api/v1/dictionary", "knowledge_manager", {"kind": "word", "term": "打卡"}, "term"),
         ("post", "/api/v1/sla/preview", "agent", {"priority": "中", "received_at": 12.5e20}, "received_at"),
     ]
 

@@ -1,0 +1,90 @@
+"""Registry: immutable versions, verification before unpickling, the audited production pointer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from classifier.registry import ArtifactError, ModelRegistry
+from kb.errors import Conflict
+from kb.models import ModelPromotion
+from tests.conftest import T0
+
+LABELS = {"type": {"咨询", "投诉", "建议", "变更", "其他"}, "priority": {"高", "中", "低"}}
+
+
+@pytest.fixture
+def registry(tmp_path) -> ModelRegistry:
+    return ModelRegistry(tmp_path / "models")
+
+
+def test_save_writes_metadata_and_round_trips_identically(session, registry, trained_bundle):
+    row = registry.save(session, trained_bundle, now=T0)
+    meta = json.loads((registry.root / row.version / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["sha256"] == row.sha256 and meta["text_version"] == trained_bundle.text_version
+    assert meta["labels"]["type"] and meta["metrics"]["type"]["per_class"] and meta["data_rows"] == 336
+    assert meta["libraries"]["scikit-learn"] and "thresholds" in meta
+    loaded = registry.load(row.version, row.sha256)
+    texts = ["考勤打卡失败", "申请注销账号", "建议增加临时密码"]
+    for head, proba in trained_bundle.predict_proba(texts).items():
+        np.testing.assert_array_equal(loaded.predict_proba(texts)[head], proba)
+
+
+def test_tampered_artifact_is_refused_before_unpickling(session, registry, trained_bundle):
+    row = registry.save(session, trained_bundle, now=T0)
+    with (registry.root / row.version / "model.joblib").open("ab") as fh:
+        fh.write(b"tampered")
+    with pytest.raises(ArtifactError, match="sha256"):
+        registry.load(row.version, row.sha256)
+
+
+def test_bundle_whose_dictionary_does_not_match_its_text_version_is_refused(session, registry, trained_bundle):
+    row = registry.save(session, replace(trained_bundle, text_version="000000000000"), now=T0)
+    with pytest.raises(ArtifactError, match="text version"):
+        registry.load(row.version, row.sha256)
+
+
+def test_promote_and_rollback_keep_an_audit_trail(session, registry, trained_bundle):
+    a = registry.save(session, trained_bundle, now=T0)
+    b = registry.save(session, trained_bundle, now=T0)
+    tv = trained_bundle.text_version
+    registry.promote(session, a.version, actor="zhouqian", now=T0, active_labels=LABELS, text_version=tv)
+    registry.promote(session, b.version, actor="zhouqian", now=T0, active_labels=LABELS, text_version=tv)
+    assert registry.production(session).version == b.version
+    assert registry.get(session, a.version).status == "retired"
+    back = registry.rollback(session, actor="zhouqian", now=T0, active_labels=LABELS)
+    assert back.version == a.version and registry.production(session).version == a.version
+    actions = [(p.version, p.action) for p in session.exec(__import__("sqlmodel").select(ModelPromotion))]
+    assert actions == [(a.version, "promote"), (b.version, "promote"), (a.version, "rollback")]
+
+
+def test_promotion_refuses_labels_that_differ_from_the_taxonomy(session, registry, trained_bundle):
+    row = registry.save(session, trained_bundle, now=T0)
+    labels = {**LABELS, "type": LABELS["type"] | {"技术故障"}}
+    with pytest.raises(Conflict) as err:
+        registry.promote(session, row.version, actor="a", now=T0, active_labels=labels,
+                         text_version=trained_bundle.text_version)
+    assert err.value.field == "labels" and err.value.extra["missing"] == ["技术故障"]
+    assert registry.production(session) is None
+
+
+def test_promotion_refuses_another_text_version(session, registry, trained_bundle):
+    row = registry.save(session, trained_bundle, now=T0)
+    with pytest.raises(Conflict) as err:
+        registry.promote(session, row.version, actor="a", now=T0, active_labels=LABELS, text_version="ffffffffffff")
+    assert err.value.field == "text_version"
+
+
+def test_promotion_refuses_metrics_below_the_floor(session, registry, trained_bundle):
+    row = registry.save(session, trained_bundle, now=T0)
+    with pytest.raises(Conflict):
+        registry.promote(session, row.version, actor="a", now=T0, active_labels=LABELS,
+                         text_version=trained_bundle.text_version, min_macro_f1=1.01)
+
+
+def test_rollback_without_history_is_conflict(session, registry):
+    with pytest.raises(Conflict):
+        registry.rollback(session, actor="a", now=T0, active_labels=LABELS)

@@ -1,0 +1,79 @@
+"""Training, evaluation, thresholds, and the fast scorer against scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from classifier import dataset
+from classifier.fastscore import CompiledModel
+from classifier.pipeline import build_pipeline
+from classifier.train import coverage_at_precision, expected_calibration_error, threshold_for
+from tests.conftest import DATA_DIR
+
+TEXTS = [
+    "员工用App打卡一直提示不在考勤范围内，错误码E1024，要求撤销旷工记录",
+    "員工用App打卡一直提示不在考勤範圍內，錯誤碼E1024，要求撤銷曠工記錄",
+    "请问弹性工作时间在哪里设置？",
+    "建议审批支持批量同意",
+    "订单还没发货，想把收货地址改成公司地址",
+    "",
+    "？？？",
+    "退款七天了还没到账，你们是不是在拖延，我要投诉到消协",
+]
+
+
+def test_bundle_has_metrics_thresholds_and_provenance(trained_bundle):
+    b = trained_bundle
+    assert set(b.labels["type"]) == {"咨询", "投诉", "建议", "变更", "其他"}
+    for head in ("type", "priority"):
+        m = b.metrics[head]
+        assert {"accuracy", "macro_f1", "per_class", "confusion", "ece", "coverage_at_90"} <= m.keys()
+        assert set(b.thresholds[head]) == set(b.labels[head])
+    assert b.metrics["type"]["macro_f1"] > 0.8          # the demo types are learnable
+    assert b.data_rows == 336 and len(b.data_hash) == 64
+    assert b.libraries["scikit-learn"]
+
+
+def test_fast_scorer_matches_scikit_learn(trained_bundle, segmenter):
+    compiled = CompiledModel(trained_bundle)
+    reference = trained_bundle.predict_proba(TEXTS)
+    for head in ("type", "priority"):
+        fast = np.array([compiled.score(head, *compiled.features(segmenter, t)).proba for t in TEXTS])
+        np.testing.assert_allclose(fast, reference[head], atol=1e-9)
+
+
+def test_drivers_are_words_from_the_text(trained_bundle, segmenter):
+    compiled = CompiledModel(trained_bundle)
+    scored = compiled.score("type", *compiled.features(segmenter, TEXTS[0]), explain=5)
+    assert scored.contributions and all(w > 0 for _, w in scored.contributions)
+    normalized = segmenter.normalize(TEXTS[0])
+    assert all(term in normalized for term, _ in scored.contributions)
+
+
+def test_traditional_request_gets_the_same_proposal_as_its_simplified_twin(trained_bundle):
+    proba = trained_bundle.predict_proba(TEXTS[:2])
+    for head in ("type", "priority"):
+        np.testing.assert_allclose(proba[head][0], proba[head][1], atol=1e-12)
+
+
+def test_single_head_pipeline_takes_raw_text(segmenter):
+    examples = dataset.from_demo(DATA_DIR / "demo" / "cases.jsonl")
+    pipe = build_pipeline(None, segmenter.version).fit([e.text for e in examples], [e.type for e in examples])
+    assert pipe.predict(["建议增加审批转交功能"])[0] == "建议"
+
+
+def test_threshold_reaches_target_precision():
+    conf = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6])
+    correct = np.array([1, 1, 1, 0, 1, 0], dtype=bool)
+    t = threshold_for(conf, correct, 0.99)
+    assert t == pytest.approx(0.85)
+    assert threshold_for(conf, correct, 0.7) == pytest.approx(0.7)
+    assert threshold_for(conf[:2], correct[:2], 0.5) == 1.01           # too little support
+
+
+def test_calibration_measures():
+    conf = np.array([0.9, 0.9, 0.6, 0.6])
+    correct = np.array([True, True, True, False])
+    assert expected_calibration_error(conf, correct) == pytest.approx(0.5 * 0.1 + 0.5 * 0.1)
+    assert coverage_at_precision(conf, correct, 0.9) == pytest.approx(0.75)
