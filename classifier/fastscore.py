@@ -8,18 +8,58 @@ millisecond while the agent types."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from kb.text.segment import Segmenter, char_ngrams
+from kb.text.segment import Segmenter
 
 
 @dataclass(frozen=True)
 class _Block:
     vocab: dict[str, int]
+    idf: np.ndarray
+    offset: int
+
+
+_SHIFT = np.uint64(21)
+_SPACE = np.uint64(ord(" ") + 1)
+
+
+def ngram_code(gram: str) -> int:
+    """A character n-gram (n ≤ 3) as one integer: 21 bits per code point (+1, so shorter
+    n-grams have leading zero fields and never collide with longer ones)."""
+    code = 0
+    for ch in gram:
+        code = (code << 21) | (ord(ch) + 1)
+    return code
+
+
+def text_ngram_codes(normalized: str, n_min: int, n_max: int) -> np.ndarray:
+    """Codes of exactly the n-grams ``kb.text.segment.char_ngrams`` yields (none across a space)."""
+    cps = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)
+    parts = []
+    for n in range(n_min, n_max + 1):
+        if len(cps) < n:
+            break
+        m = len(cps) - n + 1
+        code = cps[:m].copy()
+        ok = code != _SPACE
+        for k in range(1, n):
+            nxt = cps[k:k + m]
+            code = (code << _SHIFT) | nxt
+            ok &= nxt != _SPACE
+        parts.append(code[ok])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+
+
+@dataclass(frozen=True)
+class _CodeBlock:
+    """The character block's vocabulary as sorted integer codes: lookups are one vectorised
+    binary search instead of a few hundred dict probes into a large table."""
+
+    codes: np.ndarray      # sorted uint64
+    columns: np.ndarray    # feature column of each code
     idf: np.ndarray
     offset: int
 
@@ -44,30 +84,56 @@ class CompiledModel:
         words = bundle.features.transformer_list[0][1]
         chars = bundle.features.transformer_list[1][1]
         self.n_min, self.n_max = chars.analyzer.n_min, chars.analyzer.n_max
-        self.words = _Block(dict(words.vocabulary_), words.idf_.astype(np.float64), 0)
-        self.chars = _Block(dict(chars.vocabulary_), chars.idf_.astype(np.float64), len(words.vocabulary_))
+        self.words = _Block({str(k): int(v) for k, v in words.vocabulary_.items()}, words.idf_.astype(np.float64), 0)
+        grams = list(chars.vocabulary_.items())
+        codes = np.array([ngram_code(g) for g, _ in grams], dtype=np.uint64)
+        order = np.argsort(codes)
+        self.chars = _CodeBlock(codes[order], np.array([c for _, c in grams], dtype=np.int64)[order],
+                                chars.idf_.astype(np.float64), len(words.vocabulary_))
         n_features = len(words.vocabulary_) + len(chars.vocabulary_)
-        self.feature_names = np.concatenate([words.get_feature_names_out(), chars.get_feature_names_out()])
+        # a plain list: indexing it is much cheaper than numpy string scalars on the hot path
+        self.feature_names = [str(n) for n in words.get_feature_names_out()] + [
+            str(n) for n in chars.get_feature_names_out()]
         self.heads = {name: _compile_head(head, n_features) for name, head in bundle.heads.items()}
 
     def features(self, segmenter: Segmenter, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(column indices, tf-idf values) of the shared feature vector, each block l2-normalised."""
-        norm = segmenter.normalize(text)
-        cols: list[int] = []
-        vals: list[float] = []
-        for block, tokens in ((self.words, segmenter.tokens(norm, "classify")),
-                              (self.chars, char_ngrams(norm, self.n_min, self.n_max))):
-            start = len(vals)
-            for tok, count in Counter(tokens).items():
-                j = block.vocab.get(tok)
-                if j is not None:
-                    cols.append(block.offset + j)
-                    vals.append((1.0 + math.log(count)) * block.idf[j])
-            norm2 = math.sqrt(sum(v * v for v in vals[start:]))
-            if norm2 > 0:
-                for i in range(start, len(vals)):
-                    vals[i] /= norm2
-        return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float64)
+        """(column indices, tf-idf values) of the shared feature vector, each block l2-normalised
+        (sublinear tf × idf, as TfidfVectorizer(sublinear_tf=True) computes it)."""
+        return self.features_of_normalized(segmenter, segmenter.normalize(text))
+
+    def features_of_normalized(self, segmenter: Segmenter, norm: str) -> tuple[np.ndarray, np.ndarray]:
+        cols, vals = [], []
+        get = self.words.vocab.get
+        word_counts: dict[int, int] = {}
+        for tok in segmenter.tokens(norm, "classify"):
+            j = get(tok)
+            if j is not None:
+                word_counts[j] = word_counts.get(j, 0) + 1
+        if word_counts:
+            n = len(word_counts)
+            self._append(cols, vals, np.fromiter(word_counts, dtype=np.int64, count=n),
+                         np.fromiter(word_counts.values(), dtype=np.float64, count=n), self.words.idf, 0)
+        codes = text_ngram_codes(norm, self.n_min, self.n_max)
+        if len(codes):
+            block = self.chars
+            # sorted, distinct queries: numpy's binary search reuses the previous bound, which
+            # keeps the walk over the large vocabulary array cache-friendly
+            codes, counts = np.unique(codes, return_counts=True)
+            pos = np.searchsorted(block.codes, codes)
+            pos[pos == len(block.codes)] = 0
+            hit = block.codes[pos] == codes
+            if hit.any():
+                self._append(cols, vals, block.columns[pos[hit]], counts[hit], block.idf, block.offset)
+        if not cols:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        return np.concatenate(cols), np.concatenate(vals)
+
+    @staticmethod
+    def _append(cols: list, vals: list, unique: np.ndarray, counts: np.ndarray, idf: np.ndarray, offset: int) -> None:
+        weights = (1.0 + np.log(counts)) * idf[unique]
+        weights /= np.sqrt(weights @ weights)
+        cols.append(unique + offset)
+        vals.append(weights)
 
     def score(self, head: str, cols: np.ndarray, vals: np.ndarray, *, explain: int = 0) -> Scored:
         h = self.heads[head]
@@ -86,10 +152,13 @@ class CompiledModel:
             sign = -1.0 if (len(h.classes) == 2 and k == 0) else 1.0
             contrib = sign * vals * rows[:, column]
             merged: dict[str, float] = {}
-            for idx in np.argsort(-contrib)[: explain * 3]:
+            top = min(explain * 3, len(contrib))
+            best = np.argpartition(-contrib, top - 1)[:top] if top < len(contrib) else np.arange(len(contrib))
+            names = self.feature_names
+            for idx in best[np.argsort(-contrib[best])].tolist():
                 if contrib[idx] <= 0:
                     break
-                name = str(self.feature_names[cols[idx]])
+                name = names[int(cols[idx])]
                 if len(name) < 2 and not name.isascii():
                     continue            # single characters explain nothing to a person
                 merged[name] = merged.get(name, 0.0) + float(contrib[idx])
@@ -98,11 +167,11 @@ class CompiledModel:
 
 
 def _compile_head(head, n_features: int) -> _Head:
-    """CalibratedClassifierCV(LinearSVC, method="sigmoid", ensemble=False) → arrays."""
+    """CalibratedClassifierCV(LinearSVC, method="sigmoid") with one calibrated classifier → arrays."""
     if len(head.calibrated_classifiers_) != 1:
         raise ValueError("only ensemble=False calibrated heads can be compiled")
     cc = head.calibrated_classifiers_[0]
-    svc = cc.estimator
+    svc = getattr(cc.estimator, "estimator", cc.estimator)      # unwrap FrozenEstimator (holdout calibration)
     coef = np.asarray(svc.coef_, dtype=np.float64).T.copy()       # (n_features, n_cols)
     if coef.shape[0] != n_features:
         raise ValueError("head and features disagree on the feature count")

@@ -108,9 +108,11 @@ class Predictor:
         missing: list[str] = []
         if loaded is None:
             missing.append("model_unavailable")
-        type_head = self._head(loaded, "type", text, active_types, explain)
-        priority_head = self._head(loaded, "priority", text, active_priorities, explain)
-        fired = self.rules.fire(text, facts)
+        norm = loaded.segmenter.normalize(text) if loaded else None           # once for both heads and rules
+        features = loaded.compiled.features_of_normalized(loaded.segmenter, norm) if loaded else None
+        type_head = self._head(loaded, features, "type", text, active_types, explain)
+        priority_head = self._head(loaded, features, "priority", text, active_priorities, explain)
+        fired = self.rules.fire(text, facts, normalized=norm)
         final = self.rules.raise_priority(priority_head.label, fired)
         if final != priority_head.label or fired:
             priority_head = HeadProposal(
@@ -125,13 +127,13 @@ class Predictor:
                               cold_start=type_head.source == "rules" or priority_head.note is not None,
                               missing=missing)
 
-    def _head(self, loaded: _Loaded | None, head: str, text: str, active: set[str] | None, explain: int) -> HeadProposal:
+    def _head(self, loaded: _Loaded | None, features, head: str, text: str, active: set[str] | None,
+              explain: int) -> HeadProposal:
         reason = self._cold_start_reason(loaded, head, active)
         if reason is not None:
             return self._rules_head(head, text, reason)
         compiled, bundle = loaded.compiled, loaded.bundle
-        cols, vals = compiled.features(loaded.segmenter, text)
-        scored = compiled.score(head, cols, vals, explain=explain)
+        scored = compiled.score(head, *features, explain=explain)
         classes = compiled.heads[head].classes
         order = np.argsort(-scored.proba)
         label, conf = classes[order[0]], float(scored.proba[order[0]])

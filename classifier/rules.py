@@ -70,8 +70,9 @@ class TriageRules:
         """Smaller is more urgent; unknown codes rank last."""
         return self.priority_order.index(code) if code in self.priority_order else len(self.priority_order)
 
-    def fire(self, text: str, facts: Facts) -> list[FiredRule]:
-        norm = normalize(text)
+    def fire(self, text: str, facts: Facts, *, normalized: str | None = None) -> list[FiredRule]:
+        """Rules that fire for ``text`` (pass ``normalized`` when the caller already has it)."""
+        norm = normalized if normalized is not None else normalize(text)
         fired = []
         for rule in self.priority_rules:
             hits = [k for k in rule.keywords if k in norm]

@@ -18,16 +18,21 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
 
 from classifier.dataset import Example, data_hash, time_split
-from classifier.pipeline import PreTokenized, build_head, params_with
+from classifier.pipeline import PreTokenized, build_head, params_with, resolve_min_df
 from kb.text import CharNgramAnalyzer, JiebaAnalyzer, Segmenter
 from kb.text.segment import char_ngrams
 
 HEADS = ("type", "priority")
+HOLDOUT_CALIBRATION_ROWS = 20_000
 Progress = Callable[[float, str], None]
 
 
@@ -67,14 +72,41 @@ def _analyze(texts: list[str], seg: Segmenter, n_min: int, n_max: int) -> tuple[
 
 def _fit_on(idx: np.ndarray, words, chars, ys: dict[str, list[str]], params: dict[str, Any]):
     wv = TfidfVectorizer(analyzer=PreTokenized(), sublinear_tf=True, min_df=params["word_min_df"], dtype=np.float64)
-    cv = TfidfVectorizer(analyzer=PreTokenized(), sublinear_tf=True, min_df=params["char_min_df"], dtype=np.float64)
+    cv = TfidfVectorizer(analyzer=PreTokenized(), sublinear_tf=True, dtype=np.float64,
+                         min_df=resolve_min_df(params["char_min_df"], len(idx)))
     X = sp.hstack([wv.fit_transform([words[i] for i in idx]), cv.fit_transform([chars[i] for i in idx])]).tocsr()
     heads = {}
-    for h in HEADS:
+    for h in ys:
         y = [ys[h][i] for i in idx]
         smallest = min(Counter(y).values())
-        heads[h] = build_head(params, smallest).fit(X, y)
+        if len(y) >= HOLDOUT_CALIBRATION_ROWS and smallest >= 10:
+            heads[h] = _fit_holdout_calibrated(X, y, params)
+        else:
+            heads[h] = build_head(params, smallest).fit(X, y)
     return wv, cv, heads
+
+
+def _fit_holdout_calibrated(X, y: list[str], params: dict[str, Any]) -> CalibratedClassifierCV:
+    """Large sets: one LinearSVC on 90 %, sigmoid calibration on a stratified 10 % — the same
+    kind of head as the cross-validated one at a sixth of the fitting time."""
+    tr, cal = train_test_split(np.arange(len(y)), test_size=0.1, stratify=y, random_state=params["random_state"])
+    y_arr = np.asarray(y)
+    svc = LinearSVC(C=params["C"], class_weight=params["class_weight"], random_state=params["random_state"])
+    svc.fit(X[tr], y_arr[tr])
+    return CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid").fit(X[cal], y_arr[cal])
+
+
+def fit_texts(texts: list[str], ys: dict[str, list[str]], *, segmenter: Segmenter,
+              params: dict[str, Any] | None = None) -> tuple[FeatureUnion, dict[str, Any]]:
+    """Shared features + one calibrated head per label column, fitted on raw texts (benchmarks,
+    notebooks). Returns a raw-text FeatureUnion and the heads."""
+    params = params_with(params)
+    n_min, n_max = params["char_ngram"]
+    words, chars = _analyze(texts, segmenter, n_min, n_max)
+    wv, cv, heads = _fit_on(np.arange(len(texts)), words, chars, ys, params)
+    wv.analyzer = JiebaAnalyzer(segmenter.version)
+    cv.analyzer = CharNgramAnalyzer(segmenter.version, n_min, n_max)
+    return FeatureUnion([("words", wv), ("chars", cv)]), heads
 
 
 def _transform(wv, cv, idx, words, chars):
@@ -150,7 +182,7 @@ def label_thresholds(y_true: list[str], proba: np.ndarray, classes: list[str], *
 
 def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, params: dict[str, Any] | None = None,
         suggest_precision: float = 0.8, auto_precision: float = 0.95, evaluate: bool = True,
-        refit_full: bool = True, progress: Progress | None = None) -> TrainedBundle:
+        refit_full: bool | None = None, progress: Progress | None = None) -> TrainedBundle:
     progress = progress or (lambda _f, _m: None)
     params = params_with(params)
     if len(examples) < 10:
@@ -178,6 +210,8 @@ def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, param
             metrics[h] = evaluate_head(y_true, proba, classes)
             thresholds[h] = label_thresholds(y_true, proba, classes, suggest_precision=suggest_precision,
                                              auto_precision=auto_precision)
+    if refit_full is None:      # large histories: the 80 % model is as good, and refitting doubles the time
+        refit_full = len(ordered) < HOLDOUT_CALIBRATION_ROWS
     if refit_full or not evaluate:
         progress(0.65, "在全部数据上训练")
         wv, cv, heads = _fit_on(all_idx, words, chars, ys, params)

@@ -15,7 +15,7 @@ import unicodedata
 
 import opencc
 
-NORMALIZATION_VERSION = "1"
+NORMALIZATION_VERSION = "2"  # 2: classify mode segments without the HMM
 OPENCC_CONFIG = "tw2sp"
 
 _local = threading.local()

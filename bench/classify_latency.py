@@ -1,0 +1,92 @@
+"""Proposal latency and training time.
+
+1. Trains the product bundle (type + priority heads, with its evaluation split) on 50,000
+   real reviews from online_shopping_10_cats (category → "type", sentiment → "priority"):
+   training time, target ≤ 30 s.
+2. One ~60-character request at a time through (a) the product's Predictor (both heads,
+   rules, drivers), (b) the compiled scorer alone, and (c) scikit-learn's
+   ``features.transform`` + ``predict_proba`` of both heads: p50 / p99 and the ratio.
+   Target for (a): p50 ≤ 0.3 ms and p99 ≤ 1.5 ms, excluding HTTP.
+
+    .venv/bin/python bench/classify_latency.py [--requests 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+
+import numpy as np
+from _common import ROOT, default_segmenter, finish, read_tsv
+
+from classifier.fastscore import CompiledModel
+from classifier.predictor import Predictor, _Loaded
+from classifier.registry import ModelRegistry
+from classifier.rules import Facts, TriageRules
+from classifier.train import Example, fit
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    arr = np.asarray(samples) * 1000
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--train-rows", type=int, default=50_000)
+    args = parser.parse_args()
+    segmenter = default_segmenter()
+    shop = read_tsv("online_shopping_10_cats/online_shopping_10_cats.tsv")
+    shop = shop[shop.review.str.strip() != ""].sample(frac=1.0, random_state=0)
+    train, rest = shop.iloc[:args.train_rows], shop.iloc[args.train_rows:]
+    examples = [Example(t, c, "正面" if lab == "1" else "负面", f"{i:08d}")
+                for i, (t, c, lab) in enumerate(zip(train.review, train.cat, train.label, strict=True))]
+    t0 = time.perf_counter()
+    bundle = fit(examples, segmenter=segmenter, trained_by="bench")
+    train_s = time.perf_counter() - t0
+    print(f"training: {len(examples)} texts, both heads, evaluation split included: {train_s:.1f} s "
+          f"(type macro-F1 {bundle.metrics['type']['macro_f1']:.3f}, priority macro-F1 "
+          f"{bundle.metrics['priority']['macro_f1']:.3f})")
+
+    requests = [t[:60] for t in rest.review if len(t) >= 60][: args.requests]
+    print(f"requests: {len(requests)} × 60 characters")
+    predictor = Predictor(ModelRegistry(ROOT / "data" / "var" / "bench-models"),
+                          TriageRules.from_toml(ROOT / "data" / "triage_rules.toml"))
+    compiled = CompiledModel(bundle)
+    predictor._loaded = _Loaded("bench", bundle, compiled, segmenter)   # no registry round-trip needed
+    facts = Facts(emotion="平和")
+
+    def run(fn) -> list[float]:
+        for text in requests[:200]:
+            fn(text)
+        gc.collect()
+        gc.disable()
+        out = []
+        for text in requests:
+            start = time.perf_counter()
+            fn(text)
+            out.append(time.perf_counter() - start)
+        gc.enable()
+        return out
+
+    paths = {
+        "product Predictor.propose (both heads + rules + drivers)": lambda t: predictor.propose(t, facts),
+        "compiled scorer only (both heads, no drivers)": lambda t: [
+            compiled.score(h, *f) for f in [compiled.features(segmenter, t)] for h in ("type", "priority")],
+        "sklearn transform + predict_proba (both heads)": lambda t: bundle.predict_proba([t]),
+    }
+    results = {name: percentiles(run(fn)) for name, fn in paths.items()}
+    base50, base99 = results["sklearn transform + predict_proba (both heads)"]
+    print(f"{'path':58s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 ×':>7s} {'p99 ×':>7s}")
+    for name, (p50, p99) in results.items():
+        print(f"{name:58s} {p50:8.3f} {p99:8.3f} {base50 / p50:7.1f} {base99 / p99:7.1f}")
+    p50, p99 = results["product Predictor.propose (both heads + rules + drivers)"]
+    ok = p50 <= 0.3 and p99 <= 1.5 and train_s <= 30
+    finish(ok, f"propose p50 {p50:.3f} ms (≤0.3), p99 {p99:.3f} ms (≤1.5), {base50 / p50:.1f}× faster than sklearn "
+               f"at p50; training {len(examples)} texts {train_s:.1f} s (≤30)")
+
+
+if __name__ == "__main__":
+    main()
