@@ -15,23 +15,15 @@ from kb.dictionary import install_segmenter_from_db
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
 from classifier.rules import TriageRules
-from kb.cases.service import CaseRules
+from kb.cases.service import CaseRules, rules_from_settings
 from kb.clock import Clock
 from kb.db import make_session
 from kb.setup import prepare_database
 from kb.settings import Settings, get_settings
-from kb.sla import SlaEngine, SlaPolicy
 
 
 def build_rules(settings: Settings, clock: Clock | None = None) -> CaseRules:
-    clock = clock or Clock(tz=settings.tz)
-    return CaseRules(
-        clock=clock,
-        sla=SlaEngine(SlaPolicy.from_toml(settings.sla_file), settings.tz),
-        number_prefix=settings.case_number_prefix,
-        store_redacted_text=settings.store_redacted_text,
-        mask_individual_names=settings.mask_individual_names,
-    )
+    return rules_from_settings(settings, clock)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

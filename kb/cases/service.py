@@ -51,6 +51,16 @@ class CaseRules:
     mask_individual_names: bool = False
 
 
+def rules_from_settings(settings, clock: Clock | None = None) -> CaseRules:
+    """The case rules a deployment configured (SLA policy file, number prefix, privacy options)."""
+    from kb.sla import SlaPolicy
+
+    clock = clock or Clock(tz=settings.tz)
+    return CaseRules(clock=clock, sla=SlaEngine(SlaPolicy.from_toml(settings.sla_file), settings.tz),
+                     number_prefix=settings.case_number_prefix, store_redacted_text=settings.store_redacted_text,
+                     mask_individual_names=settings.mask_individual_names)
+
+
 def get_case(session: Session, number: str) -> Case | None:
     return session.exec(select(Case).where(Case.number == number)).first()
 
