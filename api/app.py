@@ -9,12 +9,14 @@ from fastapi import FastAPI
 
 from api import errors
 from api.logging import RequestIdMiddleware
-from api.routers import cases, classify, dictionary, health, models, sla, taxonomy, users
+from api.routers import cases, classify, dictionary, health, models, sla, suggestions, taxonomy, users
 from api.runtime import Refresher
 from kb.dictionary import install_segmenter_from_db
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
 from classifier.rules import TriageRules
+from indexer import WhooshIndex
+from indexer.sync import IndexWorker
 from kb.cases.service import CaseRules, rules_from_settings
 from kb.clock import Clock
 from kb.db import make_session
@@ -43,10 +45,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.refresher = Refresher(app.state.engine, app.state.predictor, settings.jieba_cache_dir,
                                         settings.model_poll_seconds)
         app.state.refresher.start()
+        app.state.index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)
+        app.state.index_worker = None
+        if settings.embedded_indexer:
+            settings.var_dir.mkdir(parents=True, exist_ok=True)
+            app.state.index_worker = IndexWorker(app.state.engine, app.state.index, settings.var_dir / "indexer.lock",
+                                                 interval=settings.index_poll_seconds)
+            app.state.index_worker.start()
         try:
             yield
         finally:
+            if app.state.index_worker is not None:
+                app.state.index_worker.stop()
             app.state.refresher.stop()
+            app.state.index.close()
             app.state.engine.dispose()
 
     app = FastAPI(
@@ -57,6 +69,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (health, cases, classify, models, dictionary, taxonomy, users, sla):
+    for module in (health, cases, suggestions, classify, models, dictionary, taxonomy, users, sla):
         app.include_router(module.router)
     return app

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
+from indexer import WhooshIndex
 from kb.access import authenticate, require_role
 from kb.cases.service import CaseRules
 from kb.clock import Clock
@@ -55,7 +56,12 @@ def get_registry(request: Request) -> ModelRegistry:
     return request.app.state.registry
 
 
+def get_index(request: Request) -> WhooshIndex:
+    return request.app.state.index
+
+
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+IndexDep = Annotated[WhooshIndex, Depends(get_index)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 

@@ -91,3 +91,46 @@ class ClassifyResponse(BaseModel):
     priority: HeadOut
     cold_start: bool
     missing: list[str] = Field(description="what was unavailable, e.g. model_unavailable")
+
+
+class SuggestionRequest(ClassifyRequest):
+    channel: str | None = Field(default=None, max_length=32)
+    type: str | None = Field(default=None, max_length=32, description="only cases of this type")
+
+
+class SimilarCase(BaseModel):
+    number: str
+    subject: str
+    type: str
+    status: str
+    product: str | None
+    root_cause: str | None
+    solution_temp: str | None
+    solution_perm: str | None
+    result: str | None
+    fixed_in_version: str | None
+    satisfaction: str | None
+    reopen_count: int
+    resolved_at: datetime | None
+    score: float
+    highlights: dict[str, str | None] = Field(description="HTML-escaped snippets, matches in <mark>, original script")
+
+
+class SuggestionResponse(BaseModel):
+    suggestion_id: str
+    model_version: str | None
+    text_version: str | None
+    type: HeadOut
+    priority: HeadOut
+    cold_start: bool
+    similar_cases: list[SimilarCase]
+    articles: list[dict] = Field(default_factory=list, description="matching knowledge articles (knowledge base issue)")
+    missing: list[str]
+
+
+class SearchResponse(BaseModel):
+    items: list[SimilarCase]
+    total: int
+    page: int
+    page_size: int
+    missing: list[str] = []

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from api.schemas import ClassifyRequest, ClassifyResponse, HeadOut
-from classifier.predictor import HeadProposal, Predictor
+from classifier.predictor import HeadProposal, Predictor, TriageProposal
 from classifier.rules import Facts
 from kb.cases.queries import count_similar_open
 from kb.clock import Clock
@@ -18,7 +18,7 @@ from kb.taxonomy import active_codes
 from kb.text import prepare
 
 
-def _head_out(head: HeadProposal) -> HeadOut:
+def head_out(head: HeadProposal) -> HeadOut:
     return HeadOut(
         label=head.label, confidence=head.confidence,
         alternatives=[{"label": a.label, "confidence": a.confidence} for a in head.alternatives],
@@ -28,9 +28,13 @@ def _head_out(head: HeadProposal) -> HeadOut:
         note=head.note)
 
 
-def classify(session: Session, draft: ClassifyRequest, *, predictor: Predictor, clock: Clock,
-             actor: str) -> ClassifyResponse:
-    text = redact_text(f"{draft.subject}\n{draft.description}")
+def draft_text(draft: ClassifyRequest) -> str:
+    """Redaction comes before the text reaches the classifier, the index or the log."""
+    return redact_text(f"{draft.subject}\n{draft.description}")
+
+
+def propose(session: Session, draft: ClassifyRequest, *, predictor: Predictor, clock: Clock) -> TriageProposal:
+    text = draft_text(draft)
     burst = predictor.rules.burst
     similar = 0
     if burst:
@@ -39,18 +43,31 @@ def classify(session: Session, draft: ClassifyRequest, *, predictor: Predictor, 
                                      similarity=float(burst.get("similarity", 0.5)))
     facts = Facts(emotion=draft.emotion, customer_kind=draft.customer_kind, key_customer=draft.key_customer,
                   similar_open_recent=similar)
-    proposal = predictor.propose(text, facts, active_types=active_codes(session, "type"),
-                                 active_priorities=active_codes(session, "priority"))
+    return predictor.propose(text, facts, active_types=active_codes(session, "type"),
+                             active_priorities=active_codes(session, "priority"))
+
+
+def log_suggestion(session: Session, proposal: TriageProposal, *, clock: Clock, actor: str,
+                   shown: dict | None = None) -> SuggestionLog:
+    """Record what was served (one short commit); the saved case links back to it."""
     log = SuggestionLog(
         id=uuid.uuid4().hex, created_at=clock.now(), actor=actor, model_version=proposal.model_version,
         source="rules" if proposal.type.source == "rules" else "model",
         type_label=proposal.type.label, type_confidence=proposal.type.confidence,
         priority_label=proposal.priority.label, priority_confidence=proposal.priority.confidence,
         details={"rules_fired": [r.rule for r in proposal.priority.rules_fired], "cold_start": proposal.cold_start,
-                 "type_abstain": proposal.type.abstain, "priority_abstain": proposal.priority.abstain})
+                 "type_abstain": proposal.type.abstain, "priority_abstain": proposal.priority.abstain,
+                 **(shown or {})})
     session.add(log)
     session.commit()
+    return log
+
+
+def classify(session: Session, draft: ClassifyRequest, *, predictor: Predictor, clock: Clock,
+             actor: str) -> ClassifyResponse:
+    proposal = propose(session, draft, predictor=predictor, clock=clock)
+    log = log_suggestion(session, proposal, clock=clock, actor=actor)
     return ClassifyResponse(suggestion_id=log.id, model_version=proposal.model_version,
-                            text_version=proposal.text_version, type=_head_out(proposal.type),
-                            priority=_head_out(proposal.priority), cold_start=proposal.cold_start,
+                            text_version=proposal.text_version, type=head_out(proposal.type),
+                            priority=head_out(proposal.priority), cold_start=proposal.cold_start,
                             missing=proposal.missing)

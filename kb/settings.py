@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     dictionary_file: Path | None = None
     triage_rules_file: Path | None = None
     model_dir: Path | None = Field(default=None, description="model registry root; default <var_dir>/models")
+    index_dir: Path | None = Field(default=None, description="Whoosh generations; default <var_dir>/index")
+    similar_k: int = Field(default=5, ge=1, le=50, description="similar resolved cases shown per suggestion")
+    embedded_indexer: bool = Field(default=True, description="run the index writer in a uvicorn worker")
+    index_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     model_poll_seconds: float = Field(default=2.0, gt=0, le=3600)
     min_model_macro_f1: float = Field(default=0.3, ge=0, le=1, description="promotion refuses models below")
     bootstrap_model: bool = True
@@ -64,6 +68,8 @@ class Settings(BaseSettings):
             self.triage_rules_file = self.data_dir / "triage_rules.toml"
         if self.model_dir is None:
             self.model_dir = self.var_dir / "models"
+        if self.index_dir is None:
+            self.index_dir = self.var_dir / "index"
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.var_dir / 'zhiku.sqlite3'}"
         return self

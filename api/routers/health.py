@@ -40,8 +40,16 @@ def health(request: Request) -> dict:
     text_info = {"version": text_version()}
     if bundle and bundle.text_version != text_info["version"]:
         text_info["note"] = "词典已更新：生产模型仍使用训练时的词典，重新训练后可发布新版本"
+    try:
+        index = state.index.stats()
+    except Exception as exc:  # an unreadable index is reported, not raised
+        index = {"problem": f"{type(exc).__name__}: {exc}"}
+    worker = state.index_worker
+    index["writer_here"] = bool(worker and worker.holds_lock)
+    index["writer_error"] = worker.last_error if worker else None
     return {
-        "status": "ok" if db["ok"] and predictor.version else "degraded",
+        "status": "ok" if db["ok"] and predictor.version and not index.get("problem") else "degraded",
+        "index": index,
         "model": model,
         "text": text_info,
         "version": version("zhiku"),
@@ -53,5 +61,6 @@ def health(request: Request) -> dict:
             "chinesecalendar": version("chinesecalendar"),
             "scikit-learn": version("scikit-learn"),
             "jieba": version("jieba"),
+            "whoosh": version("whoosh"),
         },
     }

@@ -88,6 +88,15 @@ def count_similar_open(session: Session, tokens: set[str], *, since: datetime, s
     return count
 
 
+def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus] | None = None) -> list[Case]:
+    """Cases by id in the given order (an index's ranking), skipping ids that no longer exist
+    or are not in ``statuses``: a stale index can never show a deleted or reopened case."""
+    if not ids:
+        return []
+    rows = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows and (statuses is None or rows[i].status in statuses)]
+
+
 def get_history(session: Session, number: str) -> list[CaseHistory]:
     case = get_case_or_raise(session, number)
     return list(session.exec(select(CaseHistory).where(CaseHistory.case_id == case.id).order_by(CaseHistory.id)))

@@ -2,8 +2,14 @@ from __future__ import annotations
 
 
 def test_health_reports_database_and_versions(api_model):
-    resp = api_model.client.get("/health")
-    body = resp.json()
+    import time
+
+    for _ in range(100):                 # the embedded writer builds the first index generation at start
+        resp = api_model.client.get("/health")
+        body = resp.json()
+        if body["status"] == "ok":
+            break
+        time.sleep(0.05)
     assert resp.status_code == 200 and body["status"] == "ok"
     assert body["model"]["version"] == api_model.model_version
     assert body["text"]["version"] == body["model"]["text_version"]

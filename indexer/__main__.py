@@ -1,0 +1,64 @@
+"""python -m indexer worker | rebuild | reconcile | stats
+
+    worker     be the index writer (when the service runs with ZHIKU_EMBEDDED_INDEXER=false)
+    rebuild    write a fresh generation from the database and switch to it
+    reconcile  compare the database with the index and enqueue every difference
+    stats      generation, versions, document count, outbox backlog
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m indexer", description="知库 search index")
+    parser.add_argument("command", choices=["worker", "rebuild", "reconcile", "stats"])
+    args = parser.parse_args(argv)
+
+    from indexer.rebuild import rebuild, reconcile
+    from indexer.sync import IndexWorker, drain_all
+    from indexer.whoosh_index import WhooshIndex
+    from kb.db import make_session
+    from kb.dictionary import install_segmenter_from_db
+    from kb.models import SearchOutbox
+    from kb.settings import get_settings
+    from kb.setup import prepare_database
+    from sqlmodel import func, select
+
+    settings = get_settings()
+    engine = prepare_database(settings)
+    segmenter = install_segmenter_from_db(engine, settings.jieba_cache_dir)
+    index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    if args.command == "worker":
+        worker = IndexWorker(engine, index, settings.var_dir / "indexer.lock", interval=settings.index_poll_seconds)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        worker.start()
+        print("index writer running (Ctrl+C to stop)", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        worker.stop()
+    elif args.command == "rebuild":
+        generation = rebuild(engine, index, segmenter.snapshot)
+        drained = drain_all(engine, index)
+        print(f"generation {generation} is live ({index.stats()['documents']} documents; {drained} later changes applied)")
+    elif args.command == "reconcile":
+        print(json.dumps(reconcile(engine, index, now=datetime.now(UTC)), ensure_ascii=False))
+    else:
+        with make_session(engine) as session:
+            backlog = session.exec(select(func.count()).select_from(SearchOutbox)).one()
+        print(json.dumps({**index.stats(), "outbox_pending": backlog}, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

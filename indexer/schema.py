@@ -1,0 +1,32 @@
+"""The Whoosh schema. Text fields hold pre-segmented tokens from ``kb.text.prepare``
+(joined by spaces), analysed only by Whoosh's own space tokenizer: positions are true
+word ordinals (phrases work) and the pickled schema references only Whoosh classes, so
+refactoring our code never breaks an index on disk."""
+
+from __future__ import annotations
+
+from whoosh.analysis import LowercaseFilter, SpaceSeparatedTokenizer
+from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+
+SCHEMA_VERSION = "1"
+TEXT_FIELDS = ("title", "body", "solution")
+
+
+def make_schema() -> Schema:
+    def tokens() -> TEXT:
+        return TEXT(analyzer=SpaceSeparatedTokenizer() | LowercaseFilter(), phrase=True)
+
+    return Schema(
+        doc_id=ID(unique=True, stored=True),        # "case:123" / "article:7"
+        kind=ID(stored=True),
+        entity_id=NUMERIC(int, bits=64, stored=True),
+        status=ID,
+        type=ID,
+        priority=ID,
+        product=ID,
+        audience=ID,
+        updated_at=STORED,
+        title=tokens(),
+        body=tokens(),
+        solution=tokens(),
+    )

@@ -1,0 +1,117 @@
+"""The only writer: drains the search outbox into the current index generation.
+
+``drain_once`` takes outbox rows in id order, re-reads each entity's *current* row, and
+upserts it when it is indexable (a resolved or closed case) or deletes it otherwise; it
+commits Whoosh and only then deletes the outbox rows it handled. A crash between the two
+replays rows harmlessly (update_document on a unique id is idempotent). Writes that
+commit while a batch is being applied carry their own, later outbox rows."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from indexer.documents import case_document, doc_id, is_indexable
+from indexer.rebuild import rebuild
+from indexer.whoosh_index import WhooshIndex
+from kb.db import make_session
+from kb.models import Case, SearchOutbox
+from kb.text import current
+
+log = logging.getLogger("zhiku.indexer")
+
+
+def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
+    """Apply up to ``batch`` outbox rows; returns how many rows were handled."""
+    with make_session(engine) as session:
+        rows = list(session.exec(select(SearchOutbox).order_by(SearchOutbox.id).limit(batch)))
+        if not rows:
+            return 0
+        case_ids = sorted({r.entity_id for r in rows if r.entity == "case"})
+        cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
+        seg = index.segmenter()
+        documents = {cid: case_document(c, seg) for cid, c in cases.items() if is_indexable(c)}
+    ix = index.open()
+    writer = ix.writer(limitmb=128)
+    try:
+        for cid in case_ids:
+            if cid in documents:
+                writer.update_document(**documents[cid])
+            else:
+                writer.delete_by_term("doc_id", doc_id("case", cid))
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    handled = [r.id for r in rows]
+    with make_session(engine, write=True) as session:
+        session.exec(delete(SearchOutbox).where(SearchOutbox.id.in_(handled)))
+        session.commit()
+    return len(rows)
+
+
+def drain_all(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
+    total = 0
+    while n := drain_once(engine, index, batch=batch):
+        total += n
+    return total
+
+
+class IndexWorker:
+    """Runs in whichever process holds ``<var>/indexer.lock``: exactly one writer per
+    deployment, whether embedded in a uvicorn worker or run as ``python -m indexer worker``.
+    Rebuilds first when the index is missing or was built with another schema/text version."""
+
+    def __init__(self, engine: Engine, index: WhooshIndex, lock_path: Path, *, interval: float = 0.5) -> None:
+        self.engine = engine
+        self.index = index
+        self.lock = FileLock(str(lock_path))
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.run, name="zhiku-indexer", daemon=True)
+        self.holds_lock = False
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        if self.holds_lock:
+            self.lock.release()
+            self.holds_lock = False
+
+    def step(self) -> int:
+        """One round as the writer: rebuild when the index is missing, of another schema, or
+        written with another dictionary than the one in force; then drain the outbox."""
+        seg = current()
+        problem = self.index.problem(seg.version)
+        if problem is not None:
+            log.info("rebuilding index", extra={"reason": problem})
+            rebuild(self.engine, self.index, seg.snapshot)
+        return drain_all(self.engine, self.index)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            if not self.holds_lock:
+                try:
+                    self.lock.acquire(timeout=0)
+                    self.holds_lock = True
+                    log.info("this process is the index writer")
+                except Timeout:
+                    self._stop.wait(2.0)
+                    continue
+            try:
+                self.step()
+                self.last_error = None
+            except Exception as exc:  # keep the writer alive; the outbox keeps the work
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("index sync failed")
+            self._stop.wait(self.interval)

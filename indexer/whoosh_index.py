@@ -1,0 +1,212 @@
+"""The Whoosh index: generations on disk, long-lived per-thread searchers, and fast
+similar-case queries built directly from key terms.
+
+Layout: ``<root>/CURRENT`` names the live generation; ``<root>/<generation>/`` is a Whoosh
+index plus ``meta.json`` (schema and text version). A rebuild writes a new generation and
+switches CURRENT atomically; searchers notice a new generation or new commits and reopen
+(a fresh searcher, never ``refresh()`` semantics of the Whoosh forks).
+
+Speed (see ARCHITECTURE.md Facts): a query is an Or of a bounded number of key terms chosen
+by query tf × idf with a minimum document frequency, built without QueryParser, matched
+with Whoosh's array matcher, on a searcher reused across requests."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.query import And, Or, Term
+from whoosh.scoring import BM25F
+
+from indexer.schema import SCHEMA_VERSION, TEXT_FIELDS, make_schema
+from kb.text.segment import DictionarySnapshot, Segmenter, for_version
+
+# Field weights and limits, chosen with bench/similar_quality.py on BQ / AFQMC / LCQMC.
+FIELD_BOOSTS = {"title": 1.0, "body": 0.6}
+SHORT_QUERY_TERMS = 12          # up to this many distinct terms: keep them all
+LONG_QUERY_TERMS = 24           # longer drafts: the best-scoring key terms
+MIN_DF_LONG = 2                 # …that occur in at least this many documents
+RECHECK_SECONDS = 0.2           # how often a searcher checks for a new generation / commit
+
+
+class IndexUnavailable(RuntimeError):
+    """No usable index (missing, or built with another schema or text version)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    entity_id: int
+    score: float
+
+
+@dataclass
+class _ThreadSearcher:
+    generation: str
+    searcher: object
+    checked_at: float
+
+
+class WhooshIndex:
+    """Reads always tokenise with the segmenter of the generation being searched (its
+    dictionary is stored in meta.json), so a dictionary edit never mixes token versions: the
+    writer rebuilds a new generation with the new dictionary and switches when it is done."""
+
+    def __init__(self, root: Path, cache_dir: Path | None = None) -> None:
+        self.root = root
+        self.cache_dir = cache_dir
+        self._local = threading.local()
+
+    # -- generations ------------------------------------------------------------------------
+
+    def current_generation(self) -> str | None:
+        try:
+            return (self.root / "CURRENT").read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def meta(self, generation: str | None = None) -> dict | None:
+        generation = generation or self.current_generation()
+        if generation is None:
+            return None
+        try:
+            return json.loads((self.root / generation / "meta.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def problem(self, expected_text_version: str | None = None) -> str | None:
+        """Why the current generation can't be used (for reading; with ``expected_text_version``,
+        for writing), or None when it can."""
+        meta = self.meta()
+        if meta is None:
+            return "no index generation yet"
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            return f"schema version {meta.get('schema_version')} ≠ {SCHEMA_VERSION}"
+        if expected_text_version is not None and meta.get("text_version") != expected_text_version:
+            return f"text version {meta.get('text_version')} ≠ {expected_text_version}"
+        return None
+
+    def create_generation(self, snapshot: DictionarySnapshot) -> tuple[str, whoosh_index.FileIndex]:
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+        directory = self.root / name
+        directory.mkdir(parents=True)
+        ix = whoosh_index.create_in(str(directory), make_schema())
+        (directory / "meta.json").write_text(json.dumps({
+            "schema_version": SCHEMA_VERSION, "text_version": snapshot.version, "dictionary": snapshot.to_json(),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}, ensure_ascii=False), encoding="utf-8")
+        return name, ix
+
+    def segmenter(self, generation: str | None = None) -> Segmenter:
+        """The segmenter the generation was written with."""
+        meta = self.meta(generation)
+        if meta is None:
+            raise IndexUnavailable("no index generation yet")
+        return for_version(meta["text_version"], DictionarySnapshot.from_json(meta["dictionary"]), self.cache_dir)
+
+    def tokens(self, text: str, generation: str | None = None) -> list[str]:
+        seg = self.segmenter(generation)
+        return seg.tokens(seg.normalize(text), "index")
+
+    def switch(self, generation: str, *, keep: int = 2) -> None:
+        """Point CURRENT at ``generation`` atomically, then drop all but the newest ``keep``."""
+        tmp = self.root / "CURRENT.tmp"
+        tmp.write_text(generation, encoding="utf-8")
+        os.replace(tmp, self.root / "CURRENT")
+        generations = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        for old in generations[:-keep]:
+            if old != generation:
+                shutil.rmtree(self.root / old, ignore_errors=True)
+
+    def open(self) -> whoosh_index.FileIndex:
+        problem = self.problem()
+        if problem:
+            raise IndexUnavailable(problem)
+        return whoosh_index.open_dir(str(self.root / self.current_generation()))
+
+    # -- searching --------------------------------------------------------------------------
+
+    def searcher(self):
+        """This thread's searcher, reopened when the generation changed or new commits exist."""
+        state: _ThreadSearcher | None = getattr(self._local, "state", None)
+        now = time.monotonic()
+        if state is not None and now - state.checked_at < RECHECK_SECONDS:
+            return state.searcher
+        generation = self.current_generation()
+        if state is not None and state.generation == generation and state.searcher.up_to_date():
+            state.checked_at = now
+            return state.searcher
+        if state is not None:
+            state.searcher.close()
+            self._local.state = None
+        ix = self.open()
+        searcher = ix.searcher(weighting=BM25F())
+        self._local.state = _ThreadSearcher(self.current_generation(), searcher, now)
+        return searcher
+
+    def key_terms(self, searcher, tokens: list[str]) -> list[tuple[str, float]]:
+        """(term, weight) for the query: every term of a short draft; for a long one the best
+        LONG_QUERY_TERMS by query tf × idf among terms in ≥ MIN_DF_LONG documents."""
+        counts = Counter(tokens)
+        n_docs = max(searcher.doc_count(), 1)
+        scored = []
+        for term, tf in counts.items():
+            df = max(searcher.doc_frequency("title", term), searcher.doc_frequency("body", term))
+            if df == 0:
+                continue
+            scored.append((tf * math.log(1 + n_docs / df), df, term, tf))
+        if len(scored) > SHORT_QUERY_TERMS:
+            frequent = [s for s in scored if s[1] >= MIN_DF_LONG]
+            scored = sorted(frequent or scored, reverse=True)[:LONG_QUERY_TERMS]
+        return [(term, 1.0 + math.log(tf)) for _, _, term, tf in scored]
+
+    def similar(self, text: str, *, k: int = 10, filters: dict[str, str] | None = None,
+                kind: str = "case") -> list[Hit]:
+        """Documents most similar to a draft, best first."""
+        searcher = self.searcher()
+        terms = self.key_terms(searcher, self.tokens(text, self._local.state.generation))
+        if not terms:
+            return []
+        query = Or([Term(field, term, boost=boost * weight)
+                    for term, weight in terms for field, boost in FIELD_BOOSTS.items()])
+        query.matcher_type = Or.ARRAY_MATCHER
+        conditions = [Term(name, value) for name, value in (filters or {}).items() if value]
+        results = searcher.search(query, limit=k, filter=And(conditions) if conditions else None)
+        return [Hit(kind, int(r["entity_id"]), float(r.score)) for r in results]
+
+    def search(self, text: str, *, offset: int = 0, limit: int = 20,
+               filters: dict[str, str] | None = None) -> tuple[list[Hit], int]:
+        """Full-text search over the text fields; every token counts (no key-term cut)."""
+        searcher = self.searcher()
+        distinct = list(dict.fromkeys(self.tokens(text, self._local.state.generation)))[:64]
+        if not distinct:
+            return [], 0
+        query = Or([Term(field, t, boost=FIELD_BOOSTS.get(field, 0.4)) for t in distinct for field in TEXT_FIELDS])
+        query.matcher_type = Or.ARRAY_MATCHER
+        conditions = [Term(name, value) for name, value in (filters or {}).items() if value]
+        page = offset // limit + 1
+        results = searcher.search_page(query, page, pagelen=limit, filter=And(conditions) if conditions else None)
+        return [Hit(r["kind"], int(r["entity_id"]), float(r.score)) for r in results], len(results)
+
+    def stats(self) -> dict:
+        generation = self.current_generation()
+        meta = {k: v for k, v in (self.meta() or {}).items() if k != "dictionary"}
+        out = {"generation": generation, "meta": meta, "problem": self.problem(), "documents": None}
+        if out["problem"] is None:
+            with self.open().searcher() as s:
+                out["documents"] = s.doc_count()
+        return out
+
+    def close(self) -> None:
+        state = getattr(self._local, "state", None)
+        if state is not None:
+            state.searcher.close()
+            self._local.state = None

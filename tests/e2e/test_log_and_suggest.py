@@ -1,0 +1,104 @@
+"""End to end through HTTP with the embedded index writer: log → resolve → a paraphrase
+finds it within 2 s, with the solution, highlights and the model version logged."""
+
+from __future__ import annotations
+
+import time
+
+from sqlmodel import select
+
+from kb.db import make_session
+from kb.models import SuggestionLog
+from tests.conftest import case_payload
+
+RESOLUTION = {"analysis": "定位坐标未转换为国测局坐标，偏移约500米", "root_cause": "产品设计缺陷",
+              "solution_temp": "开启高精度定位并为员工补卡", "solution_perm": "V2.2 修复坐标转换",
+              "result": "补卡完成，打卡恢复", "fixed_in_version": "V2.2"}
+
+
+def wait_for(fn, timeout: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_create_resolve_then_suggest_returns_it_with_its_solution(api_model):
+    number = api_model.post("/api/v1/cases", json=case_payload(
+        subject="考勤打卡定位失败", description="員工用App打卡一直提示不在考勤範圍內，錯誤碼E1024")).json()["number"]
+    assert api_model.post(f"/api/v1/cases/{number}/resolve", json=RESOLUTION).status_code == 200
+    resolved_at = time.monotonic()
+    draft = {"subject": "打卡失败", "description": "员工打卡时总提示不在考勤范围，报错E1024"}
+
+    def found():
+        body = api_model.post("/api/v1/suggestions", json=draft).json()
+        return body if any(c["number"] == number for c in body["similar_cases"]) else None
+
+    body = wait_for(found)
+    assert body, "resolved case not suggested within 2 s"
+    assert time.monotonic() - resolved_at < 2.0
+    hit = next(c for c in body["similar_cases"] if c["number"] == number)
+    assert hit["solution_temp"] == RESOLUTION["solution_temp"] and hit["fixed_in_version"] == "V2.2"
+    assert "<mark>" in hit["highlights"]["description"] and "範圍" in hit["highlights"]["description"]
+    assert body["model_version"] == api_model.model_version and body["type"]["label"]
+    assert body["articles"] == [] and body["missing"] == []
+    with make_session(api_model.engine) as s:
+        log = s.get(SuggestionLog, body["suggestion_id"])
+    assert log.model_version == api_model.model_version and number in log.details["similar_cases"]
+
+
+def test_open_cases_are_never_suggested(api_model):
+    number = api_model.post("/api/v1/cases", json=case_payload(subject="门锁蓝牙开锁失败",
+                                                               description="蓝牙一直搜不到门锁 E3007")).json()["number"]
+    time.sleep(1.0)
+    body = api_model.post("/api/v1/suggestions", json={"description": "门锁蓝牙开锁失败 E3007"}).json()
+    assert number not in [c["number"] for c in body["similar_cases"]]
+
+
+def test_search_with_filters_paging_and_highlights(api_model):
+    for i, desc in enumerate(["小票打印机不出纸 V5.3", "小票打印乱码 V5.3", "会员积分没到账"]):
+        n = api_model.post("/api/v1/cases", json=case_payload(subject=f"收银问题{i}", description=desc,
+                                                             type="咨询" if i else "投诉")).json()["number"]
+        api_model.post(f"/api/v1/cases/{n}/resolve", json=RESOLUTION)
+    found = wait_for(lambda: api_model.get("/api/v1/search", params={"q": "小票打印"}).json()["total"] == 2)
+    assert found
+    body = api_model.get("/api/v1/search", params={"q": "小票打印", "type": "咨询"}).json()
+    assert body["total"] == 1 and "<mark>" in body["items"][0]["highlights"]["description"]
+    page2 = api_model.get("/api/v1/search", params={"q": "小票打印", "page": 2, "page_size": 1}).json()
+    assert page2["total"] == 2 and len(page2["items"]) == 1
+    assert api_model.get("/api/v1/search", params={"q": "v5.3"}).json()["total"] == 2
+
+
+def test_health_shows_the_index(api_model):
+    body = wait_for(lambda: (b := api_model.client.get("/health").json())["index"]["documents"] is not None and b)
+    assert body["index"]["generation"] and body["index"]["writer_here"] is True
+    assert body["index"]["meta"]["text_version"] == body["text"]["version"]
+
+
+def test_bad_search_input_is_a_problem(api_model):
+    resp = api_model.get("/api/v1/search", params={"q": ""})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "q"
+    resp = api_model.post("/api/v1/suggestions", json={"subject": "x" * 300, "description": "d"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "subject"
+
+
+def test_without_an_index_suggestions_still_answer_and_say_so(db_url, tmp_path, clock):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from kb.models import Role
+    from kb.settings import Settings
+    from tests.conftest import DATA_DIR, add_user
+
+    app = create_app(Settings(data_dir=DATA_DIR, var_dir=tmp_path / "var", database_url=db_url,
+                              embedded_indexer=False), clock=clock)
+    with TestClient(app) as client:
+        key = add_user(app.state.engine, "agent_x", Role.agent)
+        resp = client.post("/api/v1/suggestions", json={"description": "我要投诉，退款一直没到账"},
+                           headers={"Authorization": f"Bearer {key}"})
+    body = resp.json()
+    assert resp.status_code == 200 and body["similar_cases"] == []
+    assert set(body["missing"]) == {"index_unavailable", "model_unavailable"}
+    assert body["type"]["label"] == "投诉"

@@ -1,0 +1,154 @@
+"""The index kept in step with the database: replay, order, deletes, rebuild, script folding, codes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import func, select
+
+from indexer import IndexUnavailable, WhooshIndex
+from indexer.documents import case_document
+from indexer.rebuild import rebuild, reconcile
+from indexer.sync import drain_all, drain_once
+from kb.cases import service
+from kb.models import CaseFeedback, CaseUpdate, SearchOutbox
+from tests.conftest import T0
+from tests.factories import make_case, make_resolved
+
+
+@pytest.fixture
+def index(tmp_path, engine, segmenter) -> WhooshIndex:
+    ix = WhooshIndex(tmp_path / "index", tmp_path / "jieba")
+    rebuild(engine, ix, segmenter.snapshot)
+    return ix
+
+
+def numbers(session, hits):
+    """Case numbers of hits, read in a short transaction of its own (the fixture session must not
+    keep SQLite's write lock while the index writer needs it)."""
+    from kb.cases.queries import get_many
+    from kb.db import make_session
+
+    with make_session(session.get_bind()) as s:
+        return [c.number for c in get_many(s, [h.entity_id for h in hits])]
+
+
+def test_no_generation_is_unavailable(tmp_path):
+    with pytest.raises(IndexUnavailable):
+        WhooshIndex(tmp_path / "nothing").similar("打卡失败")
+
+
+def test_resolved_case_becomes_searchable_and_open_cases_do_not(session, rules, engine, index):
+    open_case = make_case(session, rules, subject="发票开具失败", description="开票提示税控盘未连接")
+    resolved = make_resolved(session, rules)
+    drain_all(engine, index)
+    hits = index.similar("员工打卡提示不在考勤范围内 E1024")
+    assert numbers(session, hits) == [resolved.number]
+    assert open_case.id not in [h.entity_id for h in index.similar("发票开具失败 税控盘未连接")]
+    assert session.exec(select(func.count()).select_from(SearchOutbox)).one() == 0
+
+
+def test_replaying_the_outbox_is_idempotent(session, rules, engine, index):
+    case = make_resolved(session, rules)
+    rows = [(r.entity, r.entity_id, r.op, r.created_at) for r in session.exec(select(SearchOutbox))]
+    session.commit()
+    drain_all(engine, index)
+    for entity, entity_id, op, at in rows * 3:                 # the same changes again, three times
+        session.add(SearchOutbox(entity=entity, entity_id=entity_id, op=op, created_at=at))
+    session.commit()
+    drain_all(engine, index)
+    with index.open().searcher() as s:
+        assert s.doc_count() == 1
+    assert numbers(session, index.similar("考勤范围 打卡")) == [case.number]
+
+
+def test_updates_applied_in_order_leave_the_latest_text(session, rules, engine, index):
+    case = make_resolved(session, rules)
+    for i, subject in enumerate(["小票打印机不出纸", "小票打印乱码", "会员积分没到账"]):
+        service.update_case(session, case.number, CaseUpdate(subject=subject), actor="a", rules=rules)
+        if i == 1:
+            drain_once(engine, index, batch=2)                 # part of the backlog, then the rest
+    drain_all(engine, index)
+    assert numbers(session, index.similar("会员积分没到账")) == [case.number]
+    hits, total = index.search("乱码")
+    assert total == 0
+
+
+def test_reopening_purges_the_case_from_the_index(session, rules, engine, index):
+    case = make_resolved(session, rules)
+    drain_all(engine, index)
+    service.record_feedback(session, case.number, CaseFeedback(satisfaction="不满意", reopen=True), actor="a",
+                            rules=rules)
+    drain_all(engine, index)
+    assert index.similar("员工打卡提示不在考勤范围内") == []
+
+
+def test_rebuild_gives_the_same_hits_as_the_incremental_path(session, rules, engine, index, segmenter):
+    drafts = ["考勤打卡失败 E1024", "发票开具失败 税控", "门锁蓝牙绑定失败 Android14"]
+    make_resolved(session, rules)
+    make_resolved(session, rules, subject="电子发票开具失败", description="开票提示E2031税控盘未连接，影响营业")
+    make_resolved(session, rules, subject="门锁App无法绑定", description="手机升级Android14后蓝牙搜不到门锁 E3007")
+    drain_all(engine, index)
+    before = [[(h.entity_id, round(h.score, 6)) for h in index.similar(d)] for d in drafts]
+    old = index.current_generation()
+    rebuild(engine, index, segmenter.snapshot)
+    assert index.current_generation() != old
+    after = [[(h.entity_id, round(h.score, 6)) for h in index.similar(d)] for d in drafts]
+    assert after == before and all(before)
+
+
+def test_traditional_query_finds_the_simplified_case(session, rules, engine, index):
+    case = make_resolved(session, rules, subject="软件登录失败", description="登录时提示网络异常，鼠标点击没有反应")
+    drain_all(engine, index)
+    assert numbers(session, index.similar("軟體登錄失敗，滑鼠點擊沒有反應")) == [case.number]
+
+
+def test_product_codes_match_exactly(session, rules, engine, index):
+    a = make_resolved(session, rules, subject="升级后闪退", description="版本V2.3 升级后App闪退，错误码E1024",
+                      tags=["闪退"], product_version="V2.3")
+    b = make_resolved(session, rules, subject="升级后闪退", description="版本V2.1 升级后App闪退，错误码E1025",
+                      tags=["闪退"], product_version="V2.1")
+    drain_all(engine, index)
+    hits, total = index.search("E1024")
+    assert numbers(session, hits) == [a.number] and total == 1
+    hits, _ = index.search("v2.1")
+    assert numbers(session, hits) == [b.number]
+
+
+def test_documents_hold_tokens_not_personal_numbers(session, rules, segmenter):
+    case = make_resolved(session, rules)
+    doc = case_document(case, segmenter)
+    assert "13912345678" not in " ".join(str(v) for v in doc.values())
+    assert "e1024" in doc["body"].split()
+
+
+def test_reconcile_finds_and_repairs_drift(session, rules, engine, index):
+    a = make_resolved(session, rules)
+    drain_all(engine, index)
+    writer = index.open().writer()
+    writer.delete_by_term("doc_id", f"case:{a.id}")            # drift: the index lost a document
+    writer.commit()
+    report = reconcile(engine, index, now=T0)
+    assert report["missing"] == 1
+    drain_all(engine, index)
+    assert numbers(session, index.similar("考勤范围 打卡")) == [a.number]
+
+
+def test_a_dictionary_change_triggers_a_rebuild_with_the_new_dictionary(session, rules, engine, index, tmp_path):
+    from indexer.sync import IndexWorker
+    from kb.text import install
+    from kb.text.segment import Segmenter, snapshot_of
+
+    make_resolved(session, rules)
+    drain_all(engine, index)
+    old_generation = index.current_generation()
+    base = index.segmenter().snapshot
+    new = Segmenter(snapshot_of(list(base.words) + [("定位失败", 5000, None)], base.synonyms, base.typos),
+                    tmp_path / "jieba")
+    previous = __import__("kb.text.segment", fromlist=["current"]).current()
+    install(new)
+    try:
+        IndexWorker(engine, index, tmp_path / "lock").step()
+        assert index.current_generation() != old_generation
+        assert index.meta()["text_version"] == new.version
+    finally:
+        install(previous)
