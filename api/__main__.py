@@ -66,11 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print("=" * 72)
     engine.dispose()
 
-    import uvicorn
+    from api.serve import serve
 
     print(f"知库 Zhiku serving on http://{settings.host}:{settings.port}  (API docs: /docs)", flush=True)
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=getattr(args, "workers", 1), log_level="warning")
+    serve(settings.host, settings.port, workers=getattr(args, "workers", 1))
     return 0
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 from whoosh.analysis import LowercaseFilter, SpaceSeparatedTokenizer
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: title/body tokens stored for exact re-scoring of common terms
 TEXT_FIELDS = ("title", "body", "solution")
 
 
 def make_schema() -> Schema:
-    def tokens() -> TEXT:
-        return TEXT(analyzer=SpaceSeparatedTokenizer() | LowercaseFilter(), phrase=True)
+    def tokens(stored: bool = False) -> TEXT:
+        return TEXT(analyzer=SpaceSeparatedTokenizer() | LowercaseFilter(), phrase=True, stored=stored)
 
     return Schema(
         doc_id=ID(unique=True, stored=True),        # "case:123" / "article:7"
@@ -26,7 +26,7 @@ def make_schema() -> Schema:
         product=ID,
         audience=ID,
         updated_at=STORED,
-        title=tokens(),
-        body=tokens(),
+        title=tokens(stored=True),
+        body=tokens(stored=True),
         solution=tokens(),
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.query import And, Or, Term
-from whoosh.scoring import BM25F
+from whoosh.scoring import BM25F, bm25
 
 from indexer.schema import SCHEMA_VERSION, TEXT_FIELDS, make_schema
 from kb.text.segment import DictionarySnapshot, Segmenter, for_version
@@ -36,6 +36,10 @@ SHORT_QUERY_TERMS = 12          # up to this many distinct terms: keep them all
 LONG_QUERY_TERMS = 24           # longer drafts: the best-scoring key terms
 MIN_DF_LONG = 2                 # …that occur in at least this many documents
 RECHECK_SECONDS = 0.2           # how often a searcher checks for a new generation / commit
+COMMON_DF_RATIO = 0.05          # terms in more of the index than this are scored on candidates only
+CANDIDATE_FACTOR = 5            # candidates gathered per requested hit…
+MIN_CANDIDATES = 50             # …and at least this many
+RARE_MATCHER = Or.DEFAULT_MATCHER  # with the common terms out, block skipping beats the array matcher
 
 
 class IndexUnavailable(RuntimeError):
@@ -152,9 +156,9 @@ class WhooshIndex:
         self._local.state = _ThreadSearcher(self.current_generation(), searcher, now)
         return searcher
 
-    def key_terms(self, searcher, tokens: list[str]) -> list[tuple[str, float]]:
-        """(term, weight) for the query: every term of a short draft; for a long one the best
-        LONG_QUERY_TERMS by query tf × idf among terms in ≥ MIN_DF_LONG documents."""
+    def key_terms(self, searcher, tokens: list[str]) -> list[tuple[str, float, int]]:
+        """(term, weight, document frequency) for the query: every term of a short draft; for a
+        long one the best LONG_QUERY_TERMS by query tf × idf among terms in ≥ MIN_DF_LONG documents."""
         counts = Counter(tokens)
         n_docs = max(searcher.doc_count(), 1)
         scored = []
@@ -166,21 +170,57 @@ class WhooshIndex:
         if len(scored) > SHORT_QUERY_TERMS:
             frequent = [s for s in scored if s[1] >= MIN_DF_LONG]
             scored = sorted(frequent or scored, reverse=True)[:LONG_QUERY_TERMS]
-        return [(term, 1.0 + math.log(tf)) for _, _, term, tf in scored]
+        return [(term, 1.0 + math.log(tf), df) for _, df, term, tf in scored]
 
     def similar(self, text: str, *, k: int = 10, filters: dict[str, str] | None = None,
                 kind: str = "case") -> list[Hit]:
-        """Documents most similar to a draft, best first."""
+        """Documents most similar to a draft, best first.
+
+        Two phases keep Whoosh fast without losing the common words' evidence: candidates come
+        from an Or of the discriminating terms (document frequency ≤ COMMON_DF_RATIO of the index;
+        the rarest two when all are common), then the common terms' exact BM25F contributions
+        are added to those candidates by skipping through their posting lists. Scanning the
+        long posting lists of common words is what made the naive query cost 100s of ms."""
         searcher = self.searcher()
         terms = self.key_terms(searcher, self.tokens(text, self._local.state.generation))
         if not terms:
             return []
+        limit = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
+        cut = COMMON_DF_RATIO * max(searcher.doc_count(), 1)
+        rare = [t for t in terms if t[2] <= cut] or sorted(terms, key=lambda t: t[2])[:2]
+        common = [t for t in terms if t not in rare]
         query = Or([Term(field, term, boost=boost * weight)
-                    for term, weight in terms for field, boost in FIELD_BOOSTS.items()])
-        query.matcher_type = Or.ARRAY_MATCHER
+                    for term, weight, _ in rare for field, boost in FIELD_BOOSTS.items()])
+        query.matcher_type = RARE_MATCHER
         conditions = [Term(name, value) for name, value in (filters or {}).items() if value]
-        results = searcher.search(query, limit=k, filter=And(conditions) if conditions else None)
-        return [Hit(kind, int(r["entity_id"]), float(r.score)) for r in results]
+        results = searcher.search(query, limit=limit, filter=And(conditions) if conditions else None)
+        scores = {r.docnum: r.score for r in results}
+        if common and scores:
+            self._add_common(searcher, scores, common)
+        best = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+        return [Hit(kind, int(searcher.stored_fields(doc)["entity_id"]), float(score)) for doc, score in best]
+
+    @staticmethod
+    def _add_common(searcher, scores: dict[int, float], common: list[tuple[str, float, int]]) -> None:
+        """Exact BM25F contributions of the common terms, from the candidates' stored tokens
+        (Whoosh's own formula, idf and average field lengths): no posting list is scanned."""
+        weighting = searcher.weighting
+        reader = searcher.reader()
+        for field, boost in FIELD_BOOSTS.items():
+            present = [(t, w) for t, w, _ in common if searcher.doc_frequency(field, t)]
+            if not present:
+                continue
+            B = weighting._field_B.get(field, weighting.B)
+            K1 = weighting.K1
+            avgfl = searcher.avg_field_length(field) or 1.0
+            idf = {t: searcher.idf(field, t) for t, _ in present}
+            for doc in scores:
+                counts = Counter((searcher.stored_fields(doc).get(field) or "").split())
+                fl = reader.doc_field_length(doc, field, 1)
+                for term, weight in present:
+                    tf = counts.get(term)
+                    if tf:
+                        scores[doc] += boost * weight * bm25(idf[term], tf, fl, avgfl, B, K1)
 
     def search(self, text: str, *, offset: int = 0, limit: int = 20,
                filters: dict[str, str] | None = None) -> tuple[list[Hit], int]:
