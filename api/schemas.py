@@ -116,16 +116,9 @@ class SimilarCase(BaseModel):
     highlights: dict[str, str | None] = Field(description="HTML-escaped snippets, matches in <mark>, original script")
 
 
-class SuggestionResponse(BaseModel):
-    suggestion_id: str
-    model_version: str | None
-    text_version: str | None
-    type: HeadOut
-    priority: HeadOut
-    cold_start: bool
+class SuggestionResponse(ClassifyResponse):
     similar_cases: list[SimilarCase]
     articles: list[dict] = Field(default_factory=list, description="matching knowledge articles (knowledge base issue)")
-    missing: list[str]
 
 
 class SearchResponse(BaseModel):

@@ -39,7 +39,7 @@ RECHECK_SECONDS = 0.2           # how often a searcher checks for a new generati
 COMMON_DF_RATIO = 0.05          # terms in more of the index than this are scored on candidates only
 CANDIDATE_FACTOR = 5            # candidates gathered per requested hit…
 MIN_CANDIDATES = 50             # …and at least this many
-RARE_MATCHER = Or.DEFAULT_MATCHER  # with the common terms out, block skipping beats the array matcher
+RARE_MATCHER = Or.ARRAY_MATCHER  # predictable: the default matcher's block skipping can loop for seconds
 
 
 class IndexUnavailable(RuntimeError):

@@ -148,10 +148,7 @@ def update_case(session: Session, number: str, data: CaseUpdate, *, actor: str, 
         _history_field(session, case, actor, now, "sla", "response_due_at", None,
                        case.response_due_at.isoformat() if case.response_due_at else None)
     if changed:
-        case.updated_at = now
-        session.add(case)
-        record_change(session, entity="case", entity_id=case.id, at=now)
-        _commit(session)
+        _save(session, case, now)
     return case
 
 
@@ -173,10 +170,7 @@ def transition(session: Session, number: str, data: CaseTransition, *, actor: st
     if case.first_response_at is None and data.status != CaseStatus.pending:
         changes["first_response_at"] = now
     _apply(session, case, changes, actor, now, action="reopened" if reopen else "status", note=data.note)
-    case.updated_at = now
-    session.add(case)
-    record_change(session, entity="case", entity_id=case.id, at=now)
-    _commit(session)
+    _save(session, case, now)
     return case
 
 
@@ -191,10 +185,7 @@ def resolve(session: Session, number: str, data: CaseResolve, *, actor: str, rul
     if case.first_response_at is None:
         changes["first_response_at"] = now
     _apply(session, case, changes, actor, now, action="resolved")
-    case.updated_at = now
-    session.add(case)
-    record_change(session, entity="case", entity_id=case.id, at=now)
-    _commit(session)
+    _save(session, case, now)
     return case
 
 
@@ -218,10 +209,7 @@ def record_feedback(session: Session, number: str, data: CaseFeedback, *, actor:
         workflow.check_transition(case.status, CaseStatus.in_progress)
         _apply(session, case, {"status": CaseStatus.in_progress, "reopen_count": case.reopen_count + 1,
                                "resolved_at": None}, actor, now, action="reopened", note="客户反馈后重开")
-    case.updated_at = now
-    session.add(case)
-    record_change(session, entity="case", entity_id=case.id, at=now)
-    _commit(session)
+    _save(session, case, now)
     return case
 
 
@@ -295,6 +283,14 @@ def _history_field(session: Session, case: Case, actor: str, at: datetime, actio
 
 def _history(session: Session, case: Case, actor: str, at: datetime, action: str, note: str | None = None) -> None:
     session.add(CaseHistory(case_id=case.id, at=at, actor=actor, action=action, note=note))
+
+
+def _save(session: Session, case: Case, now: datetime) -> None:
+    """Stamp, feed the search outbox and commit: the end of every case use case that changed it."""
+    case.updated_at = now
+    session.add(case)
+    record_change(session, entity="case", entity_id=case.id, at=now)
+    _commit(session)
 
 
 def _commit(session: Session) -> None:

@@ -137,3 +137,38 @@ def test_concurrent_case_creation_through_both_processes(two_servers):
     with ThreadPoolExecutor(8) as pool:
         numbers = list(pool.map(create, range(40)))
     assert len(set(numbers)) == 40
+
+
+def test_concurrent_resolves_and_edits_through_both_processes_reach_the_index(two_servers):
+    """Writes through both workers; one writer applies the outbox: nothing lost, latest text wins."""
+    urls, headers, _ = two_servers
+    resolution = {"solution_temp": "远程指导后恢复", "result": "已解决"}
+
+    def lifecycle(i: int) -> str:
+        with httpx.Client(base_url=urls[i % 2], headers=headers, timeout=30) as client:
+            number = client.post("/api/v1/cases", json=case_payload(
+                subject=f"并发索引 ZX{i:03d}A", tags=["并发"])).json()["number"]
+            assert client.post(f"/api/v1/cases/{number}/resolve", json=resolution).status_code == 200
+            other = httpx.Client(base_url=urls[(i + 1) % 2], headers=headers, timeout=30)
+            assert other.patch(f"/api/v1/cases/{number}", json={"subject": f"并发索引 ZX{i:03d}B"}).status_code == 200
+            other.close()
+            return number
+
+    with ThreadPoolExecutor(8) as pool:
+        numbers = list(pool.map(lifecycle, range(20)))
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        found = httpx.get(f"{urls[0]}/api/v1/search", params={"q": "并发索引", "page_size": 50},
+                          headers=headers).json()
+        if found["total"] == 20:
+            break
+        time.sleep(0.2)
+    assert sorted(c["number"] for c in found["items"]) == sorted(numbers)
+    for i in (0, 7, 19):                  # the edits made through the other worker arrive too
+        while True:
+            latest = httpx.get(f"{urls[1]}/api/v1/search", params={"q": f"zx{i:03d}b"}, headers=headers).json()
+            stale = httpx.get(f"{urls[1]}/api/v1/search", params={"q": f"zx{i:03d}a"}, headers=headers).json()
+            if (latest["total"], stale["total"]) == (1, 0) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert (latest["total"], stale["total"]) == (1, 0)
