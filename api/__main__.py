@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--username", default="admin")
     args = parser.parse_args(argv)
 
-    from api.app import build_rules
+    from kb.cases.service import rules_from_settings
     from kb.setup import prepare_database
     from api.logging import configure_logging
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if settings.load_demo_data:
-        loaded = load_demo(engine, settings.data_dir / "demo", build_rules(settings))
+        loaded = load_demo(engine, settings.data_dir / "demo", rules_from_settings(settings))
         if loaded:
             print(f"loaded demo data: {loaded} cases")
     if settings.bootstrap_model:

@@ -17,15 +17,11 @@ from classifier.registry import ModelRegistry
 from classifier.rules import TriageRules
 from indexer import WhooshIndex
 from indexer.sync import IndexWorker
-from kb.cases.service import CaseRules, rules_from_settings
+from kb.cases.service import rules_from_settings
 from kb.clock import Clock
 from kb.db import make_session
 from kb.setup import prepare_database
 from kb.settings import Settings, get_settings
-
-
-def build_rules(settings: Settings, clock: Clock | None = None) -> CaseRules:
-    return rules_from_settings(settings, clock)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -35,7 +31,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.engine = prepare_database(settings)
-        app.state.case_rules = build_rules(settings, clock)
+        app.state.case_rules = rules_from_settings(settings, clock)
         install_segmenter_from_db(app.state.engine, settings.jieba_cache_dir)
         app.state.registry = ModelRegistry(settings.model_dir)
         app.state.predictor = Predictor(app.state.registry, TriageRules.from_toml(settings.triage_rules_file),

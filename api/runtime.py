@@ -10,10 +10,9 @@ import threading
 from sqlalchemy.engine import Engine
 
 from classifier.predictor import Predictor
-from kb import dictionary
 from kb.db import make_session
-from kb.text import current, install
-from kb.text.segment import for_version
+from kb.dictionary import install_segmenter_from_db
+from kb.text import current
 
 log = logging.getLogger("zhiku.runtime")
 
@@ -39,11 +38,11 @@ class Refresher:
         self._thread.join(timeout=10)
 
     def tick(self) -> None:
+        before = current().version
+        seg = install_segmenter_from_db(self.engine, self.cache_dir)
+        if seg.version != before:
+            log.info("text pipeline rebuilt", extra={"text_version": seg.version})
         with make_session(self.engine) as session:
-            snap = dictionary.snapshot(session)
-            if snap.version != current().version:
-                install(for_version(snap.version, snap, self.cache_dir))
-                log.info("text pipeline rebuilt", extra={"text_version": snap.version})
             self.predictor.refresh(session)
 
     def _run(self) -> None:

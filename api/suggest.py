@@ -38,8 +38,8 @@ def _dedupe_key(case: Case) -> str:
 def similar_cases(session: Session, index: WhooshIndex, text: str, *, k: int, filters: dict[str, str],
                   missing: list[str]) -> list[SimilarCase]:
     try:
-        hits = index.similar(text, k=k * 4, filters=filters)
-        terms = index.tokens(text)
+        terms = index.query_tokens(text)
+        hits = index.similar_to(terms, k=k * 4, filters=filters)
     except IndexUnavailable as exc:
         log.warning("index unavailable", extra={"reason": str(exc)})
         missing.append("index_unavailable")
@@ -77,10 +77,11 @@ def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rera
 
 def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor, index: WhooshIndex,
             clock: Clock, actor: str, k: int) -> SuggestionResponse:
-    proposal = triage.propose(session, draft, predictor=predictor, clock=clock)
+    text = triage.draft_text(draft)
+    proposal = triage.propose(session, draft, text, predictor=predictor, clock=clock)
     missing = list(proposal.missing)
     filters = {"product": draft.product, "type": draft.type}
-    cases = similar_cases(session, index, triage.draft_text(draft), k=k, filters=filters, missing=missing)
+    cases = similar_cases(session, index, text, k=k, filters=filters, missing=missing)
     entry = triage.log_suggestion(session, proposal, clock=clock, actor=actor,
                                   shown={"similar_cases": [c.number for c in cases]})
     return SuggestionResponse(
@@ -92,8 +93,8 @@ def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor,
 def search(session: Session, index: WhooshIndex, q: str, *, page: int, page_size: int,
            filters: dict[str, str]) -> SearchResponse:
     try:
-        hits, total = index.search(q, offset=(page - 1) * page_size, limit=page_size, filters=filters)
-        terms = index.tokens(q)
+        terms = index.query_tokens(q)
+        hits, total = index.search_tokens(terms, offset=(page - 1) * page_size, limit=page_size, filters=filters)
     except IndexUnavailable:
         return SearchResponse(items=[], total=0, page=page, page_size=page_size, missing=["index_unavailable"])
     items = hydrate(session, hits, terms, k=page_size, rerank=False)

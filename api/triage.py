@@ -14,7 +14,7 @@ from kb.cases.queries import count_similar_open
 from kb.clock import Clock
 from kb.models import SuggestionLog
 from kb.privacy import redact_text
-from kb.taxonomy import active_codes
+from kb.taxonomy import active_labels
 from kb.text import prepare
 
 
@@ -33,8 +33,9 @@ def draft_text(draft: ClassifyRequest) -> str:
     return redact_text(f"{draft.subject}\n{draft.description}")
 
 
-def propose(session: Session, draft: ClassifyRequest, *, predictor: Predictor, clock: Clock) -> TriageProposal:
-    text = draft_text(draft)
+def propose(session: Session, draft: ClassifyRequest, text: str, *, predictor: Predictor,
+            clock: Clock) -> TriageProposal:
+    """Proposals for the draft whose redacted ``text`` (``draft_text``) the caller already built."""
     burst = predictor.rules.burst
     similar = 0
     if burst:
@@ -43,8 +44,8 @@ def propose(session: Session, draft: ClassifyRequest, *, predictor: Predictor, c
                                      similarity=float(burst.get("similarity", 0.5)))
     facts = Facts(emotion=draft.emotion, customer_kind=draft.customer_kind, key_customer=draft.key_customer,
                   similar_open_recent=similar)
-    return predictor.propose(text, facts, active_types=active_codes(session, "type"),
-                             active_priorities=active_codes(session, "priority"))
+    labels = active_labels(session)
+    return predictor.propose(text, facts, active_types=labels["type"], active_priorities=labels["priority"])
 
 
 def log_suggestion(session: Session, proposal: TriageProposal, *, clock: Clock, actor: str,
@@ -65,7 +66,7 @@ def log_suggestion(session: Session, proposal: TriageProposal, *, clock: Clock, 
 
 def classify(session: Session, draft: ClassifyRequest, *, predictor: Predictor, clock: Clock,
              actor: str) -> ClassifyResponse:
-    proposal = propose(session, draft, predictor=predictor, clock=clock)
+    proposal = propose(session, draft, draft_text(draft), predictor=predictor, clock=clock)
     log = log_suggestion(session, proposal, clock=clock, actor=actor)
     return ClassifyResponse(suggestion_id=log.id, model_version=proposal.model_version,
                             text_version=proposal.text_version, type=head_out(proposal.type),

@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     from kb.dictionary import install_segmenter_from_db
     from kb.setup import prepare_database
     from classifier import dataset
-    from classifier.bootstrap import active_labels, bootstrap
+    from classifier.bootstrap import bootstrap
+    from kb.taxonomy import active_labels
     from classifier.registry import ModelRegistry
     from classifier.train import evaluate_head, fit
     from kb.db import make_session

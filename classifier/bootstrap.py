@@ -12,12 +12,8 @@ from classifier.registry import ModelRegistry
 from classifier.train import Progress, fit
 from kb.db import make_session
 from kb.models import ModelVersion
-from kb.taxonomy import active_codes
+from kb.taxonomy import active_labels
 from kb.text import Segmenter
-
-
-def active_labels(session) -> dict[str, set[str]]:
-    return {"type": active_codes(session, "type"), "priority": active_codes(session, "priority")}
 
 
 def bootstrap(engine: Engine, registry: ModelRegistry, segmenter: Segmenter, demo_cases: Path, *,

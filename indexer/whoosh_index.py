@@ -69,6 +69,7 @@ class WhooshIndex:
         self.root = root
         self.cache_dir = cache_dir
         self._local = threading.local()
+        self._meta: dict[str, dict] = {}    # generations are immutable: read each meta.json once
 
     # -- generations ------------------------------------------------------------------------
 
@@ -82,10 +83,14 @@ class WhooshIndex:
         generation = generation or self.current_generation()
         if generation is None:
             return None
-        try:
-            return json.loads((self.root / generation / "meta.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
+        meta = self._meta.get(generation)
+        if meta is None:
+            try:
+                meta = json.loads((self.root / generation / "meta.json").read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                return None
+            self._meta[generation] = meta
+        return meta
 
     def problem(self, expected_text_version: str | None = None) -> str | None:
         """Why the current generation can't be used (for reading; with ``expected_text_version``,
@@ -172,17 +177,27 @@ class WhooshIndex:
             scored = sorted(frequent or scored, reverse=True)[:LONG_QUERY_TERMS]
         return [(term, 1.0 + math.log(tf), df) for _, df, term, tf in scored]
 
+    def query_tokens(self, text: str) -> list[str]:
+        """``text`` tokenised for the generation this thread's searcher reads."""
+        self.searcher()
+        return self.tokens(text, self._local.state.generation)
+
     def similar(self, text: str, *, k: int = 10, filters: dict[str, str] | None = None,
                 kind: str = "case") -> list[Hit]:
-        """Documents most similar to a draft, best first.
+        """Documents most similar to a draft, best first."""
+        return self.similar_to(self.query_tokens(text), k=k, filters=filters, kind=kind)
+
+    def similar_to(self, tokens: list[str], *, k: int = 10, filters: dict[str, str] | None = None,
+                   kind: str = "case") -> list[Hit]:
+        """Documents most similar to a draft's tokens (from ``query_tokens``), best first.
 
         Two phases keep Whoosh fast without losing the common words' evidence: candidates come
         from an Or of the discriminating terms (document frequency ≤ COMMON_DF_RATIO of the index;
         the rarest two when all are common), then the common terms' exact BM25F contributions
-        are added to those candidates by skipping through their posting lists. Scanning the
-        long posting lists of common words is what made the naive query cost 100s of ms."""
+        are added to those candidates from their stored tokens. Scanning the long posting lists
+        of common words is what made the naive query cost 100s of ms."""
         searcher = self.searcher()
-        terms = self.key_terms(searcher, self.tokens(text, self._local.state.generation))
+        terms = self.key_terms(searcher, tokens)
         if not terms:
             return []
         limit = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
@@ -195,38 +210,48 @@ class WhooshIndex:
         conditions = [Term(name, value) for name, value in (filters or {}).items() if value]
         results = searcher.search(query, limit=limit, filter=And(conditions) if conditions else None)
         scores = {r.docnum: r.score for r in results}
+        stored: dict[int, dict] = {}
         if common and scores:
-            self._add_common(searcher, scores, common)
+            stored = self._add_common(searcher, scores, common)
         best = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
-        return [Hit(kind, int(searcher.stored_fields(doc)["entity_id"]), float(score)) for doc, score in best]
+        return [Hit(kind, int((stored.get(doc) or searcher.stored_fields(doc))["entity_id"]), float(score))
+                for doc, score in best]
 
     @staticmethod
-    def _add_common(searcher, scores: dict[int, float], common: list[tuple[str, float, int]]) -> None:
+    def _add_common(searcher, scores: dict[int, float], common: list[tuple[str, float, int]]) -> dict[int, dict]:
         """Exact BM25F contributions of the common terms, from the candidates' stored tokens
-        (Whoosh's own formula, idf and average field lengths): no posting list is scanned."""
+        (Whoosh's own formula, idf and average field lengths): no posting list is scanned.
+        Returns the stored fields it read, so the caller need not read them again."""
         weighting = searcher.weighting
         reader = searcher.reader()
+        fields = []
         for field, boost in FIELD_BOOSTS.items():
             present = [(t, w) for t, w, _ in common if searcher.doc_frequency(field, t)]
-            if not present:
-                continue
-            B = weighting._field_B.get(field, weighting.B)
-            K1 = weighting.K1
-            avgfl = searcher.avg_field_length(field) or 1.0
-            idf = {t: searcher.idf(field, t) for t, _ in present}
-            for doc in scores:
-                counts = Counter((searcher.stored_fields(doc).get(field) or "").split())
+            if present:
+                fields.append((field, boost, present, weighting._field_B.get(field, weighting.B),
+                               searcher.avg_field_length(field) or 1.0,
+                               {t: searcher.idf(field, t) for t, _ in present}))
+        stored: dict[int, dict] = {}
+        for doc in scores:
+            stored[doc] = fields_of_doc = searcher.stored_fields(doc)
+            for field, boost, present, B, avgfl, idf in fields:
+                counts = Counter((fields_of_doc.get(field) or "").split())
                 fl = reader.doc_field_length(doc, field, 1)
                 for term, weight in present:
                     tf = counts.get(term)
                     if tf:
-                        scores[doc] += boost * weight * bm25(idf[term], tf, fl, avgfl, B, K1)
+                        scores[doc] += boost * weight * bm25(idf[term], tf, fl, avgfl, B, weighting.K1)
+        return stored
 
     def search(self, text: str, *, offset: int = 0, limit: int = 20,
                filters: dict[str, str] | None = None) -> tuple[list[Hit], int]:
+        return self.search_tokens(self.query_tokens(text), offset=offset, limit=limit, filters=filters)
+
+    def search_tokens(self, tokens: list[str], *, offset: int = 0, limit: int = 20,
+                      filters: dict[str, str] | None = None) -> tuple[list[Hit], int]:
         """Full-text search over the text fields; every token counts (no key-term cut)."""
         searcher = self.searcher()
-        distinct = list(dict.fromkeys(self.tokens(text, self._local.state.generation)))[:64]
+        distinct = list(dict.fromkeys(tokens))[:64]
         if not distinct:
             return [], 0
         query = Or([Term(field, t, boost=FIELD_BOOSTS.get(field, 0.4)) for t in distinct for field in TEXT_FIELDS])

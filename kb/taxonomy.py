@@ -42,6 +42,11 @@ def active_codes(session: Session, kind: str) -> set[str]:
     return {label.code for label in list_labels(session, kind, active_only=True)}
 
 
+def active_labels(session: Session) -> dict[str, set[str]]:
+    """The codes a model's heads must cover: active types and priorities."""
+    return {"type": active_codes(session, "type"), "priority": active_codes(session, "priority")}
+
+
 def require_code(session: Session, kind: str, code: str | None, *, field: str) -> None:
     """Raise FieldError unless ``code`` is an active label of ``kind`` (None passes)."""
     if code is None:

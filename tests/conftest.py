@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from api.app import build_rules, create_app
+from api.app import create_app
+from kb.cases.service import rules_from_settings
 from kb.setup import prepare_database
 from kb.access import create_user, issue_key
 from kb.cases.service import CaseRules
@@ -115,7 +116,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def rules(settings, clock) -> CaseRules:
-    return build_rules(settings, clock)
+    return rules_from_settings(settings, clock)
 
 
 def add_user(engine: Engine, username: str, role: Role, *, group: str | None = None) -> str:

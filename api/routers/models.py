@@ -14,7 +14,7 @@ from api.schemas import PROBLEM_RESPONSES
 from api.training import get_job, start_training
 from kb import suggestions
 from kb.models import ModelPromotion, TrainingJob
-from kb.taxonomy import active_codes
+from kb.taxonomy import active_labels
 from kb.text import version as text_version
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=PROBLEM_RESPONSES)
@@ -57,10 +57,6 @@ class PromoteRequest(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-def _labels(session) -> dict[str, set[str]]:
-    return {"type": active_codes(session, "type"), "priority": active_codes(session, "priority")}
-
-
 @router.get("", response_model=list[ModelVersionPublic], operation_id="models-list")
 def list_models(session: SessionDep, registry: RegistryDep, _user: Analyst) -> list[ModelVersionPublic]:
     return [ModelVersionPublic.model_validate(m) for m in registry.list_versions(session)]
@@ -100,8 +96,8 @@ def get_model(version: str, session: SessionDep, registry: RegistryDep, _user: A
 @router.post("/{version}/promote", response_model=ModelVersionPublic, operation_id="models-promote")
 def promote(version: str, data: PromoteRequest, request: Request, session: SessionDep, registry: RegistryDep,
             user: Analyst) -> ModelVersionPublic:
-    row = registry.promote(session, version, actor=user.username, now=datetime.now(UTC), active_labels=_labels(session),
-                           text_version=text_version(),
+    row = registry.promote(session, version, actor=user.username, now=datetime.now(UTC),
+                           active_labels=active_labels(session), text_version=text_version(),
                            min_macro_f1=request.app.state.settings.min_model_macro_f1, note=data.note)
     return ModelVersionPublic.model_validate(row)
 
@@ -109,7 +105,7 @@ def promote(version: str, data: PromoteRequest, request: Request, session: Sessi
 @router.post("/rollback", response_model=ModelVersionPublic, operation_id="models-rollback")
 def rollback(session: SessionDep, registry: RegistryDep, user: Analyst) -> ModelVersionPublic:
     return ModelVersionPublic.model_validate(
-        registry.rollback(session, actor=user.username, now=datetime.now(UTC), active_labels=_labels(session)))
+        registry.rollback(session, actor=user.username, now=datetime.now(UTC), active_labels=active_labels(session)))
 
 
 @router.get("/{version}/promotions", operation_id="models-promotions")

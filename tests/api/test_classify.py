@@ -59,12 +59,12 @@ def test_training_with_too_few_cases_is_refused(api_model):
 
 
 def test_train_in_background_then_promote_and_roll_back(api_model):
-    from api.app import build_rules
+    from kb.cases.service import rules_from_settings
     from kb.demo import load_demo
     from tests.conftest import DATA_DIR
 
     app = api_model.client.app
-    assert load_demo(app.state.engine, DATA_DIR / "demo", build_rules(app.state.settings)) == 336
+    assert load_demo(app.state.engine, DATA_DIR / "demo", rules_from_settings(app.state.settings)) == 336
     job = api_model.post("/api/v1/models/train", role="analyst", json={})
     assert job.status_code == 202
     for _ in range(200):

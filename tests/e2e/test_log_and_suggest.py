@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from sqlmodel import select
 
 from kb.db import make_session
 from kb.models import SuggestionLog

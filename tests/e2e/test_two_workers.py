@@ -17,7 +17,7 @@ import httpx2 as httpx
 import pytest
 
 from kb.access import create_user, issue_key
-from kb.db import make_engine, make_session
+from kb.db import make_session
 from kb.models import ModelVersion, Role, UserCreate
 from kb.settings import PROJECT_ROOT, Settings
 from kb.setup import prepare_database

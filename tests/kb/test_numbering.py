@@ -50,14 +50,14 @@ def test_more_than_999_a_day_widens_instead_of_failing(session):
 
 
 def _create_many(db_url: str, count: int, worker: int) -> list[str]:
-    from api.app import build_rules
+    from kb.cases.service import rules_from_settings
     from kb.clock import FixedClock
     from kb.db import make_engine, make_session
     from kb.settings import Settings
     from tests.conftest import DATA_DIR, T0
     from tests.factories import make_case
 
-    rules = build_rules(Settings(data_dir=DATA_DIR), FixedClock(at=T0))
+    rules = rules_from_settings(Settings(data_dir=DATA_DIR), FixedClock(at=T0))
     engine = make_engine(db_url)
     numbers = []
     for i in range(count):
