@@ -27,7 +27,7 @@ def _tokens(seg: Segmenter, *parts: str | None) -> str:
 def case_document(case: Case, seg: Segmenter) -> dict[str, Any]:
     """The index document of a case, tokenised by ``seg`` (the segmenter of the target generation)."""
     codes = " ".join(p for p in (case.product, case.module, case.product_version, case.fixed_in_version) if p)
-    return {
+    document = {
         "doc_id": doc_id("case", case.id),
         "kind": "case",
         "entity_id": case.id,
@@ -41,3 +41,4 @@ def case_document(case: Case, seg: Segmenter) -> dict[str, Any]:
         "body": _tokens(seg, case.description, case.analysis, case.root_cause, codes, " ".join(case.tags or [])),
         "solution": _tokens(seg, case.solution_temp, case.solution_perm, case.result),
     }
+    return {name: value for name, value in document.items() if value != ""}   # empty values add postings

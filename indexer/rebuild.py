@@ -21,9 +21,10 @@ def rebuild(engine: Engine, index: WhooshIndex, snapshot: DictionarySnapshot, *,
     covered by what was read and can be dropped; later rows are applied to the new generation."""
     with make_session(engine) as session:
         high_water = session.exec(select(func.max(SearchOutbox.id))).one()
+        expected = session.exec(select(func.count()).select_from(Case).where(Case.status.in_(list(INDEXABLE)))).one()
     generation, ix = index.create_generation(snapshot)
     seg = index.segmenter(generation)
-    writer = ix.writer(limitmb=256)
+    writer = index.bulk_writer(ix, expected)
     last_id = 0
     try:
         while True:

@@ -27,6 +27,7 @@ from whoosh import index as whoosh_index
 from whoosh.query import And, Or, Term
 from whoosh.scoring import BM25F, bm25
 
+from indexer.postings import Segment, SegmentLengths, allowed, bm25f, segments, top
 from indexer.schema import SCHEMA_VERSION, TEXT_FIELDS, make_schema
 from kb.text.segment import DictionarySnapshot, Segmenter, for_version
 
@@ -35,11 +36,11 @@ FIELD_BOOSTS = {"title": 1.0, "body": 0.6}
 SHORT_QUERY_TERMS = 12          # up to this many distinct terms: keep them all
 LONG_QUERY_TERMS = 24           # longer drafts: the best-scoring key terms
 MIN_DF_LONG = 2                 # …that occur in at least this many documents
+BULK_PARALLEL_FROM = 20_000     # documents from which a rebuild writes with two processes
 RECHECK_SECONDS = 0.2           # how often a searcher checks for a new generation / commit
 COMMON_DF_RATIO = 0.05          # terms in more of the index than this are scored on candidates only
 CANDIDATE_FACTOR = 5            # candidates gathered per requested hit…
 MIN_CANDIDATES = 50             # …and at least this many
-RARE_MATCHER = Or.ARRAY_MATCHER  # predictable: the default matcher's block skipping can loop for seconds
 
 
 class IndexUnavailable(RuntimeError):
@@ -58,6 +59,7 @@ class _ThreadSearcher:
     generation: str
     searcher: object
     checked_at: float
+    leaves: list[Segment] | None = None
 
 
 class WhooshIndex:
@@ -70,6 +72,7 @@ class WhooshIndex:
         self.cache_dir = cache_dir
         self._local = threading.local()
         self._meta: dict[str, dict] = {}    # generations are immutable: read each meta.json once
+        self._lengths = SegmentLengths()
 
     # -- generations ------------------------------------------------------------------------
 
@@ -134,6 +137,15 @@ class WhooshIndex:
         for old in generations[:-keep]:
             if old != generation:
                 shutil.rmtree(self.root / old, ignore_errors=True)
+
+    @staticmethod
+    def bulk_writer(ix: whoosh_index.FileIndex, expected_documents: int):
+        """A writer for filling a fresh generation: large builds use two processes (one segment
+        each — the searchers read segments as they are), small ones stay in this process."""
+        procs = min(2, os.cpu_count() or 1)
+        if expected_documents >= BULK_PARALLEL_FROM and procs > 1:
+            return ix.writer(procs=procs, multisegment=True, limitmb=256)
+        return ix.writer(limitmb=256)
 
     def open(self) -> whoosh_index.FileIndex:
         problem = self.problem()
@@ -204,18 +216,23 @@ class WhooshIndex:
         cut = COMMON_DF_RATIO * max(searcher.doc_count(), 1)
         rare = [t for t in terms if t[2] <= cut] or sorted(terms, key=lambda t: t[2])[:2]
         common = [t for t in terms if t not in rare]
-        query = Or([Term(field, term, boost=boost * weight)
-                    for term, weight, _ in rare for field, boost in FIELD_BOOSTS.items()])
-        query.matcher_type = RARE_MATCHER
-        conditions = [Term(name, value) for name, value in (filters or {}).items() if value]
-        results = searcher.search(query, limit=limit, filter=And(conditions) if conditions else None)
-        scores = {r.docnum: r.score for r in results}
+        leaves = self._leaves()
+        scores = bm25f(searcher, leaves, [(field, term, boost * weight)
+                                          for term, weight, _ in rare for field, boost in FIELD_BOOSTS.items()])
+        candidates = dict(top(scores, limit, allowed(searcher, leaves, filters or {})))
         stored: dict[int, dict] = {}
-        if common and scores:
-            stored = self._add_common(searcher, scores, common)
-        best = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+        if common and candidates:
+            stored = self._add_common(searcher, candidates, common)
+        best = sorted(candidates.items(), key=lambda kv: -kv[1])[:k]
         return [Hit(kind, int((stored.get(doc) or searcher.stored_fields(doc))["entity_id"]), float(score))
                 for doc, score in best]
+
+    def _leaves(self) -> list[Segment]:
+        """The segments of this thread's searcher with their field lengths (computed once per searcher)."""
+        state: _ThreadSearcher = self._local.state
+        if state.leaves is None:
+            state.leaves = segments(state.searcher, FIELD_BOOSTS, self._lengths, state.generation)
+        return state.leaves
 
     @staticmethod
     def _add_common(searcher, scores: dict[int, float], common: list[tuple[str, float, int]]) -> dict[int, dict]:
