@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--username", default="admin")
     args = parser.parse_args(argv)
 
+    from api.logging import configure_logging
     from kb.cases.service import rules_from_settings
     from kb.setup import prepare_database
-    from api.logging import configure_logging
 
     settings = get_settings()
     configure_logging(json_lines=settings.log_json)
@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         if loaded:
             print(f"loaded demo data: {loaded} cases")
     if settings.bootstrap_model:
-        from kb.dictionary import install_segmenter_from_db
         from classifier.bootstrap import bootstrap
         from classifier.registry import ModelRegistry
+        from kb.dictionary import install_segmenter_from_db
 
         segmenter = install_segmenter_from_db(engine, settings.jieba_cache_dir)
         row = bootstrap(engine, ModelRegistry(settings.model_dir), segmenter, settings.data_dir / "demo" / "cases.jsonl")

@@ -9,19 +9,33 @@ from fastapi import FastAPI
 
 from api import errors
 from api.logging import RequestIdMiddleware
-from api.routers import cases, classify, dictionary, health, models, sla, suggestions, taxonomy, users
+from api.routers import (
+    articles,
+    audiences,
+    cases,
+    classify,
+    dictionary,
+    health,
+    knowledge,
+    models,
+    sla,
+    suggestions,
+    taxonomy,
+    users,
+)
 from api.runtime import Refresher
-from kb.dictionary import install_segmenter_from_db
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
 from classifier.rules import TriageRules
 from indexer import WhooshIndex
 from indexer.sync import IndexWorker
+from kb.articles.service import ArticleRules
 from kb.cases.service import rules_from_settings
 from kb.clock import Clock
 from kb.db import make_session
-from kb.setup import prepare_database
+from kb.dictionary import install_segmenter_from_db
 from kb.settings import Settings, get_settings
+from kb.setup import prepare_database
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -32,6 +46,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.settings = settings
         app.state.engine = prepare_database(settings)
         app.state.case_rules = rules_from_settings(settings, clock)
+        app.state.article_rules = ArticleRules(review_required=settings.article_review_required,
+                                               review_days=settings.article_review_days)
         install_segmenter_from_db(app.state.engine, settings.jieba_cache_dir)
         app.state.registry = ModelRegistry(settings.model_dir)
         app.state.predictor = Predictor(app.state.registry, TriageRules.from_toml(settings.triage_rules_file),
@@ -65,6 +81,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (health, cases, suggestions, classify, models, dictionary, taxonomy, users, sla):
+    for module in (health, cases, suggestions, articles, audiences, knowledge, classify, models, dictionary, taxonomy,
+                   users, sla):
         app.include_router(module.router)
     return app

@@ -116,13 +116,31 @@ class SimilarCase(BaseModel):
     highlights: dict[str, str | None] = Field(description="HTML-escaped snippets, matches in <mark>, original script")
 
 
+class ArticleHit(BaseModel):
+    id: int
+    title: str
+    state: str
+    audience: str
+    product: str | None
+    problem_type: str | None
+    fixed_in_version: str | None
+    tags: list[str]
+    version: int
+    helpful_ratio: float | None
+    score: float
+    highlights: dict[str, str | None] = Field(description="HTML-escaped snippets, matches in <mark>, original script")
+
+
 class SuggestionResponse(ClassifyResponse):
     similar_cases: list[SimilarCase]
-    articles: list[dict] = Field(default_factory=list, description="matching knowledge articles (knowledge base issue)")
+    articles: list[ArticleHit] = Field(default_factory=list,
+                                       description="published articles the caller may see, best first")
 
 
 class SearchResponse(BaseModel):
-    items: list[SimilarCase]
+    kind: str = "case"
+    items: list[SimilarCase] = Field(default_factory=list, description="cases (kind=case)")
+    articles: list[ArticleHit] = Field(default_factory=list, description="articles (kind=article)")
     total: int
     page: int
     page_size: int

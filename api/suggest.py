@@ -1,5 +1,5 @@
 """The "suggest while logging" use case: proposals + similar resolved cases with their
-solutions (+ knowledge articles later), one suggestion-log row. Degrades, never blocks:
+solutions + the published articles the agent may see, one suggestion-log row. Degrades, never blocks:
 no model → rules and "model_unavailable"; no index → empty list and "index_unavailable"."""
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ import re
 from sqlmodel import Session
 
 from api import triage
-from api.schemas import SearchResponse, SimilarCase, SuggestionRequest, SuggestionResponse
+from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionRequest, SuggestionResponse
 from classifier.predictor import Predictor
 from indexer import Hit, IndexUnavailable, WhooshIndex
+from indexer.documents import INDEXABLE
+from kb.articles.queries import Reader, get_many_visible, helpfulness
 from kb.cases.queries import get_many
 from kb.clock import Clock
 from kb.models import Case, Satisfaction
 from kb.text.highlight import highlight
-from indexer.documents import INDEXABLE
 
 log = logging.getLogger("zhiku.suggest")
 _NON_WORD = re.compile(r"\W+")
@@ -35,15 +36,9 @@ def _dedupe_key(case: Case) -> str:
     return _NON_WORD.sub("", f"{case.subject}|{solution}").lower()
 
 
-def similar_cases(session: Session, index: WhooshIndex, text: str, *, k: int, filters: dict[str, str],
-                  missing: list[str]) -> list[SimilarCase]:
-    try:
-        terms = index.query_tokens(text)
-        hits = index.similar_to(terms, k=k * 4, filters=filters)
-    except IndexUnavailable as exc:
-        log.warning("index unavailable", extra={"reason": str(exc)})
-        missing.append("index_unavailable")
-        return []
+def similar_cases(session: Session, index: WhooshIndex, terms: list[str], *, k: int,
+                  filters: dict[str, str | None]) -> list[SimilarCase]:
+    hits = index.similar_to(terms, k=k * 4, filters=filters)
     return hydrate(session, hits, terms, k=k, rerank=True)
 
 
@@ -75,30 +70,69 @@ def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rera
     return out
 
 
+def _article_filters(reader: Reader) -> dict:
+    """Audience rule as index filters: readers see published articles of their audiences."""
+    if reader.curator:
+        return {"status": "已发布"}
+    return {"status": "已发布", "audience": sorted(reader.audiences or ())}
+
+
+def similar_articles(session: Session, index: WhooshIndex, terms: list[str], reader: Reader, *, k: int,
+                     product: str | None) -> list[ArticleHit]:
+    hits = index.similar_to(terms, k=k * 2, filters={**_article_filters(reader), "product": product}, kind="article")
+    if not hits and product:                           # many articles apply to no single product
+        hits = index.similar_to(terms, k=k * 2, filters=_article_filters(reader), kind="article")
+    return hydrate_articles(session, hits, terms, reader)[:k]
+
+
+def hydrate_articles(session: Session, hits: list[Hit], terms: list[str], reader: Reader) -> list[ArticleHit]:
+    """Re-read from the database with the audience rule applied again (the index may lag a change)."""
+    scores = {h.entity_id: h.score for h in hits}
+    articles = [a for a in get_many_visible(session, [h.entity_id for h in hits], reader) if a.state.value == "已发布"]
+    helpful = helpfulness(session, [a.id for a in articles])
+    return [ArticleHit(
+        id=a.id, title=a.title, state=a.state.value, audience=a.audience, product=a.product,
+        problem_type=a.problem_type, fixed_in_version=a.fixed_in_version, tags=a.tags or [], version=a.version,
+        helpful_ratio=helpful[a.id].ratio if a.id in helpful else None, score=round(scores[a.id], 4),
+        highlights={"title": highlight(a.title, terms, width=60), "body": highlight(a.body, terms)})
+        for a in articles]
+
+
 def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor, index: WhooshIndex,
-            clock: Clock, actor: str, k: int) -> SuggestionResponse:
+            clock: Clock, actor: str, reader: Reader, k: int) -> SuggestionResponse:
     text = triage.draft_text(draft)
     proposal = triage.propose(session, draft, text, predictor=predictor, clock=clock)
     missing = list(proposal.missing)
     filters = {"product": draft.product, "type": draft.type}
-    cases = similar_cases(session, index, text, k=k, filters=filters, missing=missing)
+    cases, articles = [], []
+    try:
+        terms = index.query_tokens(text)
+        cases = similar_cases(session, index, terms, k=k, filters=filters)
+        articles = similar_articles(session, index, terms, reader, k=k, product=draft.product)
+    except IndexUnavailable as exc:
+        log.warning("index unavailable", extra={"reason": str(exc)})
+        missing.append("index_unavailable")
     entry = triage.log_suggestion(session, proposal, clock=clock, actor=actor,
-                                  shown={"similar_cases": [c.number for c in cases]})
+                                  shown={"similar_cases": [c.number for c in cases],
+                                         "articles": [a.id for a in articles]})
     return SuggestionResponse(
         suggestion_id=entry.id, model_version=proposal.model_version, text_version=proposal.text_version,
         type=triage.head_out(proposal.type), priority=triage.head_out(proposal.priority),
-        cold_start=proposal.cold_start, similar_cases=cases, articles=[], missing=missing)
+        cold_start=proposal.cold_start, similar_cases=cases, articles=articles, missing=missing)
 
 
 def search(session: Session, index: WhooshIndex, q: str, *, page: int, page_size: int,
-           filters: dict[str, str]) -> SearchResponse:
+           filters: dict[str, str], kind: str = "case", reader: Reader | None = None) -> SearchResponse:
+    if kind == "article":
+        filters = {**filters, **_article_filters(reader), "type": None}
     try:
         terms = index.query_tokens(q)
-        hits, total = index.search_tokens(terms, offset=(page - 1) * page_size, limit=page_size, filters=filters)
+        hits, total = index.search_tokens(terms, offset=(page - 1) * page_size, limit=page_size, filters=filters,
+                                          kind=kind)
     except IndexUnavailable:
-        return SearchResponse(items=[], total=0, page=page, page_size=page_size, missing=["index_unavailable"])
+        return SearchResponse(kind=kind, total=0, page=page, page_size=page_size, missing=["index_unavailable"])
+    if kind == "article":
+        return SearchResponse(kind=kind, articles=hydrate_articles(session, hits, terms, reader), total=total,
+                              page=page, page_size=page_size)
     items = hydrate(session, hits, terms, k=page_size, rerank=False)
-    return SearchResponse(items=items, total=total, page=page, page_size=page_size)
-
-
-
+    return SearchResponse(kind=kind, items=items, total=total, page=page, page_size=page_size)

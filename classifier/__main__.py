@@ -37,15 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bootstrap", help="train on data/demo and promote if nothing is in production")
     args = parser.parse_args(argv)
 
-    from kb.dictionary import install_segmenter_from_db
-    from kb.setup import prepare_database
     from classifier import dataset
     from classifier.bootstrap import bootstrap
-    from kb.taxonomy import active_labels
     from classifier.registry import ModelRegistry
     from classifier.train import evaluate_head, fit
     from kb.db import make_session
+    from kb.dictionary import install_segmenter_from_db
     from kb.settings import get_settings
+    from kb.setup import prepare_database
+    from kb.taxonomy import active_labels
 
     settings = get_settings()
     engine = prepare_database(settings)

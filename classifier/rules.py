@@ -47,7 +47,7 @@ class TriageRules:
     cold_start_min_per_label: int = 10
 
     @classmethod
-    def from_toml(cls, path: Path) -> "TriageRules":
+    def from_toml(cls, path: Path) -> TriageRules:
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
         rules = tuple(

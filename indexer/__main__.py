@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["worker", "rebuild", "reconcile", "stats"])
     args = parser.parse_args(argv)
 
+    from sqlmodel import func, select
+
     from indexer.rebuild import rebuild, reconcile
     from indexer.sync import IndexWorker, drain_all
     from indexer.whoosh_index import WhooshIndex
@@ -29,7 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     from kb.models import SearchOutbox
     from kb.settings import get_settings
     from kb.setup import prepare_database
-    from sqlmodel import func, select
 
     settings = get_settings()
     engine = prepare_database(settings)

@@ -110,9 +110,10 @@ def segments(searcher, fields, lengths: SegmentLengths, key_prefix: str) -> list
     return out
 
 
-def allowed(searcher, leaves: list[Segment], conditions: dict[str, str]) -> np.ndarray | None:
-    """Mask of live documents matching every (field, value) condition; None when unrestricted."""
-    conditions = {k: v for k, v in conditions.items() if v}
+def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[str] | None]) -> np.ndarray | None:
+    """Mask of live documents matching every condition — a field equal to a value, or to any
+    of a list of values (an empty list matches nothing); None when unrestricted."""
+    conditions = {k: v for k, v in conditions.items() if v is not None and v != ""}
     deletions = any(leaf.live is not None for leaf in leaves)
     if not conditions and not deletions:
         return None
@@ -122,9 +123,10 @@ def allowed(searcher, leaves: list[Segment], conditions: dict[str, str]) -> np.n
         if leaf.live is not None:
             part &= leaf.live
         for field, value in conditions.items():
-            ids, _ = term_postings(leaf.reader, field, value)
             hits = np.zeros(leaf.size, dtype=bool)
-            hits[ids] = True
+            for one in ([value] if isinstance(value, str) else value):
+                ids, _ = term_postings(leaf.reader, field, one)
+                hits[ids] = True
             part &= hits
     return mask
 

@@ -2,40 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from indexer.documents import INDEXABLE, case_document
+from indexer.documents import INDEXABLE, document_for
 from indexer.whoosh_index import WhooshIndex
 from kb.db import make_session
-from kb.models import Case, SearchOutbox
+from kb.models import Article, ArticleState, Case, SearchOutbox
 from kb.outbox import record_change
 from kb.text.segment import DictionarySnapshot
 
+# What the index holds, per entity: the table and the condition for being indexed.
+INDEXED = {"case": (Case, Case.status.in_(list(INDEXABLE))),
+           "article": (Article, Article.state == ArticleState.published)}
+
+
+def _indexable_rows(engine: Engine, *, batch: int) -> Iterator[Case | Article]:
+    for model, condition in INDEXED.values():
+        last_id = 0
+        while True:
+            with make_session(engine) as session:
+                rows = list(session.exec(select(model).where(condition, model.id > last_id)
+                                         .order_by(model.id).limit(batch)))
+            if not rows:
+                break
+            yield from rows
+            last_id = rows[-1].id
+
 
 def rebuild(engine: Engine, index: WhooshIndex, snapshot: DictionarySnapshot, *, batch: int = 2000) -> str:
-    """Write every indexable case into a fresh generation, then switch to it.
+    """Write every indexable case and published article into a fresh generation, then switch.
 
-    The outbox high-water mark is read *before* the cases, so every outbox row up to it is
+    The outbox high-water mark is read *before* the rows, so every outbox row up to it is
     covered by what was read and can be dropped; later rows are applied to the new generation."""
     with make_session(engine) as session:
         high_water = session.exec(select(func.max(SearchOutbox.id))).one()
-        expected = session.exec(select(func.count()).select_from(Case).where(Case.status.in_(list(INDEXABLE)))).one()
+        expected = sum(session.exec(select(func.count()).select_from(model).where(condition)).one()
+                       for model, condition in INDEXED.values())
     generation, ix = index.create_generation(snapshot)
     seg = index.segmenter(generation)
     writer = index.bulk_writer(ix, expected)
-    last_id = 0
     try:
-        while True:
-            with make_session(engine) as session:
-                cases = list(session.exec(select(Case).where(Case.status.in_(list(INDEXABLE)), Case.id > last_id)
-                                          .order_by(Case.id).limit(batch)))
-            if not cases:
-                break
-            for case in cases:
-                writer.add_document(**case_document(case, seg))
-            last_id = cases[-1].id
+        for row in _indexable_rows(engine, batch=batch):
+            writer.add_document(**document_for(row, seg))
         writer.commit()
     except BaseException:
         writer.cancel()
@@ -49,20 +61,19 @@ def rebuild(engine: Engine, index: WhooshIndex, snapshot: DictionarySnapshot, *,
 
 
 def reconcile(engine: Engine, index: WhooshIndex, *, now) -> dict[str, int]:
-    """Compare (id, updated_at) of indexable cases with the index; enqueue every difference."""
+    """Compare (kind, id, updated_at) of what should be indexed with the index; enqueue every difference."""
     with make_session(engine) as session:
-        db = {cid: updated.isoformat() for cid, updated in
-              session.exec(select(Case.id, Case.updated_at).where(Case.status.in_(list(INDEXABLE))))}
+        db = {(kind, rid): updated.isoformat()
+              for kind, (model, condition) in INDEXED.items()
+              for rid, updated in session.exec(select(model.id, model.updated_at).where(condition))}
     with index.open().searcher() as searcher:
-        indexed = {int(f["entity_id"]): f.get("updated_at") for f in searcher.all_stored_fields()
-                   if f.get("kind") == "case"}
-    missing = [cid for cid in db if cid not in indexed]
-    stale = [cid for cid in db if cid in indexed and indexed[cid] != db[cid]]
-    extra = [cid for cid in indexed if cid not in db]
+        indexed = {(f.get("kind"), int(f["entity_id"])): f.get("updated_at") for f in searcher.all_stored_fields()}
+    missing = [key for key in db if key not in indexed]
+    stale = [key for key in db if key in indexed and indexed[key] != db[key]]
+    extra = [key for key in indexed if key not in db]
     with make_session(engine, write=True) as session:
-        for cid in missing + stale + extra:
-            record_change(session, entity="case", entity_id=cid, at=now)
+        for kind, rid in missing + stale + extra:
+            record_change(session, entity=kind, entity_id=rid, at=now)
         session.commit()
     return {"missing": len(missing), "stale": len(stale), "extra": len(extra), "indexed": len(indexed),
             "indexable": len(db)}
-

@@ -17,11 +17,11 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from indexer.documents import case_document, doc_id, is_indexable
+from indexer.documents import ENTITIES, doc_id, document_for, is_indexable
 from indexer.rebuild import rebuild
 from indexer.whoosh_index import WhooshIndex
 from kb.db import make_session
-from kb.models import Case, SearchOutbox
+from kb.models import SearchOutbox
 from kb.text import current
 
 log = logging.getLogger("zhiku.indexer")
@@ -33,18 +33,23 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
         rows = list(session.exec(select(SearchOutbox).order_by(SearchOutbox.id).limit(batch)))
         if not rows:
             return 0
-        case_ids = sorted({r.entity_id for r in rows if r.entity == "case"})
-        cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
         seg = index.segmenter()
-        documents = {cid: case_document(c, seg) for cid, c in cases.items() if is_indexable(c)}
+        keys = sorted({(r.entity, r.entity_id) for r in rows if r.entity in ENTITIES})
+        documents = {}
+        for entity, model in ENTITIES.items():
+            ids = [i for e, i in keys if e == entity]
+            if ids:
+                for row in session.exec(select(model).where(model.id.in_(ids))):
+                    if is_indexable(row):
+                        documents[(entity, row.id)] = document_for(row, seg)
     ix = index.open()
     writer = ix.writer(limitmb=128)
     try:
-        for cid in case_ids:
-            if cid in documents:
-                writer.update_document(**documents[cid])
+        for key in keys:
+            if key in documents:
+                writer.update_document(**documents[key])
             else:
-                writer.delete_by_term("doc_id", doc_id("case", cid))
+                writer.delete_by_term("doc_id", doc_id(*key))
         writer.commit()
     except BaseException:
         writer.cancel()

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.query import And, Or, Term
+from whoosh.query import And, NullQuery, Or, Term
 from whoosh.scoring import BM25F, bm25
 
 from indexer.postings import Segment, SegmentLengths, allowed, bm25f, segments, top
@@ -41,6 +41,20 @@ RECHECK_SECONDS = 0.2           # how often a searcher checks for a new generati
 COMMON_DF_RATIO = 0.05          # terms in more of the index than this are scored on candidates only
 CANDIDATE_FACTOR = 5            # candidates gathered per requested hit…
 MIN_CANDIDATES = 50             # …and at least this many
+
+
+Filters = dict[str, "str | list[str] | None"]
+
+
+def whoosh_filter(filters: Filters):
+    """The same conditions as ``postings.allowed`` as a Whoosh query (for Whoosh's own searches)."""
+    conditions = []
+    for name, value in filters.items():
+        if value is None or value == "":
+            continue
+        values = [value] if isinstance(value, str) else list(value)
+        conditions.append(Or([Term(name, v) for v in values]) if values else NullQuery)
+    return And(conditions) if conditions else None
 
 
 class IndexUnavailable(RuntimeError):
@@ -194,14 +208,16 @@ class WhooshIndex:
         self.searcher()
         return self.tokens(text, self._local.state.generation)
 
-    def similar(self, text: str, *, k: int = 10, filters: dict[str, str] | None = None,
+    def similar(self, text: str, *, k: int = 10, filters: Filters | None = None,
                 kind: str = "case") -> list[Hit]:
         """Documents most similar to a draft, best first."""
         return self.similar_to(self.query_tokens(text), k=k, filters=filters, kind=kind)
 
-    def similar_to(self, tokens: list[str], *, k: int = 10, filters: dict[str, str] | None = None,
+    def similar_to(self, tokens: list[str], *, k: int = 10, filters: Filters | None = None,
                    kind: str = "case") -> list[Hit]:
-        """Documents most similar to a draft's tokens (from ``query_tokens``), best first.
+        """Documents of ``kind`` most similar to a draft's tokens (from ``query_tokens``), best
+        first. ``filters`` are applied inside the query (a value or a list of allowed values), so
+        nothing filtered out is ever scored, counted or returned.
 
         Two phases keep Whoosh fast without losing the common words' evidence: candidates come
         from an Or of the discriminating terms (document frequency ≤ COMMON_DF_RATIO of the index;
@@ -219,7 +235,7 @@ class WhooshIndex:
         leaves = self._leaves()
         scores = bm25f(searcher, leaves, [(field, term, boost * weight)
                                           for term, weight, _ in rare for field, boost in FIELD_BOOSTS.items()])
-        candidates = dict(top(scores, limit, allowed(searcher, leaves, filters or {})))
+        candidates = dict(top(scores, limit, allowed(searcher, leaves, {**(filters or {}), "kind": kind})))
         stored: dict[int, dict] = {}
         if common and candidates:
             stored = self._add_common(searcher, candidates, common)
@@ -260,22 +276,23 @@ class WhooshIndex:
                         scores[doc] += boost * weight * bm25(idf[term], tf, fl, avgfl, B, weighting.K1)
         return stored
 
-    def search(self, text: str, *, offset: int = 0, limit: int = 20,
-               filters: dict[str, str] | None = None) -> tuple[list[Hit], int]:
-        return self.search_tokens(self.query_tokens(text), offset=offset, limit=limit, filters=filters)
+    def search(self, text: str, *, offset: int = 0, limit: int = 20, filters: Filters | None = None,
+               kind: str = "case") -> tuple[list[Hit], int]:
+        return self.search_tokens(self.query_tokens(text), offset=offset, limit=limit, filters=filters, kind=kind)
 
-    def search_tokens(self, tokens: list[str], *, offset: int = 0, limit: int = 20,
-                      filters: dict[str, str] | None = None) -> tuple[list[Hit], int]:
-        """Full-text search over the text fields; every token counts (no key-term cut)."""
+    def search_tokens(self, tokens: list[str], *, offset: int = 0, limit: int = 20, filters: Filters | None = None,
+                      kind: str = "case") -> tuple[list[Hit], int]:
+        """Full-text search over the text fields of ``kind``; every token counts (no key-term cut).
+        Filters are part of the query, so the total counts only what the caller may see."""
         searcher = self.searcher()
         distinct = list(dict.fromkeys(tokens))[:64]
         if not distinct:
             return [], 0
         query = Or([Term(field, t, boost=FIELD_BOOSTS.get(field, 0.4)) for t in distinct for field in TEXT_FIELDS])
         query.matcher_type = Or.ARRAY_MATCHER
-        conditions = [Term(name, value) for name, value in (filters or {}).items() if value]
         page = offset // limit + 1
-        results = searcher.search_page(query, page, pagelen=limit, filter=And(conditions) if conditions else None)
+        results = searcher.search_page(query, page, pagelen=limit,
+                                       filter=whoosh_filter({**(filters or {}), "kind": kind}))
         return [Hit(r["kind"], int(r["entity_id"]), float(r.score)) for r in results], len(results)
 
     def stats(self) -> dict:

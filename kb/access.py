@@ -105,7 +105,7 @@ def has_users(session: Session) -> bool:
 
 def ensure_admin(session: Session, *, now: datetime, username: str = "admin") -> str | None:
     """On a database with no admin, create one and return its plain key (printed once)."""
-    admin = session.exec(select(User).where(User.role == Role.admin, User.active == True)).first()  # noqa: E712
+    admin = session.exec(select(User).where(User.role == Role.admin, User.active == True)).first()
     if admin is not None:
         return None
     user = session.exec(select(User).where(User.username == username)).first()

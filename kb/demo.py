@@ -19,7 +19,16 @@ from kb.access import create_user
 from kb.cases import service
 from kb.clock import FixedClock
 from kb.db import session_scope
-from kb.models import Case, CaseCreate, CaseFeedback, CaseResolve, CaseStatus, CaseTransition, User, UserCreate
+from kb.models import (
+    Case,
+    CaseCreate,
+    CaseFeedback,
+    CaseResolve,
+    CaseStatus,
+    CaseTransition,
+    User,
+    UserCreate,
+)
 
 CASE_FIELDS = set(CaseCreate.model_fields)
 

@@ -8,10 +8,17 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
+from kb.db import make_session
 from kb.errors import Conflict, NotFound
 from kb.models import DictionaryTerm, DictionaryTermCreate
-from kb.db import make_session
-from kb.text.segment import DictionarySnapshot, Segmenter, for_version, install, read_dictionary_file, snapshot_of
+from kb.text.segment import (
+    DictionarySnapshot,
+    Segmenter,
+    for_version,
+    install,
+    read_dictionary_file,
+    snapshot_of,
+)
 
 
 def load_default_dictionary(session: Session, path: Path, *, now: datetime) -> int:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     triage_rules_file: Path | None = None
     model_dir: Path | None = Field(default=None, description="model registry root; default <var_dir>/models")
     index_dir: Path | None = Field(default=None, description="Whoosh generations; default <var_dir>/index")
+    article_review_required: bool = Field(default=True, description="articles go draft → 审核中 → 已发布")
+    article_review_days: int = Field(default=180, ge=1, le=3650, description="default next review date")
     similar_k: int = Field(default=5, ge=1, le=50, description="similar resolved cases shown per suggestion")
     embedded_indexer: bool = Field(default=True, description="run the index writer in a uvicorn worker")
     index_poll_seconds: float = Field(default=0.5, gt=0, le=60)
@@ -55,7 +57,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _derive_paths(self) -> "Settings":
+    def _derive_paths(self) -> Settings:
         if self.var_dir is None:
             self.var_dir = self.data_dir / "var"
         if self.taxonomy_file is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from kb.articles.audience import load_default_audiences
 from kb.clock import Clock
 from kb.db import make_engine, migrate, session_scope
 from kb.dictionary import load_default_dictionary
@@ -17,6 +18,7 @@ def prepare_database(settings: Settings) -> Engine:
     migrate(engine)
     with session_scope(engine, write=True) as session:
         load_default_taxonomy(session, settings.taxonomy_file)
+        load_default_audiences(session, settings.taxonomy_file)
         load_default_dictionary(session, settings.dictionary_file, now=Clock(tz=settings.tz).now())
         session.commit()
     return engine

@@ -98,13 +98,13 @@ class SlaPolicy:
     business_hours: BusinessHours = field(default_factory=BusinessHours)
 
     @classmethod
-    def from_toml(cls, path: Path) -> "SlaPolicy":
+    def from_toml(cls, path: Path) -> SlaPolicy:
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
         return cls.from_dict(raw)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "SlaPolicy":
+    def from_dict(cls, raw: dict[str, Any]) -> SlaPolicy:
         bh_raw = raw.get("business_hours", {})
         bh = BusinessHours(
             start=time.fromisoformat(bh_raw.get("start", "09:00")),

@@ -16,7 +16,7 @@ def acceptance(session: Session, model_version: str) -> dict[str, Any]:
     for head, label_col, ok_col in (("type", SuggestionLog.type_label, SuggestionLog.type_accepted),
                                     ("priority", SuggestionLog.priority_label, SuggestionLog.priority_accepted)):
         rows = session.exec(
-            select(label_col, func.count(), func.sum(case((ok_col == True, 1), else_=0)))  # noqa: E712
+            select(label_col, func.count(), func.sum(case((ok_col == True, 1), else_=0)))
             .where(SuggestionLog.model_version == model_version, SuggestionLog.case_id.is_not(None),
                    ok_col.is_not(None))
             .group_by(label_col))

@@ -34,7 +34,7 @@ def list_labels(session: Session, kind: str | None = None, *, active_only: bool 
     if kind:
         stmt = stmt.where(Label.kind == kind)
     if active_only:
-        stmt = stmt.where(Label.active == True)  # noqa: E712 - SQL expression
+        stmt = stmt.where(Label.active == True)
     return list(session.exec(stmt))
 
 

@@ -25,6 +25,7 @@ from kb.clock import DEFAULT_TZ, FixedClock
 from kb.db import make_engine, make_session, session_scope
 from kb.models import Role, UserCreate
 from kb.settings import PROJECT_ROOT, Settings
+from kb.articles.audience import load_default_audiences
 from kb.taxonomy import load_default_taxonomy
 
 DATA_DIR = PROJECT_ROOT / "data"
@@ -76,6 +77,7 @@ def _reset_postgres(engine: Engine) -> None:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     with session_scope(engine, write=True) as session:
         load_default_taxonomy(session, DATA_DIR / "taxonomy.default.toml")
+        load_default_audiences(session, DATA_DIR / "taxonomy.default.toml")
         session.commit()
 
 

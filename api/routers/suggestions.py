@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from api import suggest
 from api.deps import AnyUser, ClockDep, IndexDep, PredictorDep, SessionDep, Triager
 from api.schemas import PROBLEM_RESPONSES, SearchResponse, SuggestionRequest, SuggestionResponse
+from kb.articles.queries import Reader
 
 router = APIRouter(prefix="/api/v1", tags=["suggestions"], responses=PROBLEM_RESPONSES)
 
@@ -19,17 +20,20 @@ def create_suggestion(draft: SuggestionRequest, request: Request, session: Sessi
     """登记时的建议：类型与优先级、相似的已解决问题及其解决方案（原文高亮）、相关知识文章。
     模型或索引不可用时仍然返回已有部分，并在 missing 中说明。"""
     return suggest.suggest(session, draft, predictor=predictor, index=index, clock=clock, actor=user.username,
-                           k=request.app.state.settings.similar_k)
+                           reader=Reader.of(session, user), k=request.app.state.settings.similar_k)
 
 
 @router.get("/search", response_model=SearchResponse, operation_id="search-cases")
-def search(session: SessionDep, index: IndexDep, _user: AnyUser,
+def search(session: SessionDep, index: IndexDep, user: AnyUser,
            q: Annotated[str, Query(min_length=1, max_length=500, description="繁体/简体均可；产品代码精确匹配")],
+           kind: Annotated[str, Query(pattern="^(case|article)$", description="case: 已解决的问题; article: 知识文章")]
+           = "case",
            type: Annotated[str | None, Query(max_length=32)] = None,
            product: Annotated[str | None, Query(max_length=64)] = None,
            status: Annotated[str | None, Query(pattern="^(已解决|已关闭)$")] = None,
            page: Annotated[int, Query(ge=1, le=1000)] = 1,
            page_size: Annotated[int, Query(ge=1, le=100)] = 20) -> SearchResponse:
-    """搜索已解决的问题（标题、描述、分析、解决方案）。"""
-    return suggest.search(session, index, q, page=page, page_size=page_size,
-                          filters={"type": type, "product": product, "status": status})
+    """搜索已解决的问题（标题、描述、分析、解决方案），或（kind=article）当前用户可见的已发布知识文章。"""
+    return suggest.search(session, index, q, page=page, page_size=page_size, kind=kind,
+                          filters={"type": type, "product": product, "status": status},
+                          reader=Reader.of(session, user) if kind == "article" else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from api.deps import Admin, AnyUser, ClockDep, SessionDep
 from api.schemas import PROBLEM_RESPONSES, IssuedKey, KeyPublic, KeyRequest
 from kb import access

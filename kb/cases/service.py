@@ -230,7 +230,7 @@ def _check_codes(session: Session, values: dict[str, Any]) -> None:
 def _check_owner(session: Session, owner: str | None) -> None:
     if owner is None:
         return
-    user = session.exec(select(User).where(User.username == owner, User.active == True)).first()  # noqa: E712
+    user = session.exec(select(User).where(User.username == owner, User.active == True)).first()
     if user is None:
         raise FieldError("owner", f"负责人「{owner}」不是启用的用户")
 

@@ -1,6 +1,14 @@
 """Every table, imported here so SQLModel.metadata is complete before migrations run."""
 
 from kb.models.access import ApiKey, Role, User, UserCreate, UserPublic, UserUpdate
+from kb.models.article import (
+    Article,
+    ArticleCaseLink,
+    ArticleFeedback,
+    ArticleState,
+    ArticleVersion,
+    Audience,
+)
 from kb.models.case import (
     Case,
     CaseCreate,
@@ -22,7 +30,14 @@ from kb.models.outbox import SearchOutbox
 from kb.models.taxonomy import TAXONOMY_KINDS, Label, LabelCreate, LabelPublic, LabelUpdate
 
 __all__ = [
+    "TAXONOMY_KINDS",
     "ApiKey",
+    "Article",
+    "ArticleCaseLink",
+    "ArticleFeedback",
+    "ArticleState",
+    "ArticleVersion",
+    "Audience",
     "Case",
     "CaseCreate",
     "CaseFeedback",
@@ -45,10 +60,9 @@ __all__ = [
     "ModelPromotion",
     "ModelVersion",
     "Role",
-    "SearchOutbox",
     "Satisfaction",
+    "SearchOutbox",
     "SuggestionLog",
-    "TAXONOMY_KINDS",
     "TrainingJob",
     "User",
     "UserCreate",

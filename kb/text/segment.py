@@ -47,7 +47,7 @@ class DictionarySnapshot:
                           ensure_ascii=False, sort_keys=True)
 
     @classmethod
-    def from_json(cls, raw: str) -> "DictionarySnapshot":
+    def from_json(cls, raw: str) -> DictionarySnapshot:
         data = json.loads(raw)
         return cls(words=tuple(tuple(w) for w in data["words"]),
                    synonyms=tuple(tuple(s) for s in data["synonyms"]),

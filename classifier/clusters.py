@@ -1,0 +1,54 @@
+"""Grouping short texts by topic, for knowledge gaps: TF-IDF over the segmented words,
+reduced with truncated SVD (so near-synonymous wording lands close), then average-linkage
+agglomerative clustering on cosine distance with a distance threshold — no number of
+clusters to guess, and average linkage does not chain unrelated cases the way single
+linkage (connected components of a similarity graph) does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+DISTANCE_THRESHOLD = 0.55    # cosine distance; chosen by reading the TipDM clusters (bench/kb_quality.py)
+SVD_COMPONENTS = 120
+
+
+@dataclass(frozen=True)
+class Cluster:
+    members: list[int]           # indices into the input, most central first
+    top_terms: list[str]
+
+
+def cluster_tokens(token_lists: list[list[str]], *, min_size: int = 3,
+                   threshold: float = DISTANCE_THRESHOLD) -> list[Cluster]:
+    """Clusters of at least ``min_size`` texts, largest first."""
+    if len(token_lists) < max(min_size, 2):
+        return []
+    vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens, sublinear_tf=True, min_df=2, max_df=0.3)
+    try:
+        tfidf = vectorizer.fit_transform(token_lists)
+    except ValueError:                       # no term occurs twice: nothing to group
+        return []
+    n_components = min(SVD_COMPONENTS, tfidf.shape[1] - 1, tfidf.shape[0] - 1)
+    dense = TruncatedSVD(n_components, random_state=0).fit_transform(tfidf) if n_components >= 2 else tfidf.toarray()
+    dense = normalize(dense)
+    labels = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine",
+                                     linkage="average").fit_predict(dense)
+    vocabulary = np.asarray(vectorizer.get_feature_names_out())
+    out = []
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        if len(idx) < min_size:
+            continue
+        centroid = dense[idx].mean(axis=0)
+        order = idx[np.argsort(-(dense[idx] @ centroid))]
+        weights = np.asarray(tfidf[idx].mean(axis=0)).ravel()
+        terms = [str(t) for t in vocabulary[np.argsort(-weights)[:6]] if len(t) > 1 or not t.isascii()]
+        out.append(Cluster(members=[int(i) for i in order], top_terms=terms[:5]))
+    out.sort(key=lambda c: -len(c.members))
+    return out
