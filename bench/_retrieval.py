@@ -50,16 +50,17 @@ def queries_from_clusters(clusters: list[list[int]], limit: int | None, seed: in
 
 
 def metrics(ranked: list[list[int]], relevant: list[set[int]]) -> dict[str, float]:
-    hit1 = hit5 = mrr = recall = 0.0
+    hit1 = hit5 = hit10 = mrr = recall = 0.0
     for r, rel in zip(ranked, relevant, strict=True):
         top = r[:10]
         first = next((i for i, d in enumerate(top) if d in rel), None)
         hit1 += first == 0
         hit5 += first is not None and first < 5
+        hit10 += first is not None
         mrr += 1.0 / (first + 1) if first is not None else 0.0
         recall += len(rel & set(top)) / len(rel)
     n = max(len(ranked), 1)
-    return {"hit@1": hit1 / n, "hit@5": hit5 / n, "MRR@10": mrr / n, "recall@10": recall / n}
+    return {"hit@1": hit1 / n, "hit@5": hit5 / n, "hit@10": hit10 / n, "MRR@10": mrr / n, "recall@10": recall / n}
 
 
 def build_product_index(root: Path, segmenter, texts: list[str], *, field: str = "title") -> WhooshIndex:
@@ -69,9 +70,8 @@ def build_product_index(root: Path, segmenter, texts: list[str], *, field: str =
     writer = ix.writer(limitmb=512)
     for i, text in enumerate(texts):
         tokens = " ".join(segmenter.tokens(segmenter.normalize(text), "index"))
-        writer.add_document(doc_id=f"case:{i}", kind="case", entity_id=i, status="已解决", type="", priority="",
-                            product="", audience="", updated_at="", title=tokens if field == "title" else "",
-                            body=tokens if field == "body" else "", solution="")
+        writer.add_document(doc_id=f"case:{i}", kind="case", entity_id=i, status="已解决",
+                            updated_at="2024-01-01T00:00:00", **{field: tokens})
     writer.commit()
     index.switch(generation)
     return index

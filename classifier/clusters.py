@@ -14,8 +14,17 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-DISTANCE_THRESHOLD = 0.55    # cosine distance; chosen by reading the TipDM clusters (bench/kb_quality.py)
+DISTANCE_THRESHOLD = 0.65    # cosine distance; chosen by reading the TipDM clusters (bench/kb_quality.py)
 SVD_COMPONENTS = 120
+GENERAL_IDF_FLOOR = 5.0      # words below this IDF in jieba's general-Chinese table (我, 说, 没有, 问题…)
+                             # say nothing about the topic; without them narrative complaints stop clumping
+
+
+def _topic_words(tokens: list[str]) -> list[str]:
+    import jieba.analyse
+
+    idf = jieba.analyse.default_tfidf.idf_freq
+    return [t for t in tokens if idf.get(t, GENERAL_IDF_FLOOR) >= GENERAL_IDF_FLOOR]
 
 
 @dataclass(frozen=True)
@@ -29,14 +38,22 @@ def cluster_tokens(token_lists: list[list[str]], *, min_size: int = 3,
     """Clusters of at least ``min_size`` texts, largest first."""
     if len(token_lists) < max(min_size, 2):
         return []
-    vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens, sublinear_tf=True, min_df=2, max_df=0.3)
+    vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens, sublinear_tf=True, min_df=2, max_df=0.5)
     try:
-        tfidf = vectorizer.fit_transform(token_lists)
+        tfidf = vectorizer.fit_transform([_topic_words(tokens) for tokens in token_lists])
     except ValueError:                       # no term occurs twice: nothing to group
         return []
+    keep = np.flatnonzero(tfidf.getnnz(axis=1) > 0)       # texts sharing no word with any other can't group
+    if len(keep) < max(min_size, 2):
+        return []
+    tfidf = tfidf[keep]
     n_components = min(SVD_COMPONENTS, tfidf.shape[1] - 1, tfidf.shape[0] - 1)
     dense = TruncatedSVD(n_components, random_state=0).fit_transform(tfidf) if n_components >= 2 else tfidf.toarray()
     dense = normalize(dense)
+    nonzero = np.linalg.norm(dense, axis=1) > 0
+    dense, tfidf, keep = dense[nonzero], tfidf[nonzero], keep[nonzero]
+    if len(keep) < max(min_size, 2):
+        return []
     labels = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine",
                                      linkage="average").fit_predict(dense)
     vocabulary = np.asarray(vectorizer.get_feature_names_out())
@@ -49,6 +66,6 @@ def cluster_tokens(token_lists: list[list[str]], *, min_size: int = 3,
         order = idx[np.argsort(-(dense[idx] @ centroid))]
         weights = np.asarray(tfidf[idx].mean(axis=0)).ravel()
         terms = [str(t) for t in vocabulary[np.argsort(-weights)[:6]] if len(t) > 1 or not t.isascii()]
-        out.append(Cluster(members=[int(i) for i in order], top_terms=terms[:5]))
+        out.append(Cluster(members=[int(keep[i]) for i in order], top_terms=terms[:5]))
     out.sort(key=lambda c: -len(c.members))
     return out

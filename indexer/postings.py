@@ -20,6 +20,7 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+POSTINGS_BUDGET = 8_000_000      # decoded postings kept per index (8 bytes each: ~64 MB)
 
 
 def term_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -69,35 +70,74 @@ class Segment:
     size: int
     lengths: dict[str, np.ndarray]
     live: np.ndarray | None          # None: no deletions
+    cache: SegmentCache
+    key_prefix: str
 
 
-class SegmentLengths:
-    """Field-length arrays per immutable segment, shared by all threads' searchers: a new
-    commit adds a small segment, so only that one is read again."""
+class SegmentCache:
+    """Per-segment arrays shared by all threads' searchers: field lengths and the documents
+    holding a filter value (kind, status, audience, …). Segments are immutable (deletions are
+    applied separately), so a new commit only adds work for its own small segment."""
 
-    def __init__(self, capacity: int = 256) -> None:
-        self._cache: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+    def __init__(self, capacity: int = 512, postings_budget: int = POSTINGS_BUDGET) -> None:
+        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._postings_size = 0
         self._lock = threading.Lock()
         self.capacity = capacity
+        self.postings_budget = postings_budget
 
-    def get(self, key_prefix: str, reader, field: str) -> np.ndarray:
-        key = (key_prefix, reader.segment().segment_id(), field)
+    def _get(self, key: tuple, compute) -> np.ndarray:
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        size = reader.doc_count_all()
-        lengths = np.fromiter((reader.doc_field_length(d, field, 0) or 0 for d in range(size)),
-                              dtype=np.float64, count=size)
+        value = compute()
         with self._lock:
-            self._cache[key] = lengths
+            self._cache[key] = value
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
-        return lengths
+        return value
+
+    def lengths(self, key_prefix: str, reader, field: str) -> np.ndarray:
+        size = reader.doc_count_all()
+        return self._get((key_prefix, reader.segment().segment_id(), "len", field), lambda: np.fromiter(
+            (reader.doc_field_length(d, field, 0) or 0 for d in range(size)), dtype=np.float64, count=size))
+
+    def postings(self, key_prefix: str, reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """``term_postings`` kept decoded (int32 ids, float32 frequencies) within a budget of
+        postings, least recently used first out: a desk's drafts reuse the same vocabulary, and
+        unpickling Whoosh's blocks is the largest cost of a query."""
+        key = (key_prefix, reader.segment().segment_id(), field, term)
+        with self._lock:
+            hit = self._postings.get(key)
+            if hit is not None:
+                self._postings.move_to_end(key)
+                return hit
+        ids, tf = term_postings(reader, field, term)
+        value = (ids.astype(np.int32), tf.astype(np.float32))
+        if len(ids) > self.postings_budget // 4:
+            return value                                   # too big to be worth evicting others for
+        with self._lock:
+            if key not in self._postings:
+                self._postings[key] = value
+                self._postings_size += len(ids) + 1
+                while self._postings_size > self.postings_budget:
+                    _, (old, _) = self._postings.popitem(last=False)
+                    self._postings_size -= len(old) + 1
+        return value
+
+    def having(self, key_prefix: str, reader, field: str, value: str) -> np.ndarray:
+        """Mask of the segment's documents (deleted ones included) whose ``field`` holds ``value``."""
+        def compute() -> np.ndarray:
+            mask = np.zeros(reader.doc_count_all(), dtype=bool)
+            mask[term_postings(reader, field, value)[0]] = True
+            return mask
+        return self._get((key_prefix, reader.segment().segment_id(), "has", field, value), compute)
 
 
-def segments(searcher, fields, lengths: SegmentLengths, key_prefix: str) -> list[Segment]:
+def segments(searcher, fields, cache: SegmentCache, key_prefix: str) -> list[Segment]:
     out = []
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -106,7 +146,8 @@ def segments(searcher, fields, lengths: SegmentLengths, key_prefix: str) -> list
         if reader.has_deletions():
             live = np.ones(size, dtype=bool)
             live[np.fromiter(reader.segment().deleted_docs(), dtype=np.int64)] = False
-        out.append(Segment(reader, offset, size, {f: lengths.get(key_prefix, reader, f) for f in fields}, live))
+        out.append(Segment(reader, offset, size, {f: cache.lengths(key_prefix, reader, f) for f in fields}, live,
+                           cache, key_prefix))
     return out
 
 
@@ -123,32 +164,58 @@ def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[st
         if leaf.live is not None:
             part &= leaf.live
         for field, value in conditions.items():
+            values = [value] if isinstance(value, str) else list(value)
             hits = np.zeros(leaf.size, dtype=bool)
-            for one in ([value] if isinstance(value, str) else value):
-                ids, _ = term_postings(leaf.reader, field, one)
-                hits[ids] = True
+            for one in values:
+                hits |= leaf.cache.having(leaf.key_prefix, leaf.reader, field, one)
             part &= hits
     return mask
+
+
+def _bm25(searcher, field: str, term: str):
+    """Whoosh's BM25F for one (field, term): tf, length → score (idf and average length global)."""
+    weighting = searcher.weighting
+    idf = searcher.idf(field, term)
+    avgfl = searcher.avg_field_length(field) or 1.0
+    B = weighting._field_B.get(field, weighting.B)
+    K1 = weighting.K1
+    return lambda tf, fl: idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))
 
 
 def bm25f(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]]) -> np.ndarray:
     """Scores of every document in the searcher's numbering for an Or of (field, term, boost):
     Σ boost × BM25(idf, tf, field length) with Whoosh's BM25F parameters — the same numbers
     ``searcher.search(Or([Term(field, term, boost=boost), …]))`` gives."""
-    weighting = searcher.weighting
     scores = np.zeros(searcher.doc_count_all())
     for field, term, boost in weighted:
-        idf = searcher.idf(field, term)
-        avgfl = searcher.avg_field_length(field) or 1.0
-        B = weighting._field_B.get(field, weighting.B)
-        K1 = weighting.K1
+        score = _bm25(searcher, field, term)
         for leaf in leaves:
-            ids, tf = term_postings(leaf.reader, field, term)
+            ids, tf = leaf.cache.postings(leaf.key_prefix, leaf.reader, field, term)
+            if len(ids):
+                scores[leaf.offset + ids] += boost * score(tf, leaf.lengths[field][ids])
+    return scores
+
+
+def bm25f_for(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]],
+              docs: np.ndarray) -> np.ndarray:
+    """The same sum, for the given documents only (each term's postings searched, not scattered)."""
+    out = np.zeros(len(docs))
+    for field, term, boost in weighted:
+        score = _bm25(searcher, field, term)
+        for leaf in leaves:
+            inside = (docs >= leaf.offset) & (docs < leaf.offset + leaf.size)
+            if not inside.any():
+                continue
+            local = docs[inside] - leaf.offset
+            ids, tf = leaf.cache.postings(leaf.key_prefix, leaf.reader, field, term)
             if not len(ids):
                 continue
-            fl = leaf.lengths[field][ids]
-            scores[leaf.offset + ids] += boost * idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))
-    return scores
+            pos = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
+            found = ids[pos] == local
+            add = np.zeros(len(local))
+            add[found] = boost * score(tf[pos[found]], leaf.lengths[field][local[found]])
+            out[inside] += add
+    return out
 
 
 def top(scores: np.ndarray, limit: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
 
-SCHEMA_VERSION = "3"  # 2: title/body tokens stored for exact re-scoring of common terms; 3: leaner postings
+SCHEMA_VERSION = "3"  # 3: entity_id stored only, no empty fields; common terms re-scored from postings
 TEXT_FIELDS = ("title", "body", "solution")
 
 
 def make_schema() -> Schema:
-    def tokens(stored: bool = False) -> TEXT:
-        return TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=True, stored=stored)
+    def tokens() -> TEXT:
+        return TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=True)
 
     return Schema(
         doc_id=ID(unique=True, stored=True),        # "case:123" / "article:7"
@@ -28,7 +28,7 @@ def make_schema() -> Schema:
         product=ID,
         audience=ID,
         updated_at=STORED,
-        title=tokens(stored=True),
-        body=tokens(stored=True),
+        title=tokens(),
+        body=tokens(),
         solution=tokens(),
     )

@@ -48,7 +48,23 @@ def load_demo(engine: Engine, demo_dir: Path, rules: service.CaseRules, *, limit
                 with session_scope(engine, write=True) as session:
                     replay_case(session, json.loads(line), rules)
                 count += 1
+    load_demo_articles(engine, demo_dir / "articles", now=rules.clock.now())
     return count
+
+
+def load_demo_articles(engine: Engine, articles_dir: Path, *, now: datetime, author: str = "liuyang") -> int:
+    """Import the demo knowledge articles (Markdown with front matter) through the real import."""
+    from kb.articles.markdown_io import import_articles
+    from kb.articles.service import ArticleRules
+
+    files = [(p.name, p.read_bytes()) for p in sorted(articles_dir.glob("*.md"))]
+    if not files:
+        return 0
+    with session_scope(engine, write=True) as session:
+        report = import_articles(session, files, actor=author, now=now, rules=ArticleRules())
+    if report["errors"]:
+        raise ValueError(f"demo articles are invalid: {report['errors']}")
+    return report["imported"]
 
 
 def _load_users(session: Session, path: Path, rules: service.CaseRules) -> None:

@@ -28,7 +28,7 @@ from kb.models.article import ArticleCreate, ArticleUpdate
 
 FRONT_MATTER_FIELDS = ("title", "state", "audience", "product", "module", "problem_type", "fixed_in_version",
                        "applies_to_versions", "tags", "owner", "next_review_at")
-IMPORT_STATES = {s.value: s for s in (ArticleState.draft, ArticleState.published, ArticleState.archived)}
+IMPORT_STATES = {s.value: s for s in ArticleState}
 MAX_FILES = 5000
 _SLUG = re.compile(r"[^\w\u4e00-\u9fff-]+")
 

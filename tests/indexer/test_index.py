@@ -152,3 +152,43 @@ def test_a_dictionary_change_triggers_a_rebuild_with_the_new_dictionary(session,
         assert index.meta()["text_version"] == new.version
     finally:
         install(previous)
+
+
+def test_articles_follow_their_state_into_and_out_of_the_index(session, rules, engine, index, segmenter):
+    """Only published articles are indexed; archiving removes one; rebuild and reconcile cover articles."""
+    from kb.articles import service as articles
+    from kb.models import ArticleState
+    from kb.models.article import ArticleCreate, ArticleTransition
+
+    from tests.conftest import add_user
+    from kb.models import Role
+
+    add_user(engine, "km", Role.knowledge_manager)
+    art_rules = articles.ArticleRules(review_required=False)
+    make_resolved(session, rules)                                       # a case with similar words
+    a = articles.create_article(session, ArticleCreate(title="考勤打卡定位失败的处理", body="开启高精度定位后重新打卡"),
+                                actor="km", now=T0, rules=art_rules)
+    drain_all(engine, index)
+    assert index.similar("打卡定位失败", kind="article") == []            # a draft is not searchable
+    articles.transition(session, a.id, ArticleTransition(state=ArticleState.published, version=1),
+                        actor="km", now=T0, rules=art_rules)
+    drain_all(engine, index)
+    index.close()                  # searchers re-check for commits every 0.2 s; look now
+    hits = index.similar("打卡定位失败", kind="article")
+    assert [h.entity_id for h in hits] == [a.id] and all(h.kind == "article" for h in hits)
+    assert all(h.kind == "case" for h in index.similar("打卡定位失败"))     # cases and articles never mix
+    before = [(h.entity_id, round(h.score, 6)) for h in hits]
+    rebuild(engine, index, segmenter.snapshot)
+    assert [(h.entity_id, round(h.score, 6)) for h in index.similar("打卡定位失败", kind="article")] == before
+    writer = index.open().writer()
+    writer.delete_by_term("doc_id", f"article:{a.id}")
+    writer.commit()
+    assert reconcile(engine, index, now=T0)["missing"] == 1
+    drain_all(engine, index)
+    index.close()
+    assert [h.entity_id for h in index.similar("打卡定位失败", kind="article")] == [a.id]
+    articles.transition(session, a.id, ArticleTransition(state=ArticleState.archived, version=2),
+                        actor="km", now=T0, rules=art_rules)
+    drain_all(engine, index)
+    index.close()
+    assert index.similar("打卡定位失败", kind="article") == []

@@ -11,7 +11,7 @@ from whoosh import index as whoosh_index
 from whoosh.query import Or, Term
 from whoosh.scoring import BM25F
 
-from indexer.postings import SegmentLengths, allowed, bm25f, segments, term_postings, top
+from indexer.postings import SegmentCache, allowed, bm25f, segments, term_postings, top
 from indexer.schema import make_schema
 
 WORDS = [f"w{i}" for i in range(60)]
@@ -68,7 +68,7 @@ def test_bm25f_scores_equal_whoosh_search(ix, terms):
     boosts = {"title": 1.0, "body": 0.6}
     weighted = [(field, t, boost * (1 + i / 10)) for i, t in enumerate(terms) for field, boost in boosts.items()]
     with ix.searcher(weighting=BM25F()) as s:
-        leaves = segments(s, boosts, SegmentLengths(), "g")
+        leaves = segments(s, boosts, SegmentCache(), "g")
         scores = bm25f(s, leaves, weighted)
         mask = allowed(s, leaves, {})
         ours = dict(top(scores, 10_000, mask))
@@ -81,7 +81,7 @@ def test_bm25f_scores_equal_whoosh_search(ix, terms):
 
 def test_filters_and_deletions_are_applied(ix):
     with ix.searcher(weighting=BM25F()) as s:
-        leaves = segments(s, ("title", "body"), SegmentLengths(), "g")
+        leaves = segments(s, ("title", "body"), SegmentCache(), "g")
         scores = bm25f(s, leaves, [("title", "w0", 1.0), ("body", "w0", 1.0)])
         hits = top(scores, 10_000, allowed(s, leaves, {"type": "投诉"}))
         docs = [s.stored_fields(d) for d, _ in hits]
