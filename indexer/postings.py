@@ -142,6 +142,8 @@ def segments(searcher, fields, cache: SegmentCache, key_prefix: str) -> list[Seg
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
         size = reader.doc_count_all()
+        if size == 0 or reader.segment() is None:      # an empty index has no segment to read
+            continue
         live = None
         if reader.has_deletions():
             live = np.ones(size, dtype=bool)

@@ -6,9 +6,9 @@ index plus ``meta.json`` (schema and text version). A rebuild writes a new gener
 switches CURRENT atomically; searchers notice a new generation or new commits and reopen
 (a fresh searcher, never ``refresh()`` semantics of the Whoosh forks).
 
-Speed (see ARCHITECTURE.md Facts): a query is an Or of a bounded number of key terms chosen
-by query tf × idf with a minimum document frequency, built without QueryParser, matched
-with Whoosh's array matcher, on a searcher reused across requests."""
+Speed (see ARCHITECTURE.md Facts): a similar-case query uses a bounded number of key terms
+chosen by query tf × idf with a minimum document frequency, on a searcher reused across
+requests; postings are scored with numpy (``indexer.postings``), not Whoosh's matchers."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh.query import And, NullQuery, Or, Term
 from whoosh.scoring import BM25F
 
 from indexer.postings import Segment, SegmentCache, allowed, bm25f, bm25f_for, segments, top
@@ -34,6 +33,7 @@ from kb.text.segment import DictionarySnapshot, Segmenter, for_version
 
 # Field weights and limits, chosen with bench/similar_quality.py on BQ / AFQMC / LCQMC.
 FIELD_BOOSTS = {"title": 1.0, "body": 0.6}
+SEARCH_BOOSTS = {**FIELD_BOOSTS, "solution": 0.4}   # full-text search also looks at the solutions
 SHORT_QUERY_TERMS = 12          # up to this many distinct terms: keep them all
 LONG_QUERY_TERMS = 24           # longer drafts: the best-scoring key terms
 MIN_DF_LONG = 2                 # …that occur in at least this many documents
@@ -46,17 +46,6 @@ MIN_CANDIDATES = 150            # …and at least this many (AFQMC: 50 → 0.043
 
 
 Filters = dict[str, "str | list[str] | None"]
-
-
-def whoosh_filter(filters: Filters):
-    """The same conditions as ``postings.allowed`` as a Whoosh query (for Whoosh's own searches)."""
-    conditions = []
-    for name, value in filters.items():
-        if value is None or value == "":
-            continue
-        values = [value] if isinstance(value, str) else list(value)
-        conditions.append(Or([Term(name, v) for v in values]) if values else NullQuery)
-    return And(conditions) if conditions else None
 
 
 class IndexUnavailable(RuntimeError):
@@ -236,16 +225,24 @@ class WhooshIndex:
         rare = [t for t in terms if t[2] <= cut] or sorted(terms, key=lambda t: t[2])[:2]
         common = [t for t in terms if t not in rare]
         leaves = self._leaves()
-        scores = bm25f(searcher, leaves, [(field, term, boost * weight)
-                                          for term, weight, _ in rare for field, boost in FIELD_BOOSTS.items()])
-        candidates = top(scores, limit, allowed(searcher, leaves, {**(filters or {}), "kind": kind}))
+
+        def weighted(selected):
+            return [(field, term, boost * weight) for term, weight, _ in selected for field, boost in FIELD_BOOSTS.items()]
+
+        mask = allowed(searcher, leaves, {**(filters or {}), "kind": kind})
+        scores = bm25f(searcher, leaves, weighted(rare))
+        candidates = top(scores, limit, mask)
+        if len(candidates) < k and common:
+            # the filters left too few documents with a discriminating term: score the common terms
+            # over every document as well (exact, just slower)
+            scores += bm25f(searcher, leaves, weighted(common))
+            candidates, common = top(scores, limit, mask), []
         if not candidates:
             return []
         docs = np.fromiter((d for d, _ in candidates), dtype=np.int64, count=len(candidates))
         totals = np.fromiter((s for _, s in candidates), dtype=np.float64, count=len(candidates))
         if common:
-            totals += bm25f_for(searcher, leaves, [(field, term, boost * weight) for term, weight, _ in common
-                                                   for field, boost in FIELD_BOOSTS.items()], docs)
+            totals += bm25f_for(searcher, leaves, weighted(common), docs)
         best = np.argsort(-totals, kind="stable")[:k]
         return [Hit(kind, int(searcher.stored_fields(int(docs[i]))["entity_id"]), float(totals[i])) for i in best]
 
@@ -253,7 +250,7 @@ class WhooshIndex:
         """The segments of this thread's searcher with their field lengths (computed once per searcher)."""
         state: _ThreadSearcher = self._local.state
         if state.leaves is None:
-            state.leaves = segments(state.searcher, FIELD_BOOSTS, self._segment_cache, state.generation)
+            state.leaves = segments(state.searcher, TEXT_FIELDS, self._segment_cache, state.generation)
         return state.leaves
 
     def search(self, text: str, *, offset: int = 0, limit: int = 20, filters: Filters | None = None,
@@ -262,18 +259,23 @@ class WhooshIndex:
 
     def search_tokens(self, tokens: list[str], *, offset: int = 0, limit: int = 20, filters: Filters | None = None,
                       kind: str = "case") -> tuple[list[Hit], int]:
-        """Full-text search over the text fields of ``kind``; every token counts (no key-term cut).
-        Filters are part of the query, so the total counts only what the caller may see."""
+        """Full-text search over the text fields of ``kind``; every token counts (no key-term cut),
+        scored exactly with BM25F. Filters are part of the query, so the total counts only what
+        the caller may see."""
         searcher = self.searcher()
         distinct = list(dict.fromkeys(tokens))[:64]
         if not distinct:
             return [], 0
-        query = Or([Term(field, t, boost=FIELD_BOOSTS.get(field, 0.4)) for t in distinct for field in TEXT_FIELDS])
-        query.matcher_type = Or.ARRAY_MATCHER
-        page = offset // limit + 1
-        results = searcher.search_page(query, page, pagelen=limit,
-                                       filter=whoosh_filter({**(filters or {}), "kind": kind}))
-        return [Hit(r["kind"], int(r["entity_id"]), float(r.score)) for r in results], len(results)
+        leaves = self._leaves()
+        weighted = [(field, t, SEARCH_BOOSTS[field]) for t in distinct for field in TEXT_FIELDS
+                    if searcher.doc_frequency(field, t)]
+        scores = bm25f(searcher, leaves, weighted)
+        mask = allowed(searcher, leaves, {**(filters or {}), "kind": kind})
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        matched = np.flatnonzero(scores > 0)
+        page = matched[np.argsort(-scores[matched], kind="stable")][offset: offset + limit]
+        return [Hit(kind, int(searcher.stored_fields(int(d))["entity_id"]), float(scores[d])) for d in page], len(matched)
 
     def stats(self) -> dict:
         generation = self.current_generation()

@@ -118,3 +118,49 @@ def test_parallel_bulk_writer_gives_the_same_hits_as_one_process(tmp_path, segme
             assert len(s.leaf_searchers()) == (1 if name == "one" else 2)
         index.close()
     assert hits[0] == hits[1] and hits[0]
+
+
+def test_filters_that_exclude_every_discriminating_match_still_find_the_common_word_matches(
+        tmp_path, segmenter, monkeypatch):
+    """Rare terms only in another product's cases: the common terms are then scored exactly."""
+    import indexer.whoosh_index as wi
+
+    monkeypatch.setattr(wi, "MIN_COMMON_DF", 0)
+    monkeypatch.setattr(wi, "COMMON_DF_RATIO", 0.2)
+    index = wi.WhooshIndex(tmp_path / "ix", tmp_path / "jieba")
+    generation, ix = index.create_generation(segmenter.snapshot)
+    with ix.writer() as w:
+        w.add_document(doc_id="case:0", kind="case", entity_id=0, product="甲", title="打印机 卡纸 e5001")
+        for i in range(1, 10):
+            w.add_document(doc_id=f"case:{i}", kind="case", entity_id=i, product="乙" if i < 3 else "丙",
+                           title="打印机 不 出纸" if i < 3 else f"其他 问题 {i}")
+    index.switch(generation)
+    assert [h.entity_id for h in index.similar_to(["打印机", "e5001"], k=5)][0] == 0
+    hits = index.similar_to(["打印机", "e5001"], k=5, filters={"product": "乙"})
+    assert sorted(h.entity_id for h in hits) == [1, 2]
+    index.close()
+
+
+def test_full_text_search_pages_and_counts_like_whoosh(ix, tmp_path, segmenter):
+    """search_tokens (numpy) = Whoosh's own search of the same Or query: order, scores, total."""
+    from indexer.whoosh_index import SEARCH_BOOSTS, TEXT_FIELDS, WhooshIndex
+
+    root = tmp_path / "search"
+    index = WhooshIndex(root, tmp_path / "jieba")
+    generation, new = index.create_generation(segmenter.snapshot)
+    rng = random.Random(11)
+    with new.writer() as w:
+        for i in range(300):
+            w.add_document(**_doc(i, rng), solution=" ".join(rng.choice(WORDS) for _ in range(5)))
+    with new.writer() as w:
+        w.delete_by_term("doc_id", "case:7")
+    index.switch(generation)
+    tokens = ["w3", "w0", "w41", "absent"]
+    hits, total = index.search_tokens(tokens, offset=10, limit=10, filters={"type": "投诉"})
+    with new.searcher(weighting=BM25F()) as s:
+        query = Or([Term(f, t, boost=SEARCH_BOOSTS[f]) for t in tokens for f in TEXT_FIELDS])
+        theirs = s.search(query, limit=None, filter=Term("type", "投诉"))
+        expected = [(r["entity_id"], r.score) for r in theirs]
+    assert total == len(expected)
+    assert [(h.entity_id, pytest.approx(h.score, rel=1e-6)) for h in hits] == expected[10:20]
+    index.close()
