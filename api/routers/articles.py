@@ -37,11 +37,15 @@ def rules(request: Request) -> service.ArticleRules:
     return request.app.state.article_rules
 
 
-def to_public(session, article: Article, clock: Clock) -> ArticlePublic:
+def to_public(session, article: Article, clock: Clock, *, links: dict | None = None,
+              helpful: dict | None = None) -> ArticlePublic:
+    """The API shape; pass ``links``/``helpful`` read for a whole page to avoid a query per article."""
+    links = links if links is not None else queries.linked_case_numbers(session, [article.id])
+    helpful = helpful if helpful is not None else queries.helpfulness(session, [article.id])
     public = ArticlePublic.model_validate(article, update={
         "body_html": render_markdown(article.body),
-        "linked_cases": queries.linked_case_numbers(session, [article.id])[article.id],
-        "helpfulness": queries.helpfulness(session, [article.id]).get(article.id, Helpfulness())})
+        "linked_cases": links.get(article.id, []),
+        "helpfulness": helpful.get(article.id, Helpfulness())})
     for name, value in public:
         if isinstance(value, datetime):
             setattr(public, name, value.astimezone(clock.tz))
@@ -66,7 +70,10 @@ def list_articles(session: SessionDep, user: AnyUser, clock: ClockDep,
     rows, total = queries.list_articles(session, queries.Reader.of(session, user), state=state, audience=audience,
                                         product=product, tag=tag, owner=owner, offset=(page - 1) * page_size,
                                         limit=page_size)
-    return Page(items=[to_public(session, a, clock) for a in rows], total=total, page=page, page_size=page_size)
+    ids = [a.id for a in rows]
+    links, helpful = queries.linked_case_numbers(session, ids), queries.helpfulness(session, ids)
+    return Page(items=[to_public(session, a, clock, links=links, helpful=helpful) for a in rows], total=total,
+                page=page, page_size=page_size)
 
 
 @router.post("", status_code=201, response_model=ArticlePublic, operation_id="articles-create")
