@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from api import errors
@@ -44,6 +45,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
+        # Route work is CPU-bound under the GIL: a few threads per worker keep it moving; the
+        # default 40 made 16 concurrent suggestions slower than one at a time (GIL convoys).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.engine = prepare_database(settings)
         app.state.case_rules = rules_from_settings(settings, clock)
         app.state.article_rules = ArticleRules(review_required=settings.article_review_required,

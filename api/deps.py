@@ -37,26 +37,44 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_rules(request: Request) -> CaseRules:
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session that never takes the write lock, for POSTs that mostly compute (suggestions,
+    classification): holding SQLite's single write lock through ~10 ms of ranking would
+    serialise every worker behind it. Such endpoints write their log in a short session of their own."""
+    session = make_session(request.app.state.engine)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
+# Getters that only read app.state are ``async``: FastAPI runs plain ``def`` dependencies in the
+# thread pool, a thread hop per dependency per request for nothing.
+
+
+async def get_rules(request: Request) -> CaseRules:
     return request.app.state.case_rules
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.case_rules.clock
 
 
 RulesDep = Annotated[CaseRules, Depends(get_rules)]
 
 
-def get_predictor(request: Request) -> Predictor:
+async def get_predictor(request: Request) -> Predictor:
     return request.app.state.predictor
 
 
-def get_registry(request: Request) -> ModelRegistry:
+async def get_registry(request: Request) -> ModelRegistry:
     return request.app.state.registry
 
 
-def get_index(request: Request) -> WhooshIndex:
+async def get_index(request: Request) -> WhooshIndex:
     return request.app.state.index
 
 
@@ -83,7 +101,7 @@ def require(*roles: Role) -> Callable[..., User]:
     """Dependency: the caller must hold one of ``roles`` (admin always may)."""
     allowed = frozenset(roles)
 
-    def _check(user: Annotated[User, Depends(current_user)]) -> User:
+    async def _check(user: Annotated[User, Depends(current_user)]) -> User:
         require_role(user, allowed)
         return user
 

@@ -7,6 +7,7 @@ to uvicorn's process supervisor, which is otherwise unchanged."""
 
 from __future__ import annotations
 
+import inspect
 import socket
 
 import uvicorn
@@ -33,4 +34,7 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning")
         server.run()
         return
     sock = listening_socket(host, port)
-    Multiprocess(config, target=server.run, sockets=[sock]).run()
+    if "target" in inspect.signature(Multiprocess).parameters:    # older uvicorn takes the server's run
+        Multiprocess(config, target=server.run, sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 
+from sqlalchemy import Row
 from sqlmodel import Session
 
 from api import triage
@@ -24,14 +25,14 @@ log = logging.getLogger("zhiku.suggest")
 _NON_WORD = re.compile(r"\W+")
 
 
-def outcome_factor(case: Case) -> float:
+def outcome_factor(case: Case | Row) -> float:
     """Solutions that satisfied the customer and stayed fixed rank higher."""
     factor = {Satisfaction.satisfied: 1.15, Satisfaction.basically: 1.05, Satisfaction.dissatisfied: 0.85}.get(
         case.satisfaction, 1.0)
     return factor * (0.9 ** case.reopen_count)
 
 
-def _dedupe_key(case: Case) -> str:
+def _dedupe_key(case: Case | Row) -> str:
     solution = case.solution_perm or case.solution_temp or ""
     return _NON_WORD.sub("", f"{case.subject}|{solution}").lower()
 

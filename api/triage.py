@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from api.schemas import ClassifyRequest, ClassifyResponse, HeadOut
@@ -12,6 +13,7 @@ from classifier.predictor import HeadProposal, Predictor, TriageProposal
 from classifier.rules import Facts
 from kb.cases.queries import count_similar_open
 from kb.clock import Clock
+from kb.db import session_scope
 from kb.models import SuggestionLog
 from kb.privacy import redact_text
 from kb.taxonomy import active_labels
@@ -50,7 +52,12 @@ def propose(session: Session, draft: ClassifyRequest, text: str, *, predictor: P
 
 def log_suggestion(session: Session, proposal: TriageProposal, *, clock: Clock, actor: str,
                    shown: dict | None = None) -> SuggestionLog:
-    """Record what was served (one short commit); the saved case links back to it."""
+    """Record what was served in one short write transaction of its own (the caller's session
+    only reads); the saved case links back to it.
+
+    The caller's read transaction ends first, so a request never holds one pooled connection
+    while waiting for a second: under a burst that waits forever (every connection held by a
+    request that wants another). Nothing is lost — that session only read."""
     log = SuggestionLog(
         id=uuid.uuid4().hex, created_at=clock.now(), actor=actor, model_version=proposal.model_version,
         source="rules" if proposal.type.source == "rules" else "model",
@@ -59,8 +66,11 @@ def log_suggestion(session: Session, proposal: TriageProposal, *, clock: Clock, 
         details={"rules_fired": [r.rule for r in proposal.priority.rules_fired], "cold_start": proposal.cold_start,
                  "type_abstain": proposal.type.abstain, "priority_abstain": proposal.priority.abstain,
                  **(shown or {})})
-    session.add(log)
-    session.commit()
+    engine = session.get_bind()
+    session.rollback()
+    with session_scope(engine, write=True) as writer:      # a plain INSERT: no unit-of-work flush
+        writer.execute(insert(SuggestionLog), [log.model_dump()])
+        writer.commit()
     return log
 
 

@@ -19,7 +19,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,8 +39,11 @@ LONG_QUERY_TERMS = 24           # longer drafts: the best-scoring key terms
 MIN_DF_LONG = 2                 # …that occur in at least this many documents
 BULK_PARALLEL_FROM = 20_000     # documents from which a rebuild writes with two processes
 RECHECK_SECONDS = 0.2           # how often a searcher checks for a new generation / commit
+DF_CACHE_TERMS = 200_000        # per searcher: document frequencies kept between requests
 COMMON_DF_RATIO = 0.05          # terms in more of the index than this are scored on candidates only…
 MIN_COMMON_DF = 2000            # …unless they are in fewer documents than this (cheap to score exactly)
+SELECTIVE_FILTER_DOCS = 5000    # filters leaving at most this many documents…
+SELECTIVE_FILTER_SHARE = 0.2    # …and this share of the index: score those directly
 CANDIDATE_FACTOR = 5            # candidates gathered per requested hit…
 MIN_CANDIDATES = 150            # …and at least this many (AFQMC: 50 → 0.0439, 150 → 0.0445 MRR@10)
 
@@ -65,6 +68,7 @@ class _ThreadSearcher:
     searcher: object
     checked_at: float
     leaves: list[Segment] | None = None
+    doc_frequencies: dict[str, int] = field(default_factory=dict)   # term → df in title or body
 
 
 class WhooshIndex:
@@ -183,9 +187,15 @@ class WhooshIndex:
         long one the best LONG_QUERY_TERMS by query tf × idf among terms in ≥ MIN_DF_LONG documents."""
         counts = Counter(tokens)
         n_docs = max(searcher.doc_count(), 1)
+        state: _ThreadSearcher | None = getattr(self._local, "state", None)
+        known = state.doc_frequencies if state is not None and state.searcher is searcher else {}
+        if len(known) > DF_CACHE_TERMS:
+            known.clear()
         scored = []
         for term, tf in counts.items():
-            df = max(searcher.doc_frequency("title", term), searcher.doc_frequency("body", term))
+            df = known.get(term)
+            if df is None:    # a term dictionary look-up per field; drafts repeat the same words
+                df = known[term] = max(searcher.doc_frequency("title", term), searcher.doc_frequency("body", term))
             if df == 0:
                 continue
             scored.append((tf * math.log(1 + n_docs / df), df, term, tf))
@@ -230,6 +240,17 @@ class WhooshIndex:
             return [(field, term, boost * weight) for term, weight, _ in selected for field, boost in FIELD_BOOSTS.items()]
 
         mask = allowed(searcher, leaves, {**(filters or {}), "kind": kind})
+        if mask is not None:
+            allowed_docs = np.flatnonzero(mask)
+            if len(allowed_docs) <= min(SELECTIVE_FILTER_DOCS, SELECTIVE_FILTER_SHARE * len(mask)):
+                # few documents may match (articles among 100k cases, a small product): score
+                # every term on just those, exactly, instead of every posting of the index
+                if not len(allowed_docs):
+                    return []
+                totals = bm25f_for(searcher, leaves, weighted(terms), allowed_docs)
+                best = [i for i in np.argsort(-totals, kind="stable")[:k] if totals[i] > 0]
+                return [Hit(kind, int(searcher.stored_fields(int(allowed_docs[i]))["entity_id"]), float(totals[i]))
+                        for i in best]
         scores = bm25f(searcher, leaves, weighted(rare))
         candidates = top(scores, limit, mask)
         if len(candidates) < k and common:
@@ -281,9 +302,8 @@ class WhooshIndex:
         generation = self.current_generation()
         meta = {k: v for k, v in (self.meta() or {}).items() if k != "dictionary"}
         out = {"generation": generation, "meta": meta, "problem": self.problem(), "documents": None}
-        if out["problem"] is None:
-            with self.open().searcher() as s:
-                out["documents"] = s.doc_count()
+        if out["problem"] is None:        # this thread's long-lived searcher: opening one costs ~1 ms
+            out["documents"] = self.searcher().doc_count()
         return out
 
     def close(self) -> None:

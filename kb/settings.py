@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     train_in_background: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
+    threads: int = Field(default=4, ge=1, le=200,
+                         description="threads per worker process for request handlers (CPU-bound: keep small)")
     log_json: bool = True
 
     @field_validator("timezone")

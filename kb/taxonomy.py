@@ -43,8 +43,13 @@ def active_codes(session: Session, kind: str) -> set[str]:
 
 
 def active_labels(session: Session) -> dict[str, set[str]]:
-    """The codes a model's heads must cover: active types and priorities."""
-    return {"type": active_codes(session, "type"), "priority": active_codes(session, "priority")}
+    """The codes a model's heads must cover: active types and priorities (one column query:
+    it runs on every proposal)."""
+    out: dict[str, set[str]] = {"type": set(), "priority": set()}
+    for kind, code in session.exec(select(Label.kind, Label.code).where(Label.active == True,
+                                                                         Label.kind.in_(list(out)))):
+        out[kind].add(code)
+    return out
 
 
 def require_code(session: Session, kind: str, code: str | None, *, field: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from functools import cache
 from importlib.metadata import version
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,20 @@ from kb.models import Case, SearchOutbox
 from kb.text import version as text_version
 
 router = APIRouter(tags=["health"])
+
+
+@cache
+def zhiku_version() -> str:
+    return version("zhiku")
+
+
+@cache
+def package_versions() -> dict[str, str]:
+    """Read once: importlib.metadata parses each package's METADATA file on every call."""
+    versions = {"python": platform.python_version()}
+    for name in ("fastapi", "sqlmodel", "chinesecalendar", "scikit-learn", "jieba", "whoosh"):
+        versions[name] = version(name)
+    return versions
 
 
 @router.get("/health", operation_id="health-get")
@@ -52,15 +67,7 @@ def health(request: Request) -> dict:
         "index": index,
         "model": model,
         "text": text_info,
-        "version": version("zhiku"),
+        "version": zhiku_version(),
         "database": db,
-        "versions": {
-            "python": platform.python_version(),
-            "fastapi": version("fastapi"),
-            "sqlmodel": version("sqlmodel"),
-            "chinesecalendar": version("chinesecalendar"),
-            "scikit-learn": version("scikit-learn"),
-            "jieba": version("jieba"),
-            "whoosh": version("whoosh"),
-        },
+        "versions": package_versions(),
     }

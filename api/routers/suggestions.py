@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api import suggest
-from api.deps import AnyUser, ClockDep, IndexDep, PredictorDep, SessionDep, Triager
+from api.deps import AnyUser, ClockDep, IndexDep, PredictorDep, ReadSessionDep, SessionDep, Triager
 from api.schemas import PROBLEM_RESPONSES, SearchResponse, SuggestionRequest, SuggestionResponse
 from kb.articles.queries import Reader
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1", tags=["suggestions"], responses=PROBLEM_RES
 
 
 @router.post("/suggestions", response_model=SuggestionResponse, operation_id="suggestions-create")
-def create_suggestion(draft: SuggestionRequest, request: Request, session: SessionDep, predictor: PredictorDep,
+def create_suggestion(draft: SuggestionRequest, request: Request, session: ReadSessionDep, predictor: PredictorDep,
                       index: IndexDep, clock: ClockDep, user: Triager) -> SuggestionResponse:
     """登记时的建议：类型与优先级、相似的已解决问题及其解决方案（原文高亮）、相关知识文章。
     模型或索引不可用时仍然返回已有部分，并在 missing 中说明。"""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Row, and_, or_
 from sqlmodel import Session, func, select
 
 from kb.cases.service import get_case_or_raise
@@ -75,25 +76,40 @@ def count_similar_open(session: Session, tokens: set[str], *, since: datetime, s
     by at least ``similarity`` (Jaccard): a burst of the same problem is a P0 candidate."""
     if not tokens:
         return 0
-    from kb.text import prepare
+    from kb.text import version as text_version
 
     rows = session.exec(select(Case.subject, Case.description).where(Case.status.in_(list(OPEN_STATES)),
                                                                     Case.received_at >= since)
                         .order_by(Case.received_at.desc()).limit(limit))
     count = 0
     for subject, description in rows:
-        other = set(prepare(f"{subject}\n{description}"))
+        other = _token_set(f"{subject}\n{description}", text_version())
         if other and len(tokens & other) / len(tokens | other) >= similarity:
             count += 1
     return count
 
 
-def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus] | None = None) -> list[Case]:
-    """Cases by id in the given order (an index's ranking), skipping ids that no longer exist
-    or are not in ``statuses``: a stale index can never show a deleted or reopened case."""
+@lru_cache(maxsize=4096)
+def _token_set(text: str, text_version: str) -> frozenset[str]:
+    """Open cases are compared with every new draft; segment each one once per text version."""
+    from kb.text import prepare
+
+    return frozenset(prepare(text))
+
+
+HIT_COLUMNS = (Case.id, Case.number, Case.subject, Case.description, Case.type, Case.status, Case.product,
+               Case.root_cause, Case.solution_temp, Case.solution_perm, Case.result, Case.fixed_in_version,
+               Case.satisfaction, Case.reopen_count, Case.resolved_at)
+
+
+def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus] | None = None) -> list[Row]:
+    """The columns a search hit shows (``HIT_COLUMNS``), for cases by id in the given order (an
+    index's ranking), skipping ids that no longer exist or are not in ``statuses``: a stale
+    index can never show a deleted or reopened case. Plain rows, not ORM objects: building
+    twenty full cases was a tenth of a suggestion's time."""
     if not ids:
         return []
-    rows = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(ids)))}
+    rows = {r.id: r for r in session.exec(select(*HIT_COLUMNS).where(Case.id.in_(ids)))}
     return [rows[i] for i in ids if i in rows and (statuses is None or rows[i].status in statuses)]
 
 

@@ -9,16 +9,28 @@ import unicodedata
 from kb.text.normalize import to_simplified
 
 
-def _normalized_with_map(text: str) -> tuple[str, list[int]] | None:
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        folded = unicodedata.normalize("NFKC", ch).lower()
-        chars.append(folded)
-        origin.extend([i] * len(folded))
-    folded_text = "".join(chars)
-    simplified = to_simplified(folded_text)
-    if len(simplified) != len(folded_text):      # a phrase conversion changed length: no safe map
+class _FoldTable(dict):
+    """Per-character NFKC + lower case for ``str.translate``, filled as characters are met
+    (a Python loop over every character was a tenth of a suggestion's time)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = unicodedata.normalize("NFKC", chr(code)).lower()
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+def _normalized_with_map(text: str) -> tuple[str, range | list[int]] | None:
+    """The folded, Simplified text and, per folded character, its index in ``text``."""
+    folded = text.translate(_FOLD)
+    if len(folded) == len(text):
+        origin: range | list[int] = range(len(text))
+    else:                                 # some character folded to several: map them one by one
+        origin = [i for i, ch in enumerate(text) for _ in _FOLD[ord(ch)]]
+    simplified = to_simplified(folded)
+    if len(simplified) != len(folded):    # a phrase conversion changed length: no safe map
         return None
     return simplified, origin
 

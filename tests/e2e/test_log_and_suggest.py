@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from sqlmodel import select
 
 from kb.db import make_session
 from kb.models import SuggestionLog
@@ -101,3 +102,17 @@ def test_without_an_index_suggestions_still_answer_and_say_so(db_url, tmp_path, 
     assert resp.status_code == 200 and body["similar_cases"] == []
     assert set(body["missing"]) == {"index_unavailable", "model_unavailable"}
     assert body["type"]["label"] == "投诉"
+
+
+def test_a_burst_of_suggestions_all_answer(api_model):
+    """More requests at once than the connection pool holds: each request holds at most one
+    connection at a time (the suggestion log is written after the reads end), so none waits
+    for a connection that only another waiting request could give back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    draft = {"subject": "打卡失败", "description": "员工打卡时总提示不在考勤范围，报错E1024"}
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        codes = list(pool.map(lambda _: api_model.post("/api/v1/suggestions", json=draft).status_code, range(96)))
+    assert codes == [200] * 96
+    with make_session(api_model.engine) as s:
+        assert len(s.exec(select(SuggestionLog)).all()) == 96

@@ -127,6 +127,7 @@ def test_filters_that_exclude_every_discriminating_match_still_find_the_common_w
 
     monkeypatch.setattr(wi, "MIN_COMMON_DF", 0)
     monkeypatch.setattr(wi, "COMMON_DF_RATIO", 0.2)
+    monkeypatch.setattr(wi, "SELECTIVE_FILTER_DOCS", 0)        # the two-phase path, not the direct one
     index = wi.WhooshIndex(tmp_path / "ix", tmp_path / "jieba")
     generation, ix = index.create_generation(segmenter.snapshot)
     with ix.writer() as w:
@@ -163,4 +164,30 @@ def test_full_text_search_pages_and_counts_like_whoosh(ix, tmp_path, segmenter):
         expected = [(r["entity_id"], r.score) for r in theirs]
     assert total == len(expected)
     assert [(h.entity_id, pytest.approx(h.score, rel=1e-6)) for h in hits] == expected[10:20]
+    index.close()
+
+
+def test_selective_filters_score_the_allowed_documents_exactly_like_whoosh(tmp_path, segmenter):
+    """Few documents allowed (articles among many cases, a small product): every term is scored
+    on just those — the same order and scores as Whoosh's own filtered search."""
+    from indexer.whoosh_index import FIELD_BOOSTS, WhooshIndex
+
+    index = WhooshIndex(tmp_path / "ix", tmp_path / "jieba")
+    generation, new = index.create_generation(segmenter.snapshot)
+    rng = random.Random(5)
+    with new.writer() as w:
+        for i in range(400):
+            doc = _doc(i, rng)
+            w.add_document(**{**doc, "type": "建议" if i % 50 == 0 else doc["type"]})
+    index.switch(generation)
+    tokens = ["w1", "w0", "w0", "w2", "w5"]
+    hits = index.similar_to(tokens, k=5, filters={"type": "建议"})
+    weights = {"w1": 1.0, "w0": 1.0 + np.log(2), "w2": 1.0, "w5": 1.0}
+    with new.searcher(weighting=BM25F()) as s:
+        query = Or([Term(f, t, boost=b * weights[t]) for t in weights for f, b in FIELD_BOOSTS.items()])
+        theirs = s.search(query, limit=5, filter=Term("type", "建议"))
+        expected = [(r["entity_id"], r.score) for r in theirs]
+    assert len(expected) == 5
+    assert [(h.entity_id, pytest.approx(h.score, rel=1e-6)) for h in hits] == expected
+    assert index.similar_to(tokens, k=5, filters={"type": "无此类型"}) == []
     index.close()
