@@ -19,5 +19,9 @@ run: setup
 test: setup
 	bash scripts/test.sh
 
+bench: setup
+	$(VENV)/bin/python -m pip install -q -e ".[test,bench]"
+	@echo "benchmarks installed; run one, e.g. $(VENV)/bin/python bench/suggest_load.py (see bench/README.md)"
+
 clean-var:
 	rm -rf data/var

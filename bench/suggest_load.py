@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import random
+import resource
 import socket
 import subprocess
 import sys
@@ -31,10 +32,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import httpx2 as httpx
 import numpy as np
 from _common import ROOT, finish, read_tsv
 from similar_latency import corpus
+
+WARM_UP = 300          # requests per run before measuring
 
 
 def free_port() -> int:
@@ -103,14 +107,32 @@ def wait_ready(url: str, proc: subprocess.Popen, log, seconds: float = 300) -> N
     sys.exit(f"server not ready (exit code {proc.poll()}, last health {last}):\n{log.read()[-4000:]}")
 
 
+async def _warm(session, url: str, drafts: list[dict], in_flight: int) -> None:
+    """Bring every worker to steady state first (postings decoded, field lengths read): a burst
+    over many connections reaches all of them, a sequential warm-up only the first."""
+    sem = asyncio.Semaphore(in_flight)
+
+    async def one(d):
+        async with sem, session.post(f"{url}/api/v1/suggestions", json=d) as r:
+            await r.read()
+
+    await asyncio.gather(*(one(drafts[-1 - i % len(drafts)]) for i in range(WARM_UP)))
+
+
+def _client(key: str, connections: int):
+    # aiohttp, not httpx: the client shares the cores with the server, and aiohttp costs
+    # about a third of httpx's CPU per request
+    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"},
+                                 connector=aiohttp.TCPConnector(limit=connections),
+                                 timeout=aiohttp.ClientTimeout(total=30))
+
+
 async def load(url: str, key: str, drafts: list[dict], n: int, concurrency: int, max_seconds: float):
+    """Closed loop: ``concurrency`` requests always in flight."""
     latencies: list[float] = []
     errors = 0
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30,
-                                 limits=httpx.Limits(max_connections=concurrency)) as client:
-        for d in drafts[:20]:                                   # warm-up
-            await client.post("/api/v1/suggestions", json=d)
+    async with _client(key, concurrency) as session:
+        await _warm(session, url, drafts, concurrency)
         queue = iter(range(n))
         deadline = time.monotonic() + max_seconds
 
@@ -120,9 +142,10 @@ async def load(url: str, key: str, drafts: list[dict], n: int, concurrency: int,
                 if time.monotonic() > deadline:
                     return
                 t = time.perf_counter()
-                r = await client.post("/api/v1/suggestions", json=drafts[i % len(drafts)])
+                async with session.post(f"{url}/api/v1/suggestions", json=drafts[i % len(drafts)]) as r:
+                    await r.read()
+                    errors += r.status != 200
                 latencies.append(time.perf_counter() - t)
-                errors += r.status_code != 200
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -136,17 +159,15 @@ async def paced(url: str, key: str, drafts: list[dict], n: int, rate: float, max
     queueing behind a slow server is measured instead of hidden (no coordinated omission)."""
     latencies: list[float] = []
     errors = 0
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30,
-                                 limits=httpx.Limits(max_connections=64)) as client:
-        for d in drafts[:20]:                                   # warm-up
-            await client.post("/api/v1/suggestions", json=d)
+    async with _client(key, 64) as session:
+        await _warm(session, url, drafts, 16)
 
         async def one(i: int, scheduled: float):
             nonlocal errors
-            r = await client.post("/api/v1/suggestions", json=drafts[i % len(drafts)])
+            async with session.post(f"{url}/api/v1/suggestions", json=drafts[i % len(drafts)]) as r:
+                await r.read()
+                errors += r.status != 200
             latencies.append(time.perf_counter() - scheduled)
-            errors += r.status_code != 200
 
         start = time.perf_counter()
         tasks = []
@@ -161,10 +182,20 @@ async def paced(url: str, key: str, drafts: list[dict], n: int, rate: float, max
     return latencies, errors, elapsed
 
 
-def summary(workers: int, mode: str, lat: list[float], errors: int, elapsed: float) -> dict:
+def measured(run) -> tuple[list[float], int, float, float]:
+    """Run a load coroutine; also return the client's own CPU seconds (it shares the cores)."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    lat, errors, elapsed = asyncio.run(run)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return lat, errors, elapsed, cpu
+
+
+def summary(workers: int, mode: str, lat: list[float], errors: int, elapsed: float, client_cpu: float) -> dict:
     arr = np.asarray(lat) * 1000
     return {"workers": workers, "mode": mode, "requests": len(lat), "errors": errors, "rps": len(lat) / elapsed,
-            "p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99))}
+            "p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99)),
+            "client_cpu": client_cpu / elapsed}
 
 
 def main() -> None:
@@ -200,18 +231,19 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             try:
                 wait_ready(url, proc, log)
-                results.append(summary(workers, f"closed, {args.concurrency} in flight", *asyncio.run(
+                results.append(summary(workers, f"closed, {args.concurrency} in flight", *measured(
                     load(url, key, drafts, args.requests, args.concurrency, args.max_seconds))))
-                results.append(summary(workers, f"open, {args.rate:g} req/s offered", *asyncio.run(
+                results.append(summary(workers, f"open, {args.rate:g} req/s offered", *measured(
                     paced(url, key, drafts, args.requests, args.rate, args.max_seconds))))
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
     print(f"{args.cases} resolved cases; client and server share this machine's {os.cpu_count()} cores")
-    print(f"{'workers':>7s}  {'load':28s} {'requests':>8s} {'errors':>6s} {'req/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s}")
+    print(f"{'workers':>7s}  {'load':28s} {'requests':>8s} {'errors':>6s} {'req/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s}"
+          f" {'client cores':>12s}")
     for r in results:
         print(f"{r['workers']:7d}  {r['mode']:28s} {r['requests']:8d} {r['errors']:6d} {r['rps']:7.1f} "
-              f"{r['p50']:7.1f} {r['p99']:7.1f}")
+              f"{r['p50']:7.1f} {r['p99']:7.1f} {r['client_cpu']:12.2f}")
     one_max, two_max, two_open = results[0], results[2], results[3]
     scale = two_max["rps"] / one_max["rps"]
     errors = sum(r["errors"] for r in results)
