@@ -20,12 +20,11 @@ import uvicorn
 APP = "api.app:create_app"
 
 
-def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     return sock
@@ -36,7 +35,7 @@ def _config(host: str, port: int, log_level: str) -> uvicorn.Config:
 
 
 def _worker(host: str, port: int, log_level: str) -> None:
-    sock = listening_socket(host, port, reuse_port=True)
+    sock = listening_socket(host, port)
     uvicorn.Server(_config(host, port, log_level)).run(sockets=[sock])
 
 
@@ -46,7 +45,7 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning")
         return
     if not hasattr(socket, "SO_REUSEPORT"):
         raise SystemExit("--workers > 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
-    listening_socket(host, port, reuse_port=True).close()     # fail here, once, if the port is taken
+    listening_socket(host, port).close()     # fail here, once, if the port is taken
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
@@ -55,14 +54,16 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning")
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    processes = [context.Process(target=_worker, args=(host, port, log_level), daemon=False) for _ in range(workers)]
-    for p in processes:
-        p.start()
+    def start_worker():
+        process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        process.start()
+        return process
+
+    processes = [start_worker() for _ in range(workers)]
     while not stopping.wait(0.5):
         for i, p in enumerate(processes):
             if not p.is_alive():                                  # a crashed worker is replaced
-                processes[i] = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
-                processes[i].start()
+                processes[i] = start_worker()
     for p in processes:
         p.terminate()                                             # SIGTERM: uvicorn shuts down gracefully
     for p in processes:

@@ -71,6 +71,11 @@ class _ThreadSearcher:
     doc_frequencies: dict[str, int] = field(default_factory=dict)   # term → df in title or body
 
 
+def _hits(searcher, kind: str, docs: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    """Ranked document numbers → hits carrying the entity id stored with each document."""
+    return [Hit(kind, int(searcher.stored_fields(int(d))["entity_id"]), float(score)) for d, score in zip(docs, scores)]
+
+
 class WhooshIndex:
     """Reads always tokenise with the segmenter of the generation being searched (its
     dictionary is stored in meta.json), so a dictionary edit never mixes token versions: the
@@ -249,8 +254,7 @@ class WhooshIndex:
                     return []
                 totals = bm25f_for(searcher, leaves, weighted(terms), allowed_docs)
                 best = [i for i in np.argsort(-totals, kind="stable")[:k] if totals[i] > 0]
-                return [Hit(kind, int(searcher.stored_fields(int(allowed_docs[i]))["entity_id"]), float(totals[i]))
-                        for i in best]
+                return _hits(searcher, kind, allowed_docs[best], totals[best])
         scores = bm25f(searcher, leaves, weighted(rare))
         candidates = top(scores, limit, mask)
         if len(candidates) < k and common:
@@ -265,7 +269,7 @@ class WhooshIndex:
         if common:
             totals += bm25f_for(searcher, leaves, weighted(common), docs)
         best = np.argsort(-totals, kind="stable")[:k]
-        return [Hit(kind, int(searcher.stored_fields(int(docs[i]))["entity_id"]), float(totals[i])) for i in best]
+        return _hits(searcher, kind, docs[best], totals[best])
 
     def _leaves(self) -> list[Segment]:
         """The segments of this thread's searcher with their field lengths (computed once per searcher)."""
@@ -296,7 +300,7 @@ class WhooshIndex:
             scores = np.where(mask, scores, 0.0)
         matched = np.flatnonzero(scores > 0)
         page = matched[np.argsort(-scores[matched], kind="stable")][offset: offset + limit]
-        return [Hit(kind, int(searcher.stored_fields(int(d))["entity_id"]), float(scores[d])) for d in page], len(matched)
+        return _hits(searcher, kind, page, scores[page]), len(matched)
 
     def stats(self) -> dict:
         generation = self.current_generation()
