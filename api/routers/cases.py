@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
-from api.deps import Agent, AnyUser, ClockDep, RulesDep, SessionDep
+from api.deps import Agent, AnyUser, ClockDep, RulesDep, SessionDep, require
 from api.schemas import PROBLEM_RESPONSES, Page
-from kb.cases import queries, service
+from kb.cases import queries, service, sheet_export, sheet_import
 from kb.clock import Clock
+from kb.db import make_session
+from kb.errors import DomainError, FieldError
 from kb.models import (
     Case,
     CaseCreate,
@@ -21,9 +30,15 @@ from kb.models import (
     CaseStatus,
     CaseTransition,
     CaseUpdate,
+    Role,
+    User,
 )
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
+log = logging.getLogger("zhiku.import")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NDJSON = "application/x-ndjson"
+Exporter = Annotated[User, Depends(require(Role.agent, Role.analyst))]
 
 
 def to_public(case: Case, clock: Clock) -> CasePublic:
@@ -43,10 +58,7 @@ def create_case(data: CaseCreate, session: SessionDep, user: Agent, rules: Rules
     return to_public(case, rules.clock)
 
 
-@router.get("", response_model=Page[CasePublic], operation_id="cases-list")
-def list_cases(
-    session: SessionDep,
-    _user: AnyUser,
+def case_filter(
     clock: ClockDep,
     status: Annotated[list[CaseStatus] | None, Query(description="repeatable")] = None,
     type: Annotated[str | None, Query(max_length=32)] = None,
@@ -59,17 +71,114 @@ def list_cases(
     date_from: Annotated[date | None, Query(description="沟通日期 ≥ (service timezone)")] = None,
     date_to: Annotated[date | None, Query(description="沟通日期 ≤ (inclusive)")] = None,
     overdue: bool | None = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> Page[CasePublic]:
-    flt = queries.CaseFilter(
+) -> queries.CaseFilter:
+    """The list filters, shared by the list and the export."""
+    if date_from and date_to and date_from > date_to:
+        raise FieldError("date_to", "结束日期早于开始日期")
+    return queries.CaseFilter(
         status=status, type=type, priority=priority, channel=channel, owner=owner, group=group,
         customer_id=customer_id, product=product, overdue=overdue,
         date_from=datetime.combine(date_from, time(0), clock.tz) if date_from else None,
         date_to=datetime.combine(date_to + timedelta(days=1), time(0), clock.tz) if date_to else None,
     )
+
+
+FilterDep = Annotated[queries.CaseFilter, Depends(case_filter)]
+
+
+@router.get("", response_model=Page[CasePublic], operation_id="cases-list")
+def list_cases(
+    session: SessionDep,
+    _user: AnyUser,
+    clock: ClockDep,
+    flt: FilterDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> Page[CasePublic]:
     rows, total = queries.list_cases(session, flt, now=clock.now(), offset=(page - 1) * page_size, limit=page_size)
     return Page(items=[to_public(c, clock) for c in rows], total=total, page=page, page_size=page_size)
+
+
+@router.get("/export", operation_id="cases-export",
+            responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the filtered list, redacted"}})
+def export_cases(session: SessionDep, _user: Exporter, clock: ClockDep, flt: FilterDep,
+                 format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx") -> Response:
+    """导出筛选后的问题列表（与列表相同的筛选条件）；联系方式已脱敏，文本中的号码已遮盖。最多 50,000 行。"""
+    rows, total = queries.list_cases(session, flt, now=clock.now(), offset=0, limit=sheet_import.MAX_ROWS)
+    body = [sheet_export.case_row(c, clock.tz) for c in rows]
+    headers = sheet_export.export_headers()
+    stamp = clock.now().strftime("%Y%m%d-%H%M")
+    if format == "csv":
+        content, media = sheet_export.to_csv(headers, body), "text/csv; charset=utf-8"
+    else:
+        content, media = sheet_export.to_xlsx(headers, body), XLSX
+    return Response(content, media_type=media, headers={
+        "Content-Disposition": _attachment(f"问题记录-{stamp}.{format}"), "X-Total-Count": str(total)})
+
+
+@router.get("/import/template", operation_id="cases-import-template",
+            responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "需求记录表 with 3 examples"}})
+def import_template(_user: AnyUser, format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx") -> Response:
+    """下载导入模板（需求记录表，含 3 行示例）。"""
+    media = XLSX if format == "xlsx" else "text/csv; charset=utf-8"
+    return Response(sheet_export.template(format), media_type=media,
+                    headers={"Content-Disposition": _attachment(f"需求记录表模板.{format}")})
+
+
+@router.post("/import", operation_id="cases-import",
+             responses={200: {"content": {"application/json": {}, NDJSON: {}},
+                              "description": "the report; NDJSON progress lines first when asked for"}})
+def import_cases(
+    request: Request,
+    user: Agent,
+    rules: RulesDep,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX in the 需求记录表 layout")],
+    dry_run: Annotated[bool, Query(description="check every row, store nothing")] = False,
+    encoding: Annotated[str | None, Query(max_length=16, description="CSV encoding if not UTF-8/GBK")] = None,
+):
+    """导入表格：先检查每一行（行号、列、原因），再把所有合格行在一个事务中保存（编号、脱敏、分派、SLA、索引）。
+    dry_run=true 只检查不保存。请求头 Accept: application/x-ndjson 时逐行返回进度，最后一行是报告。"""
+    content = file.file.read(sheet_import.MAX_BYTES + 1)
+    table = sheet_import.read_table(content, file.filename or "", encoding=encoding)
+    engine = request.app.state.engine
+    source = f"导入 {file.filename or '表格'}"
+
+    def run(progress=None) -> dict:
+        with make_session(engine, write=not dry_run) as session:
+            checks = sheet_import.check_rows(session, table, tz=rules.clock.tz, progress=progress)
+            numbers = None
+            if not dry_run:
+                numbers = sheet_import.store_rows(session, checks, actor=user.username, rules=rules, source=source,
+                                                  progress=progress)
+            return sheet_import.report(table, checks, dry_run=dry_run, numbers=numbers)
+
+    if NDJSON not in request.headers.get("accept", ""):
+        return run()
+    return StreamingResponse(_progress_lines(run), media_type=NDJSON)
+
+
+def _progress_lines(run) -> Iterator[bytes]:
+    """Run the import in a worker thread and yield its progress as JSON lines, the report last."""
+    lines: queue.Queue = queue.Queue()
+
+    def target():
+        try:
+            lines.put({"report": run(lambda phase, done, total: lines.put(
+                {"phase": phase, "done": done, "total": total}))})
+        except DomainError as exc:
+            lines.put({"error": {"title": exc.title, "detail": exc.message, "field": exc.field}})
+        except Exception:   # noqa: BLE001 - reported to the client, logged here
+            log.exception("import failed")
+            lines.put({"error": {"title": "服务器内部错误", "detail": "导入未完成，没有保存任何行"}})
+        lines.put(None)
+
+    threading.Thread(target=target, name="case-import", daemon=True).start()
+    while (item := lines.get()) is not None:
+        yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
+
+
+def _attachment(filename: str) -> str:
+    return f"attachment; filename*=UTF-8''{quote(filename)}"
 
 
 @router.get("/{number}", response_model=CasePublic, operation_id="cases-get")

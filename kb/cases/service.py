@@ -20,6 +20,7 @@ from kb.models import (
     CaseCreate,
     CaseFeedback,
     CaseHistory,
+    CaseImport,
     CaseResolve,
     CaseStatus,
     CaseTransition,
@@ -100,6 +101,38 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
         _link_suggestion(session, data.suggestion_id, case, now)
     record_change(session, entity="case", entity_id=case.id, at=now)
     _commit(session)
+    return case
+
+
+def import_case(session: Session, data: CaseImport, *, actor: str, rules: CaseRules, owner: str | None,
+                source: str) -> Case:
+    """One row of an imported sheet, stored where it already stands (status, solution,
+    satisfaction) with the same masking, redaction, routing, numbering and SLA as a logged
+    case. Does **not** commit: the importer stores a whole file in one transaction."""
+    now = rules.clock.now()
+    received = rules.clock.local(data.contact_at) if data.contact_at else now
+    values = data.model_dump(exclude={"contact", "suggestion_id", "source_number", "resolution_due_at", "owner"})
+    values = _clean_text(values, rules)
+    if rules.mask_individual_names and data.customer_kind == CustomerKind.individual:
+        values["customer_name"] = mask_name(values["customer_name"])
+    if data.source_number:
+        values["notes"] = "；".join(filter(None, [f"原问题编号 {data.source_number}", values.get("notes")]))[:2000]
+    values.update(contact_at=received, owner=owner)
+    if data.resolved_at is not None:
+        values["resolved_at"] = rules.clock.local(data.resolved_at)
+    case = Case(**values, number=next_case_number(session, prefix=rules.number_prefix, local_now=now),
+                contact_masked=mask_contact(data.contact), group=route_group_for(session, data.type),
+                received_at=received, created_by=actor, created_at=now, updated_at=now)
+    if case.status == CaseStatus.closed and case.closed_at is None:
+        case.closed_at = case.resolved_at
+    _apply_sla(case, rules)
+    if data.resolution_due_at is not None:
+        case.resolution_due_at = rules.clock.local(data.resolution_due_at)
+        case.sla_explanation = {**case.sla_explanation, "resolution_source": "表格中的处理时限"}
+    session.add(case)
+    session.flush()
+    _history(session, case, actor, now, "imported", note=f"{source} → {case.status.value}"[:500])
+    record_change(session, entity="case", entity_id=case.id, at=now)
     return case
 
 

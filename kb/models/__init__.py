@@ -12,6 +12,7 @@ from kb.models.article import (
 from kb.models.case import (
     Case,
     CaseCreate,
+    CaseImport,
     CaseFeedback,
     CaseHistory,
     CaseHistoryPublic,
@@ -40,6 +41,7 @@ __all__ = [
     "Audience",
     "Case",
     "CaseCreate",
+    "CaseImport",
     "CaseFeedback",
     "CaseHistory",
     "CaseHistoryPublic",

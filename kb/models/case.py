@@ -265,3 +265,24 @@ class CasePublic(SQLModel):
     created_at: datetime
     updated_at: datetime
     overdue: bool = False
+
+
+class CaseImport(CaseCreate):
+    """A row of an imported spreadsheet (historical records): the fields of a new case plus
+    where it already stands. ``received_at`` is the contact time, so SLA and reports place
+    it when it happened, not when it was imported."""
+
+    status: CaseStatus = CaseStatus.pending
+    resolution_due_at: datetime | None = Field(default=None, description="处理时限 given in the sheet")
+    analysis: str | None = Field(default=None, max_length=5000)
+    root_cause: str | None = Field(default=None, max_length=200)
+    solution_temp: str | None = Field(default=None, max_length=5000)
+    solution_perm: str | None = Field(default=None, max_length=5000)
+    result: str | None = Field(default=None, max_length=2000)
+    fixed_in_version: str | None = Field(default=None, max_length=32)
+    resolved_at: datetime | None = None
+    satisfaction: Satisfaction | None = None
+    satisfaction_score: int | None = Field(default=None, ge=1, le=5)
+    nps_score: int | None = Field(default=None, ge=0, le=10)
+    feedback: str | None = Field(default=None, max_length=2000)
+    source_number: str | None = Field(default=None, max_length=64, description="问题编号 in the source sheet")
