@@ -19,6 +19,7 @@ from api.routers import (
     health,
     knowledge,
     models,
+    reports,
     sla,
     suggestions,
     taxonomy,
@@ -86,6 +87,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     for module in (health, cases, suggestions, articles, audiences, knowledge, classify, models, dictionary, taxonomy,
-                   users, sla):
+                   users, sla, reports):
         app.include_router(module.router)
     return app
