@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from api.serve import serve
 
-    print(f"知库 Zhiku serving on http://{settings.host}:{settings.port}  (API docs: /docs)", flush=True)
+    print(f"知库 Zhiku serving on http://{settings.host}:{settings.port}/  — 在浏览器打开并用 API 密钥登录"
+          f"  (API docs: /docs)", flush=True)
     serve(settings.host, settings.port, workers=getattr(args, "workers", 1))
     return 0
 

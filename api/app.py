@@ -26,6 +26,7 @@ from api.routers import (
     users,
 )
 from api.runtime import Refresher
+from api.web import pages
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
 from classifier.rules import TriageRules
@@ -89,4 +90,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for module in (health, cases, suggestions, articles, audiences, knowledge, classify, models, dictionary, taxonomy,
                    users, sla, reports):
         app.include_router(module.router)
+    pages.install(app)
     return app

@@ -18,5 +18,18 @@ if [ -z "${ZHIKU_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 
+# The browser tests drive Debian's chromium (Playwright without its browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing chromium and CJK fonts from Debian packages…" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq chromium fonts-noto-cjk >&2
+  elif [ "${CI:-}" = "true" ]; then
+    echo "CI: chromium is missing and cannot be installed (not root)" >&2; exit 1
+  else
+    echo "chromium not available: browser tests will be skipped" >&2
+  fi
+fi
+
 workers=${PYTEST_WORKERS:-2}
 exec .venv/bin/python -m pytest -n "$workers" "$@"

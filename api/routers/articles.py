@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AnyUser, ClockDep, KnowledgeManager, SessionDep
 from api.schemas import PROBLEM_RESPONSES, Page
@@ -17,6 +18,7 @@ from kb.clock import Clock
 from kb.errors import FieldError
 from kb.models import Article, ArticleState
 from kb.models.article import (
+    MAX_BODY,
     ArticleCreate,
     ArticleFeedbackCreate,
     ArticleFromCase,
@@ -122,6 +124,17 @@ async def import_articles(request: Request, session: SessionDep, user: Knowledge
         items.extend(markdown_io.unpack(upload.filename or "upload.md", raw))
     return markdown_io.import_articles(session, items, actor=user.username, now=clock.now(), rules=rules(request),
                                        dry_run=dry_run)
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(max_length=MAX_BODY, description="Markdown")
+
+
+@router.post("/preview", operation_id="articles-preview")
+def preview(data: PreviewRequest, _user: KnowledgeManager) -> dict:
+    """Markdown 预览：与发布后相同的渲染与清洗（编辑器实时预览用）。"""
+    return {"html": render_markdown(data.body)}
 
 
 @router.get("/{article_id}", response_model=ArticlePublic, operation_id="articles-get")

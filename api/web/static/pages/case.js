@@ -1,0 +1,105 @@
+/* Case detail: every field, SLA with its explanation, history, and the agent's actions
+   (transition, first response, resolve, feedback); knowledge managers draft an article. */
+"use strict";
+(() => {
+  const { api, h, $, dt, toast } = Zk;
+  const number = $("#case-root").dataset.number;
+  const transitions = JSON.parse($("#transitions").textContent);
+  const path = `/api/v1/cases/${encodeURIComponent(number)}`;
+
+  const FIELDS = [
+    ["沟通时间", (c) => dt(c.contact_at)], ["沟通渠道", "channel"], ["客户", (c) => `${c.customer_name}（${c.customer_kind}${c.industry ? "，" + c.industry : ""}）`],
+    ["客户ID", "customer_id"], ["联系方式", "contact_masked"], ["客户需求描述", "description"], ["订单号", "order_number"],
+    ["产品", (c) => [c.product, c.module, c.product_version].filter(Boolean).join(" ")], ["客户情绪", "emotion"],
+    ["负责人/组", (c) => `${c.owner || "—"} / ${c.group || "—"}`], ["问题分析过程", "analysis"], ["根本原因", "root_cause"],
+    ["临时方案", "solution_temp"], ["永久方案", "solution_perm"], ["处理结果", "result"], ["修复版本", "fixed_in_version"],
+    ["解决时间", (c) => c.resolved_at && dt(c.resolved_at)], ["满意度", (c) => [c.satisfaction, c.nps_score !== null ? `NPS ${c.nps_score}` : null].filter(Boolean).join("，")],
+    ["客户反馈", "feedback"], ["标签", (c) => c.tags.join("、")], ["备注", "notes"], ["重开次数", (c) => c.reopen_count || null],
+  ];
+
+  function show(c) {
+    $("#case-title").replaceChildren(`${c.number} ${c.subject}`);
+    $("#case-meta").replaceChildren(h("span", { class: `badge ${c.priority}` }, c.priority), ` ${c.type} · `,
+      h("b", { id: "case-status" }, c.status), c.overdue ? h("span", { class: "chip", style: "color:#c62828" }, "超期") : "",
+      ` · 登记人 ${c.created_by}`);
+    const rows = [];
+    for (const [label, get] of FIELDS) {
+      const v = typeof get === "function" ? get(c) : c[get];
+      if (v === null || v === undefined || v === "") continue;
+      rows.push(h("dt", {}, label), h("dd", {}, String(v)));
+    }
+    $("#case-fields").replaceChildren(...rows);
+    const exp = c.sla_explanation || {};
+    $("#case-sla").replaceChildren(
+      h("dt", {}, "接收时间"), h("dd", {}, dt(c.received_at)),
+      h("dt", {}, "首次响应"), h("dd", {}, c.first_response_at ? dt(c.first_response_at) : "尚未响应"),
+      h("dt", {}, "响应时限"), h("dd", {}, dt(c.response_due_at), h("div", { class: "muted" }, exp.response ? exp.response.text : "")),
+      h("dt", {}, "解决时限"), h("dd", {}, dt(c.resolution_due_at), h("div", { class: "muted" }, exp.resolution ? exp.resolution.text : "无")));
+    const next = transitions[c.status] || [];
+    Zk.fillSelect($("#next-status"), next.map((s) => ({ code: s, name: s === "处理中" && c.status === "已解决" ? "处理中（重开）" : s })));
+    $("#transition-form button[type=submit]").disabled = !next.length;
+    $("#resolve-card").hidden = $("#resolve-card").hidden || !["待处理", "处理中", "升级处理"].includes(c.status);
+    $("#feedback-card").hidden = $("#feedback-card").hidden || !["已解决", "已关闭"].includes(c.status);
+    $("#publish-card").hidden = $("#publish-card").hidden || !["已解决", "已关闭"].includes(c.status);
+    $("#first-response").hidden = !!c.first_response_at;
+  }
+
+  const ACTIONS = { created: "登记", updated: "修改", status: "状态变更", reopened: "重开", resolved: "解决",
+                    feedback: "回访", imported: "导入" };
+  const FIELD_NAMES = { status: "处理状态", priority: "优先级", type: "需求类型", owner: "负责人", group: "处理组",
+    channel: "沟通渠道", subject: "沟通事由", description: "客户需求描述", analysis: "问题分析过程", root_cause: "根本原因",
+    solution_temp: "临时方案", solution_perm: "永久方案", result: "处理结果", fixed_in_version: "修复版本",
+    resolved_at: "解决时间", closed_at: "关闭时间", first_response_at: "首次响应", satisfaction: "满意度",
+    satisfaction_score: "评分", nps_score: "NPS", feedback: "客户反馈", reopen_count: "重开次数", notes: "备注",
+    tags: "标签", response_due_at: "响应时限", contact_masked: "联系方式", product: "产品", module: "模块" };
+
+  async function loadHistory() {
+    const items = await api(`${path}/history`);
+    $("#history tbody").replaceChildren(...items.map((x) => h("tr", {},
+      h("td", { style: "white-space:nowrap" }, dt(x.at)), h("td", {}, x.actor), h("td", {}, ACTIONS[x.action] || x.action),
+      h("td", {}, x.field ? FIELD_NAMES[x.field] || x.field : ""),
+      h("td", {}, x.field ? `${x.old_value ?? "—"} → ${x.new_value ?? "—"}` : ""), h("td", {}, x.note || ""))));
+  }
+
+  async function reload() {
+    Zk.showByRole(Zk.$$("[data-roles]", $("#case-root")));
+    show(await api(path));
+    await loadHistory();
+  }
+
+  function bind(formId, url, build) {
+    const form = $(formId);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      Zk.clearErrors(form.closest(".card"));
+      try {
+        await api(url, { method: "POST", body: build(Zk.formValues(form)) });
+        form.reset();
+        toast("已保存");
+        await reload();
+      } catch (err) { Zk.showErrors(form, err, form.closest(".card").querySelector(".form-error")); }
+    });
+  }
+
+  async function init() {
+    bind("#transition-form", `${path}/transitions`, (v) => v);
+    bind("#resolve-form", `${path}/resolve`, (v) => v);
+    bind("#feedback-form", `${path}/feedback`, (v) => ({ ...v, nps_score: v.nps_score !== undefined ? Number(v.nps_score) : undefined, reopen: v.reopen === "true" }));
+    $("#first-response").addEventListener("click", async () => {
+      await api(path, { method: "PATCH", body: { first_response: true } });
+      toast("已记录首次响应");
+      await reload();
+    });
+    $("#to-article").addEventListener("click", async () => {
+      try {
+        const a = await api("/api/v1/articles/from-case", { method: "POST", body: { case_number: number } });
+        location.href = `/knowledge/${a.id}`;
+      } catch (err) { toast(err.message, "error"); }
+    });
+    try { await reload(); } catch (err) {
+      $("#case-title").textContent = err.status === 404 ? `问题 ${number} 不存在` : err.message;
+    }
+  }
+
+  Zk.page(init);
+})();

@@ -1,0 +1,110 @@
+/* Supervisor reports: six reports for one date range, each as a chart (Chart.js, served
+   locally), its table, and a CSV download of exactly that table. */
+"use strict";
+(() => {
+  const { api, h, $, $$, dt, pct, toast } = Zk;
+  const charts = {};
+  const COLORS = ["#1f6feb", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c7cfa", "#868e96"];
+  let data = {};
+  let tax = {};
+
+  function chart(id, config) {
+    if (charts[id]) charts[id].destroy();
+    config.options = { responsive: true, maintainAspectRatio: false, animation: false,
+                       plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } }, ...(config.options || {}) };
+    charts[id] = new Chart($(`#${id}`), config);
+  }
+
+  function table(section, report, name) {
+    section.querySelector("details")?.remove();
+    const fmt = (v) => (v === null || v === undefined ? "—" : typeof v === "number" && !Number.isInteger(v) && v <= 1 && v >= 0 ? pct(v, 1) : String(v));
+    section.append(h("details", { class: "table" }, h("summary", {}, `表格（${report.rows.length} 行）`),
+      h("button", { type: "button", class: "small", onclick: () => Zk.download(`/api/v1/reports/${name}?${params()}&format=csv`, `${name}.csv`) }, "下载 CSV"),
+      h("table", {}, h("thead", {}, h("tr", {}, report.columns.map((c) => h("th", {}, c)))),
+        h("tbody", {}, report.rows.map((r) => h("tr", {}, r.map((v) => h("td", {}, fmt(v)))))))));
+  }
+
+  function params() {
+    return new URLSearchParams(Zk.formValues($("#range"))).toString();
+  }
+
+  function kpis() {
+    const s = data.sla.overall || {};
+    const items = [["问题数", data.volumes.total], ["响应达标率", pct(s.response_rate, 1)], ["解决达标率", pct(s.resolution_rate, 1)],
+                   ["当前超期", s.overdue ?? 0], ["CSAT（满意占比）", pct(data.satisfaction.csat, 1)],
+                   ["NPS", data.nps.nps ?? "—"], ["解决用时中位", s.median_resolution_hours !== undefined && s.median_resolution_hours !== null ? `${s.median_resolution_hours} 小时` : "—"]];
+    $("#kpis").replaceChildren(...items.map(([k, v]) => h("div", { class: "kpi" }, h("div", { class: "v" }, String(v)), h("div", { class: "k" }, k))));
+  }
+
+  function drawVolumes() {
+    const dim = $("#volume-dim").value;
+    const series = data.volumes.series[dim];
+    chart("chart-volumes", { type: "bar", data: { labels: data.volumes.periods,
+      datasets: Object.entries(series).map(([label, counts], i) => ({ label, data: counts, backgroundColor: COLORS[i % COLORS.length] })) },
+      options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } } });
+  }
+
+  function draw() {
+    kpis();
+    drawVolumes();
+    const byP = data.sla.by_priority;
+    const order = new Map((tax.priority || []).map((l, i) => [l.code, i]));
+    const pr = Object.keys(byP).sort((a, b) => (order.get(a) ?? 99) - (order.get(b) ?? 99));
+    chart("chart-sla", { type: "bar", data: { labels: pr, datasets: [
+      { label: "响应达标率", data: pr.map((p) => byP[p].response_rate), backgroundColor: COLORS[0] },
+      { label: "解决达标率", data: pr.map((p) => byP[p].resolution_rate), backgroundColor: COLORS[2] }] },
+      options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
+    const sat = data.satisfaction;
+    chart("chart-csat", { type: "bar", data: { labels: sat.periods, datasets: [
+      ...Object.entries(sat.series).map(([label, counts], i) => ({ label, data: counts, stack: "s", backgroundColor: ["#2f9e44", "#f08c00", "#e03131"][i] })),
+      { label: "CSAT", type: "line", data: sat.csat_series, yAxisID: "rate", borderColor: COLORS[0], spanGaps: true }] },
+      options: { scales: { y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, rate: { position: "right", min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
+    const nps = data.nps;
+    chart("chart-nps", { type: "line", data: { labels: nps.periods, datasets: [
+      { label: "NPS", data: nps.nps_series, borderColor: COLORS[3], spanGaps: true },
+      { label: "回答数", type: "bar", data: nps.periods.map((_, i) => nps.series.promoters[i] + nps.series.passives[i] + nps.series.detractors[i]), yAxisID: "n", backgroundColor: "#dee2e6" }] },
+      options: { scales: { y: { min: -100, max: 100 }, n: { position: "right", beginAtZero: true, ticks: { precision: 0 } } } } });
+    const top = data["top-problems"].problems;
+    chart("chart-top", { type: "bar", data: { labels: top.map((p) => p.title.slice(0, 14)), datasets: [
+      { label: "前半段", data: top.map((p) => p.first_half), backgroundColor: "#a5d8ff" },
+      { label: "后半段", data: top.map((p) => p.second_half), backgroundColor: COLORS[0] }] },
+      options: { indexAxis: "y", scales: { x: { stacked: true, ticks: { precision: 0 } }, y: { stacked: true } } } });
+    const acc = data.acceptance.versions;
+    chart("chart-acceptance", { type: "bar", data: { labels: acc.map((v) => v.version), datasets: [
+      { label: "类型采纳率", data: acc.map((v) => v.type_rate), backgroundColor: COLORS[0] },
+      { label: "优先级采纳率", data: acc.map((v) => v.priority_rate), backgroundColor: COLORS[1] }] },
+      options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
+    for (const section of $$("[data-report]")) table(section, data[section.dataset.report], section.dataset.report);
+    $("#overdue tbody").replaceChildren(...data.sla.overdue_cases.map((c) => h("tr", { class: "overdue" },
+      h("td", {}, h("a", { href: `/cases/${c.number}` }, c.number)), h("td", {}, c.subject), h("td", {}, c.priority), h("td", {}, c.status),
+      h("td", {}, c.owner || "—"), h("td", {}, dt(c.resolution_due_at)))));
+    if (!data.sla.overdue_cases.length) $("#overdue tbody").append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "没有超期问题")));
+    $("#range-note").textContent = `${data.volumes.date_from} 至 ${data.volumes.date_to}，按${{ day: "日", week: "周", month: "月" }[data.volumes.granularity]}`;
+  }
+
+  async function load() {
+    const form = $("#range");
+    Zk.clearErrors(form.parentElement);
+    const q = params();
+    history.replaceState(null, "", `?${q}`);
+    try {
+      const names = ["volumes", "sla", "satisfaction", "nps", "top-problems", "acceptance"];
+      const results = await Promise.all(names.map((n) => api(`/api/v1/reports/${n}?${q}`)));
+      data = Object.fromEntries(names.map((n, i) => [n, results[i]]));
+      draw();
+    } catch (err) { Zk.showErrors(form, err, form.parentElement.querySelector(".form-error")); }
+  }
+
+  Zk.page(async () => {
+    tax = await Zk.taxonomy();
+    const qs = new URLSearchParams(location.search);
+    const today = new Date();
+    const iso = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+    $("#date_to").value = qs.get("date_to") || iso(today);
+    $("#date_from").value = qs.get("date_from") || iso(new Date(today.getTime() - 89 * 86400000));
+    $("#granularity").value = qs.get("granularity") || "";
+    $("#range").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+    $("#volume-dim").addEventListener("change", drawVolumes);
+    await load();
+  });
+})();

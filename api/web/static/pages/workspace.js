@@ -1,0 +1,190 @@
+/* Agent workspace: log a case while proposals, similar resolved cases and articles update
+   beside the form (debounced); one click accepts a proposal or opens a hit; saving shows the
+   number and the SLA due times with their explanation. */
+"use strict";
+(() => {
+  const { api, h, $, dt, pct, toast } = Zk;
+  let lastSuggestion = null;
+  let seq = 0;
+  const touched = new Set();          // selects the agent chose by hand are never overwritten
+
+  function localNow() {
+    const d = new Date();
+    d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+    return d.toISOString().slice(0, 16);
+  }
+
+  async function init() {
+    const tax = await Zk.taxonomy();
+    Zk.fillSelect($("#channel"), tax.channel || []);
+    Zk.fillSelect($("#emotion"), tax.emotion || [], { empty: "—" });
+    Zk.fillSelect($("#type"), tax.type || [], { empty: "请选择" });
+    Zk.fillSelect($("#priority"), tax.priority || [], { empty: "请选择" });
+    $("#contact_at").value = localNow();
+    for (const id of ["type", "priority"]) $(`#${id}`).addEventListener("change", () => { touched.add(id); markAccepted(); });
+    const ask = Zk.debounce(suggest, 400);
+    for (const id of ["subject", "description", "product", "emotion", "customer_kind"]) {
+      $(`#${id}`).addEventListener(id === "emotion" || id === "customer_kind" ? "change" : "input", ask);
+    }
+    $("#case-form").addEventListener("submit", save);
+    $("#case-form").addEventListener("reset", () => setTimeout(resetAll, 0));
+  }
+
+  function draft() {
+    const subject = $("#subject").value.trim();
+    const description = $("#description").value.trim();
+    return { subject, description: description || subject, emotion: $("#emotion").value || null,
+             customer_kind: $("#customer_kind").value || null, product: $("#product").value.trim() || null };
+  }
+
+  async function suggest() {
+    const d = draft();
+    if ((d.subject + d.description).replace(/\s/g, "").length < 4) return;
+    const mine = ++seq;
+    $("#suggest-state").textContent = "正在分析…";
+    try {
+      const s = await api("/api/v1/suggestions", { method: "POST", body: d });
+      if (mine !== seq) return;          // an older answer arriving late
+      lastSuggestion = s;
+      render(s);
+      $("#suggest-state").textContent = s.missing.length ? `部分不可用：${s.missing.join("、")}` : `模型 ${s.model_version || "规则"}`;
+    } catch (err) {
+      if (mine === seq) $("#suggest-state").textContent = `建议暂不可用：${err.message}`;
+    }
+  }
+
+  function proposal(head, name, s) {
+    const p = s[head];
+    if (!p || !p.label) return null;
+    const conf = p.confidence;
+    const box = h("div", { class: "proposal", id: `proposal-${head}`, dataset: { label: p.label } },
+      h("div", {},
+        h("span", { class: "muted" }, `建议${name}：`), h("span", { class: "label" }, p.label),
+        conf !== null ? h("span", { class: "conf", title: pct(conf, 1) }, h("i", { style: `width:${Math.round(conf * 100)}%` })) : null,
+        conf !== null ? h("span", { class: "muted" }, ` ${pct(conf)}`) : h("span", { class: "muted" }, " 规则"),
+        p.abstain ? h("span", { class: "chip" }, "把握不大，仅供参考") : null,
+        h("button", { type: "button", class: "small primary", style: "float:right", id: `accept-${head}`,
+                      onclick: () => accept(head, p.label) }, "采纳")),
+      p.drivers.length ? h("div", { class: "muted" }, "依据：", p.drivers.slice(0, 6).map((d) => h("span", { class: "chip accent", title: `权重 ${d.weight}` }, d.term))) : null,
+      p.alternatives.length ? h("div", { class: "muted" }, "其他：",
+        p.alternatives.slice(0, 3).map((a) => h("button", { type: "button", class: "small", onclick: () => accept(head, a.label) },
+          `${a.label} ${pct(a.confidence)}`))) : null,
+      (p.rules_fired || []).length ? h("div", { class: "muted" }, "规则：", p.rules_fired.map((r) => r.detail || r.rule).join("；")) : null);
+    if (p.auto_apply && !touched.has(head) && !$(`#${head}`).value) {
+      $(`#${head}`).value = p.label;
+    }
+    return box;
+  }
+
+  function accept(head, label) {
+    $(`#${head}`).value = label;
+    touched.add(head);
+    markAccepted();
+    toast(`已采纳${head === "type" ? "类型" : "优先级"}：${label}`);
+  }
+
+  function markAccepted() {
+    for (const head of ["type", "priority"]) {
+      const box = $(`#proposal-${head}`);
+      if (box) box.classList.toggle("accepted", $(`#${head}`).value === box.dataset.label);
+    }
+  }
+
+  function render(s) {
+    $("#proposals").replaceChildren(...[proposal("type", "类型", s), proposal("priority", "优先级", s)].filter(Boolean));
+    markAccepted();
+    const similar = s.similar_cases.map((c) => h("div", { class: "hit" },
+      h("div", {}, h("a", { href: `/cases/${c.number}`, class: "title", onclick: (ev) => { ev.preventDefault(); openCase(c.number); } },
+        c.number), " ", h("span", { html: c.highlights.subject || "" }), " ",
+        h("span", { class: "chip" }, c.type), c.satisfaction ? h("span", { class: "chip" }, c.satisfaction) : null),
+      c.highlights.description ? h("div", { class: "muted", html: c.highlights.description }) : null,
+      c.solution_temp ? h("div", { class: "solution" }, h("b", {}, "临时方案："), c.solution_temp) : null,
+      c.solution_perm ? h("div", { class: "solution" }, h("b", {}, "永久方案："), c.solution_perm) : null,
+      h("div", { class: "muted" }, c.root_cause ? `根因：${c.root_cause}　` : "", c.fixed_in_version ? `修复版本：${c.fixed_in_version}` : "",
+        h("button", { type: "button", class: "small", onclick: () => openCase(c.number) }, "查看"))));
+    $("#similar").replaceChildren(...(similar.length ? similar : [h("p", { class: "muted" }, "没有相似的已解决问题")]));
+    const articles = s.articles.map((a) => h("div", { class: "hit" },
+      h("a", { href: `/knowledge/${a.id}`, class: "title", onclick: (ev) => { ev.preventDefault(); openArticle(a.id); }, html: a.highlights.title || "" }),
+      " ", a.helpful_ratio !== null ? h("span", { class: "chip" }, `有帮助 ${pct(a.helpful_ratio)}`) : null,
+      a.highlights.body ? h("div", { class: "muted", html: a.highlights.body }) : null));
+    $("#articles").replaceChildren(...(articles.length ? articles : [h("p", { class: "muted" }, "没有匹配的文章")]));
+  }
+
+  function drawer(...children) {
+    const d = $("#drawer");
+    d.replaceChildren(h("button", { type: "button", class: "close", onclick: () => { d.hidden = true; } }, "关闭 ✕"), ...children);
+    d.hidden = false;
+  }
+
+  async function openCase(number) {
+    const c = await api(`/api/v1/cases/${encodeURIComponent(number)}`);
+    const row = (k, v) => (v ? [h("dt", {}, k), h("dd", {}, v)] : []);
+    drawer(h("h2", {}, `${c.number} ${c.subject}`),
+      h("dl", { class: "fields" }, row("状态", c.status), row("类型/优先级", `${c.type} / ${c.priority}`),
+        row("产品", [c.product, c.module, c.product_version].filter(Boolean).join(" ")), row("客户需求描述", c.description),
+        row("问题分析", c.analysis), row("根本原因", c.root_cause), row("临时方案", c.solution_temp), row("永久方案", c.solution_perm),
+        row("处理结果", c.result), row("修复版本", c.fixed_in_version), row("满意度", c.satisfaction), row("客户反馈", c.feedback)),
+      h("p", {}, h("a", { href: `/cases/${c.number}` }, "打开问题详情 →")));
+  }
+
+  async function openArticle(id) {
+    const a = await api(`/api/v1/articles/${id}`);
+    const fb = async (helped) => {
+      await api(`/api/v1/articles/${id}/feedback`, { method: "POST", body: { helped, suggestion_id: lastSuggestion && lastSuggestion.suggestion_id } });
+      toast("谢谢反馈");
+    };
+    drawer(h("h2", {}, a.title), h("div", { class: "muted" }, `${a.audience} · v${a.version} · ${a.tags.join("、")}`),
+      h("div", { class: "preview", html: a.body_html }),
+      h("div", { class: "actions" }, h("button", { type: "button", onclick: () => fb(true) }, "👍 有帮助"),
+        h("button", { type: "button", onclick: () => fb(false) }, "没帮助")));
+  }
+
+  async function save(ev) {
+    ev.preventDefault();
+    const form = $("#case-form");
+    Zk.clearErrors(form);
+    const body = Zk.formValues(form);
+    if (body.tags) body.tags = body.tags.split(/[,，、\s]+/).filter(Boolean);
+    if (lastSuggestion) body.suggestion_id = lastSuggestion.suggestion_id;
+    $("#save").disabled = true;
+    try {
+      const c = await api("/api/v1/cases", { method: "POST", body });
+      showSaved(c);
+      toast(`已保存 ${c.number}`);
+    } catch (err) {
+      Zk.showErrors(form, err);
+    } finally {
+      $("#save").disabled = false;
+    }
+  }
+
+  function showSaved(c) {
+    const exp = c.sla_explanation || {};
+    const box = $("#saved");
+    box.replaceChildren(
+      h("div", {}, "问题编号 ", h("span", { class: "number", id: "saved-number" }, c.number), "　",
+        h("span", { class: `badge ${c.priority}` }, c.priority), " ", c.type, " → ", c.group || "未分组"),
+      h("dl", { class: "fields" },
+        h("dt", {}, "联系方式"), h("dd", {}, c.contact_masked || "—"),
+        h("dt", {}, "响应时限"), h("dd", {}, dt(c.response_due_at)), h("dt", {}, ""), h("dd", { class: "muted" }, exp.response ? exp.response.text : "—"),
+        h("dt", {}, "解决时限"), h("dd", {}, dt(c.resolution_due_at)), h("dt", {}, ""), h("dd", { class: "muted" }, exp.resolution ? exp.resolution.text : "无解决时限")),
+      h("div", { class: "actions" }, h("a", { href: `/cases/${c.number}` }, "查看问题 →"),
+        h("button", { type: "button", onclick: () => $("#case-form").reset() }, "登记下一条")));
+    box.hidden = false;
+    box.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  }
+
+  function resetAll() {
+    lastSuggestion = null;
+    touched.clear();
+    seq++;
+    $("#contact_at").value = localNow();
+    $("#proposals").replaceChildren();
+    $("#similar").replaceChildren(h("p", { class: "muted" }, "—"));
+    $("#articles").replaceChildren(h("p", { class: "muted" }, "—"));
+    $("#saved").hidden = true;
+    Zk.clearErrors($("#case-form"));
+  }
+
+  Zk.page(init);
+})();

@@ -1,0 +1,188 @@
+/* 知库 — the few helpers every page uses: the signed-in key, API calls with problem
+   details, a tiny DOM builder, formatting, toasts and downloads. No framework. */
+"use strict";
+
+const Zk = (() => {
+  const KEY = "zhiku.key";
+  const USER = "zhiku.user";
+  const ROLE_NAMES = { agent: "客服专员", knowledge_manager: "知识管理员", analyst: "数据分析", admin: "管理员" };
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && (body.detail || body.title)) || `HTTP ${status}`);
+      this.status = status;
+      this.body = body || {};
+      this.errors = (body && body.errors) || [];
+    }
+  }
+
+  const key = () => localStorage.getItem(KEY);
+  const user = () => JSON.parse(localStorage.getItem(USER) || "null");
+
+  async function signIn(plain) {
+    const resp = await fetch("/api/v1/me", { headers: { Authorization: `Bearer ${plain}` } });
+    const body = await resp.json().catch(() => null);
+    if (!resp.ok) throw new ApiError(resp.status, body);
+    localStorage.setItem(KEY, plain);
+    localStorage.setItem(USER, JSON.stringify(body));
+    return body;
+  }
+
+  function signOut() {
+    localStorage.removeItem(KEY);
+    localStorage.removeItem(USER);
+    location.href = "/login";
+  }
+
+  function toLogin() {
+    const next = encodeURIComponent(location.pathname + location.search);
+    location.href = `/login?next=${next}`;
+  }
+
+  async function api(path, { method = "GET", body, form, headers = {}, raw = false, signal } = {}) {
+    const h = { Authorization: `Bearer ${key()}`, ...headers };
+    let payload;
+    if (form) payload = form;
+    else if (body !== undefined) { h["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
+    const resp = await fetch(path, { method, headers: h, body: payload, signal });
+    if (resp.status === 401) { toLogin(); throw new ApiError(401, { detail: "请重新登录" }); }
+    if (raw) {
+      if (!resp.ok) throw new ApiError(resp.status, await resp.json().catch(() => null));
+      return resp;
+    }
+    const data = resp.status === 204 ? null : await resp.json().catch(() => null);
+    if (!resp.ok) throw new ApiError(resp.status, data);
+    return data;
+  }
+
+  /* h("div", {class: "x", onclick: fn}, "text", child) — strings become text nodes (escaped). */
+  function h(tag, attrs = {}, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else if (k === "html") el.innerHTML = v;          // only for server-escaped snippets (highlights, sanitised HTML)
+      else if (k === "dataset") Object.assign(el.dataset, v);
+      else el.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+  /* Times in the service timezone (the server's ZHIKU_TIMEZONE, on <body data-tz>), whatever
+     the browser's own zone or the offset the API used. */
+  let timeFormat;
+  function dt(iso) {
+    if (!iso) return "—";
+    timeFormat = timeFormat || new Intl.DateTimeFormat("zh-CN", { timeZone: document.body.dataset.tz || undefined,
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    const parts = Object.fromEntries(timeFormat.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  }
+  const pct = (x, digits = 0) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(digits)}%`);
+
+  let toastTimer;
+  function toast(message, kind = "ok") {
+    const el = $("#toast");
+    el.textContent = message;
+    el.className = `show ${kind}`;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { el.className = ""; }, 4000);
+  }
+
+  /* Put each problem-details error next to its field (name=field), the rest on top. */
+  function showErrors(form, err, summary) {
+    clearErrors(form);
+    const left = [];
+    for (const e of err.errors || []) {
+      const field = form && form.querySelector(`[name="${CSS.escape(e.field || "")}"]`);
+      if (field) {
+        field.classList.add("invalid");
+        field.setAttribute("aria-invalid", "true");
+        field.insertAdjacentElement("afterend", h("small", { class: "field-error" }, e.message));
+      } else left.push(e.message);
+    }
+    const box = summary || (form && form.querySelector(".form-error"));
+    const text = left.length ? left.join("；") : err.message;
+    if (box) { box.textContent = text; box.hidden = false; } else toast(text, "error");
+  }
+
+  function clearErrors(form) {
+    if (!form) return;
+    form.querySelectorAll(".field-error").forEach((e) => e.remove());
+    form.querySelectorAll(".invalid").forEach((e) => { e.classList.remove("invalid"); e.removeAttribute("aria-invalid"); });
+    form.querySelectorAll(".form-error").forEach((e) => { e.hidden = true; e.textContent = ""; });
+  }
+
+  async function download(path, fallbackName) {
+    const resp = await api(path, { raw: true });
+    const disposition = resp.headers.get("content-disposition") || "";
+    const m = /filename\*=UTF-8''([^;]+)/.exec(disposition);
+    const name = m ? decodeURIComponent(m[1]) : fallbackName;
+    const url = URL.createObjectURL(await resp.blob());
+    const a = h("a", { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  function debounce(fn, ms) {
+    let t;
+    return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+  }
+
+  let taxonomyCache;
+  async function taxonomy() {
+    taxonomyCache = taxonomyCache || api("/api/v1/taxonomy");
+    return taxonomyCache;
+  }
+
+  function fillSelect(select, labels, { empty } = {}) {
+    select.replaceChildren();
+    if (empty !== undefined) select.append(h("option", { value: "" }, empty));
+    for (const l of labels.filter((x) => x.active !== false)) select.append(h("option", { value: l.code }, l.name || l.code));
+  }
+
+  function can(roles) {
+    const u = user();
+    return !!u && (u.role === "admin" || roles.includes(u.role));
+  }
+
+  function showByRole(elements) {
+    for (const el of elements) el.hidden = !can((el.dataset.roles || "").split(","));
+  }
+
+  function formValues(form) {
+    const out = {};
+    for (const [k, v] of new FormData(form).entries()) {
+      if (typeof v === "string" && v.trim() === "") continue;
+      out[k] = typeof v === "string" ? v.trim() : v;
+    }
+    return out;
+  }
+
+  /* Every page but the login page: signed in, or off to /login. */
+  function page(init) {
+    document.addEventListener("DOMContentLoaded", async () => {
+      if (!key()) { toLogin(); return; }
+      const u = user();
+      showByRole($$("#nav a"));
+      $$("#nav a").forEach((a) => { if (location.pathname.startsWith(a.getAttribute("href"))) a.classList.add("active"); });
+      $("#who").hidden = false;
+      $("#who-name").textContent = u.display_name || u.username;
+      $("#who-role").textContent = ROLE_NAMES[u.role] || u.role;
+      $("#sign-out").addEventListener("click", signOut);
+      try { await init(); } catch (err) { toast(err.message, "error"); throw err; }
+    });
+  }
+
+  return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, pct, toast, showErrors, clearErrors, download,
+           debounce, taxonomy, fillSelect, can, showByRole, formValues, page, ROLE_NAMES };
+})();
