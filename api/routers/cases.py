@@ -167,7 +167,7 @@ def _progress_lines(run) -> Iterator[bytes]:
                 {"phase": phase, "done": done, "total": total}))})
         except DomainError as exc:
             lines.put({"error": {"title": exc.title, "detail": exc.message, "field": exc.field}})
-        except Exception:   # noqa: BLE001 - reported to the client, logged here
+        except Exception:   # reported to the client as a line, logged here
             log.exception("import failed")
             lines.put({"error": {"title": "服务器内部错误", "detail": "导入未完成，没有保存任何行"}})
         lines.put(None)
