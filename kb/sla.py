@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,20 +50,27 @@ class ChineseWorkCalendar:
     result is flagged ``estimated`` (upgrade the package when the new schedule is out)."""
 
     def day(self, day: date) -> DayInfo:
-        try:
-            workday = chinese_calendar.is_workday(day)
-            is_holiday, name = chinese_calendar.get_holiday_detail(day)
-        except NotImplementedError:
-            weekend = day.weekday() >= 5
-            return DayInfo(day, not weekend, "周末" if weekend else "工作日", estimated=True)
-        zh = HOLIDAY_NAMES_ZH.get(name, name) if name else None
-        if workday and day.weekday() >= 5:
-            return DayInfo(day, True, f"调休上班（{zh}）" if zh else "调休上班", makeup=True)
-        if workday:
-            return DayInfo(day, True, "工作日")
-        if zh:
-            return DayInfo(day, False, zh)
-        return DayInfo(day, False, "周末")
+        return _day_info(day)
+
+
+@lru_cache(maxsize=8192)
+def _day_info(day: date) -> DayInfo:
+    """One calendar look-up per date per process: every due time walks several days, and a
+    spreadsheet import computes thousands of them."""
+    try:
+        workday = chinese_calendar.is_workday(day)
+        is_holiday, name = chinese_calendar.get_holiday_detail(day)
+    except NotImplementedError:
+        weekend = day.weekday() >= 5
+        return DayInfo(day, not weekend, "周末" if weekend else "工作日", estimated=True)
+    zh = HOLIDAY_NAMES_ZH.get(name, name) if name else None
+    if workday and day.weekday() >= 5:
+        return DayInfo(day, True, f"调休上班（{zh}）" if zh else "调休上班", makeup=True)
+    if workday:
+        return DayInfo(day, True, "工作日")
+    if zh:
+        return DayInfo(day, False, zh)
+    return DayInfo(day, False, "周末")
 
 
 @dataclass(frozen=True)

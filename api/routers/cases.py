@@ -38,6 +38,7 @@ router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=PROBLEM_RES
 log = logging.getLogger("zhiku.import")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NDJSON = "application/x-ndjson"
+EXPORT_MAX_ROWS = 50_000
 Exporter = Annotated[User, Depends(require(Role.agent, Role.analyst))]
 
 
@@ -104,7 +105,7 @@ def list_cases(
 def export_cases(session: SessionDep, _user: Exporter, clock: ClockDep, flt: FilterDep,
                  format: Annotated[Literal["csv", "xlsx"], Query()] = "xlsx") -> Response:
     """导出筛选后的问题列表（与列表相同的筛选条件）；联系方式已脱敏，文本中的号码已遮盖。最多 50,000 行。"""
-    rows, total = queries.list_cases(session, flt, now=clock.now(), offset=0, limit=sheet_import.MAX_ROWS)
+    rows, total = queries.list_cases(session, flt, now=clock.now(), offset=0, limit=EXPORT_MAX_ROWS)
     body = [sheet_export.case_row(c, clock.tz) for c in rows]
     headers = sheet_export.export_headers()
     stamp = clock.now().strftime("%Y%m%d-%H%M")

@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from kb.articles.service import allowed_states
-from kb.cases.sheet_layout import AFTER_SALES_HEADERS, SERVICE_HEADERS
 from kb.cases.workflow import TRANSITIONS
 from kb.models import ArticleState
 
@@ -79,11 +78,6 @@ def article_new(request: Request) -> HTMLResponse:
 def article_page(request: Request, article_id: int) -> HTMLResponse:
     return _render(request, "article.html", f"文章 {article_id}", article_id=str(article_id),
                    flow_json=_article_flow(request))
-
-
-@router.get("/import/layouts", include_in_schema=False)
-def layouts() -> dict:
-    return {"service": list(SERVICE_HEADERS), "after_sales": list(AFTER_SALES_HEADERS)}
 
 
 @router.get("/favicon.ico", include_in_schema=False)

@@ -14,13 +14,18 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 _NEXT = text(
-    "INSERT INTO case_sequence (prefix, day, last_value) VALUES (:prefix, :day, 1) "
-    "ON CONFLICT (prefix, day) DO UPDATE SET last_value = case_sequence.last_value + 1 "
+    "INSERT INTO case_sequence (prefix, day, last_value) VALUES (:prefix, :day, :count) "
+    "ON CONFLICT (prefix, day) DO UPDATE SET last_value = case_sequence.last_value + :count "
     "RETURNING last_value"
 )
 
 
 def next_case_number(session: Session, *, prefix: str, local_now: datetime) -> str:
+    return next_case_numbers(session, prefix=prefix, local_now=local_now, count=1)[0]
+
+
+def next_case_numbers(session: Session, *, prefix: str, local_now: datetime, count: int) -> list[str]:
+    """``count`` consecutive numbers drawn with one atomic bump (a spreadsheet import)."""
     day = local_now.strftime("%Y%m%d")
-    value = session.execute(_NEXT, {"prefix": prefix, "day": day}).scalar_one()
-    return f"{prefix}{day}{value:03d}"
+    last = session.execute(_NEXT, {"prefix": prefix, "day": day, "count": count}).scalar_one()
+    return [f"{prefix}{day}{value:03d}" for value in range(last - count + 1, last + 1)]

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from kb.cases import workflow
-from kb.cases.numbering import next_case_number
+from kb.cases.numbering import next_case_number, next_case_numbers
 from kb.clock import Clock
 from kb.errors import Conflict, FieldError, NotFound
 from kb.models import (
@@ -27,6 +28,7 @@ from kb.models import (
     CaseUpdate,
     CustomerKind,
     Satisfaction,
+    SearchOutbox,
     SuggestionLog,
     User,
 )
@@ -104,36 +106,49 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
     return case
 
 
-def import_case(session: Session, data: CaseImport, *, actor: str, rules: CaseRules, owner: str | None,
-                source: str) -> Case:
-    """One row of an imported sheet, stored where it already stands (status, solution,
-    satisfaction) with the same masking, redaction, routing, numbering and SLA as a logged
-    case. Does **not** commit: the importer stores a whole file in one transaction."""
+def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]], *, actor: str,
+                 rules: CaseRules) -> list[Case]:
+    """Rows of an imported sheet — (data, owner username, source note) — stored where they
+    already stand (status, solution, satisfaction) with the same masking, redaction, routing,
+    numbering and SLA as a logged case. Each case is received at its contact time. Numbers are
+    drawn in one bump and the rows inserted in batches. Does **not** commit: the importer
+    stores a whole file in one transaction."""
     now = rules.clock.now()
-    received = rules.clock.local(data.contact_at) if data.contact_at else now
-    values = data.model_dump(exclude={"contact", "suggestion_id", "source_number", "resolution_due_at", "owner"})
-    values = _clean_text(values, rules)
-    if rules.mask_individual_names and data.customer_kind == CustomerKind.individual:
-        values["customer_name"] = mask_name(values["customer_name"])
-    if data.source_number:
-        values["notes"] = "；".join(filter(None, [f"原问题编号 {data.source_number}", values.get("notes")]))[:2000]
-    values.update(contact_at=received, owner=owner)
-    if data.resolved_at is not None:
-        values["resolved_at"] = rules.clock.local(data.resolved_at)
-    case = Case(**values, number=next_case_number(session, prefix=rules.number_prefix, local_now=now),
-                contact_masked=mask_contact(data.contact), group=route_group_for(session, data.type),
-                received_at=received, created_by=actor, created_at=now, updated_at=now)
-    if case.status == CaseStatus.closed and case.closed_at is None:
-        case.closed_at = case.resolved_at
-    _apply_sla(case, rules)
-    if data.resolution_due_at is not None:
-        case.resolution_due_at = rules.clock.local(data.resolution_due_at)
-        case.sla_explanation = {**case.sla_explanation, "resolution_source": "表格中的处理时限"}
-    session.add(case)
-    session.flush()
-    _history(session, case, actor, now, "imported", note=f"{source} → {case.status.value}"[:500])
-    record_change(session, entity="case", entity_id=case.id, at=now)
-    return case
+    numbers = next_case_numbers(session, prefix=rules.number_prefix, local_now=now, count=len(rows))
+    groups: dict[str, str | None] = {}
+    cases = []
+    for (data, owner, _), number in zip(rows, numbers, strict=True):
+        received = rules.clock.local(data.contact_at) if data.contact_at else now
+        values = data.model_dump(exclude={"contact", "suggestion_id", "source_number", "resolution_due_at", "owner"})
+        values = _clean_text(values, rules)
+        if rules.mask_individual_names and data.customer_kind == CustomerKind.individual:
+            values["customer_name"] = mask_name(values["customer_name"])
+        if data.source_number:
+            values["notes"] = "；".join(filter(None, [f"原问题编号 {data.source_number}", values.get("notes")]))[:2000]
+        values.update(contact_at=received, owner=owner)
+        if data.resolved_at is not None:
+            values["resolved_at"] = rules.clock.local(data.resolved_at)
+        if data.type not in groups:
+            groups[data.type] = route_group_for(session, data.type)
+        case = Case(**values, number=number, contact_masked=mask_contact(data.contact), group=groups[data.type],
+                    received_at=received, created_by=actor, created_at=now, updated_at=now)
+        if case.status == CaseStatus.closed and case.closed_at is None:
+            case.closed_at = case.resolved_at
+        _apply_sla(case, rules)
+        if data.resolution_due_at is not None:
+            case.resolution_due_at = rules.clock.local(data.resolution_due_at)
+            case.sla_explanation = {**case.sla_explanation, "resolution_source": "表格中的处理时限"}
+        cases.append(case)
+    session.add_all(cases)
+    session.flush()                       # one batched INSERT … RETURNING for the ids
+    # history and outbox rows as bulk inserts of plain dicts: building thousands of ORM objects
+    # was a third of an import's time
+    session.execute(insert(CaseHistory), [
+        {"case_id": case.id, "at": now, "actor": actor, "action": "imported",
+         "note": f"{source} → {case.status.value}"[:500]} for case, (_, _, source) in zip(cases, rows, strict=True)])
+    session.execute(insert(SearchOutbox), [{"entity": "case", "entity_id": case.id, "op": "upsert", "created_at": now}
+                                           for case in cases])
+    return cases
 
 
 def _link_suggestion(session: Session, suggestion_id: str, case: Case, now: datetime) -> None:
