@@ -46,7 +46,7 @@ def login(request: Request) -> HTMLResponse:
     return _render(request, "login.html", "登录")
 
 
-def _page(path: str, template: str, title: str):
+def _page(template: str, title: str):
     def view(request: Request) -> HTMLResponse:
         return _render(request, template, title)
     view.__name__ = f"page_{template.split('.')[0]}"
@@ -54,7 +54,7 @@ def _page(path: str, template: str, title: str):
 
 
 for _path, (_template, _title, _roles) in PAGES.items():
-    router.add_api_route(_path, _page(_path, _template, _title), methods=["GET"], response_class=HTMLResponse)
+    router.add_api_route(_path, _page(_template, _title), methods=["GET"], response_class=HTMLResponse)
 
 
 @router.get("/cases/{number}", response_class=HTMLResponse)

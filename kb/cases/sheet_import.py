@@ -165,8 +165,7 @@ def _blank(cell: Any) -> bool:
 class _Context:
     """What every row is checked against, read once per file."""
 
-    def __init__(self, session: Session, tz) -> None:
-        self.tz = tz
+    def __init__(self, session: Session) -> None:
         self.codes = {kind: active_codes(session, kind) for kind in ("type", "priority", "channel", "emotion")}
         users = session.exec(select(User.username, User.display_name).where(User.active == True)).all()
         self.owners = {u: u for u, _ in users} | {d: u for u, d in users}
@@ -174,7 +173,7 @@ class _Context:
 
 
 def check_rows(session: Session, table: Table, *, tz, progress: Progress | None = None) -> list[RowCheck]:
-    ctx = _Context(session, tz)
+    ctx = _Context(session)
     header_of = {f: table.headers[i] for i, f in table.fields.items()}
     checks: list[RowCheck] = []
     total = len(table.rows)
