@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
+from api.headers import SecurityHeaders
+from api.hygiene import ControlCharacterFilter
 from api.logging import RequestIdMiddleware
 from api.routers import (
     articles,
@@ -26,6 +28,7 @@ from api.routers import (
     users,
 )
 from api.runtime import Refresher
+from api.throttle import FailedAuthThrottle
 from api.web import pages
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # default 40 made 16 concurrent suggestions slower than one at a time (GIL convoys).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.engine = prepare_database(settings)
+        app.state.auth_throttle = FailedAuthThrottle()
         app.state.case_rules = rules_from_settings(settings, clock)
         app.state.article_rules = ArticleRules(review_required=settings.article_review_required,
                                                review_days=settings.article_review_days)
@@ -85,10 +89,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version="0.1.0",
         lifespan=lifespan,
     )
+    # outermost last: ids and headers wrap everything, the URL is cleaned before routing
+    app.add_middleware(ControlCharacterFilter)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     for module in (health, cases, suggestions, articles, audiences, knowledge, classify, models, dictionary, taxonomy,
                    users, sla, reports):
         app.include_router(module.router)
     pages.install(app)
+    openapi.install(app)
     return app

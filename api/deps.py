@@ -3,21 +3,26 @@ built once in the lifespan."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Path, Request, Security
+from pydantic import BeforeValidator
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
 from indexer import WhooshIndex
-from kb.access import authenticate, require_role
+from kb.access import authenticate, key_prefix, require_role
 from kb.cases.service import CaseRules
 from kb.clock import Clock
+from kb.errors import TooManyRequests, Unauthorized
 from kb.db import make_session
 from kb.models import Role, User
+from kb.models.inputs import INT32_MAX
 
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer zk_…")
@@ -35,6 +40,29 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+# A row id or version number in a path: positive and within a 32-bit column, so a huge number is
+# a 422 naming the parameter, not a database overflow.
+Id = Annotated[int, Path(ge=1, le=INT32_MAX)]
+
+
+def _iso_date(value: object) -> object:
+    # pydantic would read "0" or "1700000000" as a Unix time: a query date must be written out.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("日期格式应为 YYYY-MM-DD")
+    return value
+
+
+def _true_or_false(value: object) -> object:
+    # the schema says boolean: "true" or "false", not "0", "on" or "yes".
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("应为 true 或 false")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+QueryDate = Annotated[date, BeforeValidator(_iso_date)]
+QueryFlag = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
 def get_read_session(request: Request) -> Iterator[Session]:
@@ -90,10 +118,20 @@ def current_user(
     header_key: Annotated[str | None, Security(_header_key)],
 ) -> User:
     plain = bearer.credentials if bearer else header_key
+    client = request.client.host if request.client else "unknown"
+    throttle = request.app.state.auth_throttle
     # A separate short session: authentication must not hold the request's write lock open.
-    with make_session(request.app.state.engine) as session:
-        user = authenticate(session, plain)
+    try:
+        with make_session(request.app.state.engine) as session:
+            user = authenticate(session, plain)
+    except Unauthorized:
+        throttle.failed(client)
+        wait = throttle.retry_after(client)
+        if wait is not None:
+            raise TooManyRequests(f"认证失败次数过多，请 {wait} 秒后再试", retry_after=wait) from None
+        raise
     request.state.user = user.username
+    request.state.key_prefix = key_prefix(plain)
     return user
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from kb.models.inputs import Flag, Input
 
 T = TypeVar("T")
 
@@ -31,8 +33,7 @@ class Problem(BaseModel):
     errors: list[ProblemError] = []
 
 
-class KeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KeyRequest(Input):
     note: str = Field(default="", max_length=200)
 
 
@@ -58,15 +59,13 @@ PROBLEM_RESPONSES = {
 }
 
 
-class ClassifyRequest(BaseModel):
+class ClassifyRequest(Input):
     """A draft case while the agent is typing."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     subject: str = Field(default="", max_length=200)
     description: str = Field(min_length=1, max_length=5000)
     emotion: str | None = Field(default=None, max_length=32)
     customer_kind: str | None = Field(default=None, max_length=16)
-    key_customer: bool = False
+    key_customer: Flag = False
     product: str | None = Field(default=None, max_length=64)
 
 

@@ -51,3 +51,11 @@ class Unauthorized(DomainError):
 
 class Forbidden(DomainError):
     title = "无权限 Forbidden"
+
+
+class TooManyRequests(DomainError):
+    title = "请求过多 Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, field="authorization")
+        self.retry_after = retry_after

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api.deps import AnyUser, ClockDep, KnowledgeManager, SessionDep
+from api.deps import AnyUser, ClockDep, Id, KnowledgeManager, QueryFlag, SessionDep
 from api.schemas import PROBLEM_RESPONSES, Page
 from kb.articles import markdown_io, queries, service
 from kb.articles.diff import diff_versions
@@ -17,6 +17,7 @@ from kb.articles.render import render_markdown
 from kb.clock import Clock
 from kb.errors import FieldError
 from kb.models import Article, ArticleState
+from kb.models.inputs import INT32_MAX, Input
 from kb.models.article import (
     MAX_BODY,
     ArticleCreate,
@@ -111,7 +112,7 @@ def export_articles(session: SessionDep, user: KnowledgeManager, clock: ClockDep
 @router.post("/import", operation_id="articles-import")
 async def import_articles(request: Request, session: SessionDep, user: KnowledgeManager, clock: ClockDep,
                           files: Annotated[list[UploadFile], File(description=".md files or a .zip of them")],
-                          dry_run: bool = False) -> dict:
+                          dry_run: QueryFlag = False) -> dict:
     """批量导入 Markdown（YAML front matter：title、audience、tags、product…）。先校验全部文件；
     有错误时不导入任何文章，并列出每个文件的错误。dry_run=true 只校验。"""
     items: list[tuple[str, bytes]] = []
@@ -126,8 +127,7 @@ async def import_articles(request: Request, session: SessionDep, user: Knowledge
                                        dry_run=dry_run)
 
 
-class PreviewRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PreviewRequest(Input):
     body: str = Field(max_length=MAX_BODY, description="Markdown")
 
 
@@ -138,7 +138,7 @@ def preview(data: PreviewRequest, _user: KnowledgeManager) -> dict:
 
 
 @router.get("/{article_id}", response_model=ArticlePublic, operation_id="articles-get")
-def get_article(article_id: int, session: SessionDep, user: AnyUser, clock: ClockDep,
+def get_article(article_id: Id, session: SessionDep, user: AnyUser, clock: ClockDep,
                 response: Response) -> ArticlePublic:
     article = queries.get_visible(session, article_id, queries.Reader.of(session, user))
     response.headers["ETag"] = f'"{article.version}"'
@@ -146,7 +146,7 @@ def get_article(article_id: int, session: SessionDep, user: AnyUser, clock: Cloc
 
 
 @router.patch("/{article_id}", response_model=ArticlePublic, operation_id="articles-update")
-def update_article(article_id: int, data: ArticleUpdate, session: SessionDep, user: KnowledgeManager,
+def update_article(article_id: Id, data: ArticleUpdate, session: SessionDep, user: KnowledgeManager,
                    clock: ClockDep, response: Response) -> ArticlePublic:
     """修改正文或元数据：每次保存生成新版本。必须带上编辑时的 version；期间已被他人修改则返回 409。"""
     article = service.update_article(session, article_id, data, actor=user.username, now=clock.now())
@@ -155,7 +155,7 @@ def update_article(article_id: int, data: ArticleUpdate, session: SessionDep, us
 
 
 @router.post("/{article_id}/transitions", response_model=ArticlePublic, operation_id="articles-transition")
-def transition(article_id: int, data: ArticleTransition, request: Request, session: SessionDep,
+def transition(article_id: Id, data: ArticleTransition, request: Request, session: SessionDep,
                user: KnowledgeManager, clock: ClockDep) -> ArticlePublic:
     """状态流转：草稿 → 审核中 → 已发布 → 已归档（审核步骤可配置）。"""
     article = service.transition(session, article_id, data, actor=user.username, now=clock.now(),
@@ -164,21 +164,21 @@ def transition(article_id: int, data: ArticleTransition, request: Request, sessi
 
 
 @router.get("/{article_id}/versions", response_model=list[ArticleVersionPublic], operation_id="articles-versions")
-def list_versions(article_id: int, session: SessionDep, user: AnyUser) -> list[ArticleVersionPublic]:
+def list_versions(article_id: Id, session: SessionDep, user: AnyUser) -> list[ArticleVersionPublic]:
     queries.get_visible(session, article_id, queries.Reader.of(session, user))
     return [ArticleVersionPublic.model_validate(v) for v in service.list_versions(session, article_id)]
 
 
 @router.get("/{article_id}/versions/{number}", response_model=ArticleVersionPublic, operation_id="articles-version")
-def get_version(article_id: int, number: int, session: SessionDep, user: AnyUser) -> ArticleVersionPublic:
+def get_version(article_id: Id, number: Id, session: SessionDep, user: AnyUser) -> ArticleVersionPublic:
     queries.get_visible(session, article_id, queries.Reader.of(session, user))
     return ArticleVersionPublic.model_validate(service.get_version_or_raise(session, article_id, number))
 
 
 @router.get("/{article_id}/diff", operation_id="articles-diff")
-def diff(article_id: int, session: SessionDep, user: AnyUser,
-         from_version: Annotated[int, Query(alias="from", ge=1)],
-         to_version: Annotated[int, Query(alias="to", ge=1)]) -> dict:
+def diff(article_id: Id, session: SessionDep, user: AnyUser,
+         from_version: Annotated[int, Query(alias="from", ge=1, le=INT32_MAX)],
+         to_version: Annotated[int, Query(alias="to", ge=1, le=INT32_MAX)]) -> dict:
     """比较任意两个版本：正文逐行（unified 文本与并排行）以及变化的元数据字段。"""
     queries.get_visible(session, article_id, queries.Reader.of(session, user))
     return diff_versions(service.get_version_or_raise(session, article_id, from_version),
@@ -187,7 +187,7 @@ def diff(article_id: int, session: SessionDep, user: AnyUser,
 
 @router.post("/{article_id}/versions/{number}/restore", response_model=ArticlePublic,
              operation_id="articles-restore")
-def restore(article_id: int, number: int, data: ArticleRestore, session: SessionDep, user: KnowledgeManager,
+def restore(article_id: Id, number: Id, data: ArticleRestore, session: SessionDep, user: KnowledgeManager,
             clock: ClockDep) -> ArticlePublic:
     """恢复到某个版本（生成一个新版本，历史不丢失）。"""
     article = service.restore(session, article_id, number, data, actor=user.username, now=clock.now())
@@ -195,7 +195,7 @@ def restore(article_id: int, number: int, data: ArticleRestore, session: Session
 
 
 @router.post("/{article_id}/cases", response_model=ArticlePublic, operation_id="articles-link-cases")
-def link_cases(article_id: int, data: ArticleLinkCases, session: SessionDep, user: KnowledgeManager,
+def link_cases(article_id: Id, data: ArticleLinkCases, session: SessionDep, user: KnowledgeManager,
                clock: ClockDep) -> ArticlePublic:
     """把更多问题关联到这篇文章（来源问题）。"""
     service.link_cases(session, article_id, data.case_numbers, actor=user.username, now=clock.now())
@@ -203,7 +203,7 @@ def link_cases(article_id: int, data: ArticleLinkCases, session: SessionDep, use
 
 
 @router.post("/{article_id}/feedback", status_code=201, response_model=Helpfulness, operation_id="articles-feedback")
-def feedback(article_id: int, data: ArticleFeedbackCreate, session: SessionDep, user: AnyUser,
+def feedback(article_id: Id, data: ArticleFeedbackCreate, session: SessionDep, user: AnyUser,
              clock: ClockDep) -> Helpfulness:
     """坐席反馈：这篇文章对这个问题「有帮助 / 没帮助」（可附说明）。返回文章最新的有用率。"""
     article = queries.get_visible(session, article_id, queries.Reader.of(session, user))

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
-from api.deps import Agent, AnyUser, ClockDep, RulesDep, SessionDep, require
+from api.deps import Agent, AnyUser, ClockDep, QueryDate, QueryFlag, RulesDep, SessionDep, require
 from api.schemas import PROBLEM_RESPONSES, Page
 from kb.cases import queries, service, sheet_export, sheet_import
 from kb.clock import Clock
@@ -69,9 +69,9 @@ def case_filter(
     group: Annotated[str | None, Query(max_length=32)] = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     product: Annotated[str | None, Query(max_length=64)] = None,
-    date_from: Annotated[date | None, Query(description="沟通日期 ≥ (service timezone)")] = None,
-    date_to: Annotated[date | None, Query(description="沟通日期 ≤ (inclusive)")] = None,
-    overdue: bool | None = None,
+    date_from: Annotated[QueryDate | None, Query(description="沟通日期 ≥ (service timezone)")] = None,
+    date_to: Annotated[QueryDate | None, Query(description="沟通日期 ≤ (inclusive)")] = None,
+    overdue: QueryFlag | None = None,
 ) -> queries.CaseFilter:
     """The list filters, shared by the list and the export."""
     if date_from and date_to and date_from > date_to:
@@ -134,7 +134,7 @@ def import_cases(
     user: Agent,
     rules: RulesDep,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX in the 需求记录表 layout")],
-    dry_run: Annotated[bool, Query(description="check every row, store nothing")] = False,
+    dry_run: Annotated[QueryFlag, Query(description="check every row, store nothing")] = False,
     encoding: Annotated[str | None, Query(max_length=16, description="CSV encoding if not UTF-8/GBK")] = None,
 ):
     """导入表格：先检查每一行（行号、列、原因），再把所有合格行在一个事务中保存（编号、脱敏、分派、SLA、索引）。

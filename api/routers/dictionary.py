@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import AnyUser, ClockDep, KnowledgeManager, SessionDep
+from api.deps import AnyUser, ClockDep, Id, KnowledgeManager, SessionDep
 from api.schemas import PROBLEM_RESPONSES
 from kb import dictionary
 from kb.models import DictionaryTermCreate, DictionaryTermPublic
@@ -33,7 +33,7 @@ def add_term(data: DictionaryTermCreate, session: SessionDep, user: KnowledgeMan
 
 
 @router.delete("/{term_id}", response_model=DictionaryTermPublic, operation_id="dictionary-delete")
-def delete_term(term_id: int, session: SessionDep, _user: KnowledgeManager, request: Request) -> DictionaryTermPublic:
+def delete_term(term_id: Id, session: SessionDep, _user: KnowledgeManager, request: Request) -> DictionaryTermPublic:
     term = dictionary.delete_term(session, term_id)
     request.app.state.refresher.tick()
     return DictionaryTermPublic.model_validate(term)

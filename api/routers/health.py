@@ -6,10 +6,14 @@ import platform
 from functools import cache
 from importlib.metadata import version
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import func, select
 
+from api.errors import PROBLEM, RETRY_AFTER_SECONDS
+from api.schemas import Problem
+from kb.access import authenticate
 from kb.db import make_session
 from kb.models import Case, SearchOutbox
 from kb.text import version as text_version
@@ -31,8 +35,30 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-@router.get("/health", operation_id="health-get")
-def health(request: Request) -> dict:
+def _signed_in(request: Request) -> bool:
+    """Details are for holders of a key; a bad or missing key just gets the short answer."""
+    plain = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    if not plain:
+        return False
+    try:
+        with make_session(request.app.state.engine) as session:
+            authenticate(session, plain.strip())
+        return True
+    except Exception:  # unauthorised, or the database is down: either way, no details
+        return False
+
+
+@router.get("/health/live", operation_id="health-live", responses={200: {"description": "the process answers"}})
+async def live() -> dict:
+    """存活检查：进程在响应即可，不访问数据库（负载均衡器/编排器的 liveness 探针）。"""
+    return {"status": "ok"}
+
+
+@router.get("/health", operation_id="health-get",
+            responses={503: {"description": "数据库不可用（readiness 失败）", "model": Problem}})
+def health(request: Request) -> Response:
+    """就绪检查：数据库可用时 200（status 为 ok 或 degraded），不可用时 503。
+    未登录只返回 status；带有效密钥时返回数据库、索引、模型与版本详情。"""
     state = request.app.state
     db: dict = {"backend": state.engine.dialect.name}
     try:
@@ -62,12 +88,15 @@ def health(request: Request) -> dict:
     worker = state.index_worker
     index["writer_here"] = bool(worker and worker.holds_lock)
     index["writer_error"] = worker.last_error if worker else None
-    return {
-        "status": "ok" if db["ok"] and predictor.version and not index.get("problem") else "degraded",
-        "index": index,
-        "model": model,
-        "text": text_info,
-        "version": zhiku_version(),
-        "database": db,
-        "versions": package_versions(),
-    }
+    healthy = db["ok"] and predictor.version and not index.get("problem") and not index["writer_error"]
+    status = "ok" if healthy else ("degraded" if db["ok"] else "unavailable")
+    headers = {} if db["ok"] else {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    body: dict = {"status": status}
+    if _signed_in(request) if db["ok"] else False:
+        body.update(index=index, model=model, text=text_info, version=zhiku_version(), database=db,
+                    versions=package_versions())
+    if not db["ok"]:
+        return JSONResponse({"type": "/problems/database-unavailable", "title": "服务暂不可用 Service unavailable",
+                             "status": 503, "detail": "数据库暂时无法访问", "instance": "/health", **body},
+                            status_code=503, media_type=PROBLEM, headers=headers)
+    return JSONResponse(body)

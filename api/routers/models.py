@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlmodel import select
 
-from api.deps import Analyst, RegistryDep, SessionDep
+from api.deps import Analyst, Id, RegistryDep, SessionDep
 from api.schemas import PROBLEM_RESPONSES
 from api.training import get_job, start_training
 from kb import suggestions
 from kb.models import ModelPromotion, TrainingJob
+from kb.models.inputs import Input
 from kb.taxonomy import active_labels
 from kb.text import version as text_version
 
@@ -34,10 +35,9 @@ class ModelVersionPublic(BaseModel):
     promoted_by: str | None
 
 
-class TrainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TrainRequest(Input):
     C: float | None = Field(default=None, gt=0, le=100)
-    char_ngram_max: int | None = Field(default=None, ge=1, le=4)
+    char_ngram_max: StrictInt | None = Field(default=None, ge=1, le=4)
 
 
 class TrainingJobPublic(BaseModel):
@@ -52,8 +52,7 @@ class TrainingJobPublic(BaseModel):
     version: str | None
 
 
-class PromoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PromoteRequest(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -76,7 +75,7 @@ def train(data: TrainRequest, request: Request, registry: RegistryDep, user: Ana
 
 
 @router.get("/train/{job_id}", response_model=TrainingJobPublic, operation_id="models-train-status")
-def train_status(job_id: int, session: SessionDep, _user: Analyst) -> TrainingJobPublic:
+def train_status(job_id: Id, session: SessionDep, _user: Analyst) -> TrainingJobPublic:
     return TrainingJobPublic.model_validate(get_job(session, job_id))
 
 

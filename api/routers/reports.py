@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import ClockDep, SessionDep, require
+from api.deps import ClockDep, QueryDate, SessionDep, require
 from api.schemas import PROBLEM_RESPONSES
 from classifier.clusters import cluster_tokens
 from kb import reports
@@ -31,8 +31,8 @@ TITLES = {"volumes": "问题量", "sla": "SLA达成", "satisfaction": "满意度
 
 def report_range(
     clock: ClockDep,
-    date_from: Annotated[date | None, Query(description="沟通日期 ≥ (inclusive); default date_to − 89 days")] = None,
-    date_to: Annotated[date | None, Query(description="沟通日期 ≤ (inclusive); default today")] = None,
+    date_from: Annotated[QueryDate | None, Query(description="沟通日期 ≥ (inclusive); default date_to − 89 days")] = None,
+    date_to: Annotated[QueryDate | None, Query(description="沟通日期 ≤ (inclusive); default today")] = None,
     granularity: Annotated[Literal["day", "week", "month"] | None, Query(description="default by range length")] = None,
 ) -> reports.Range:
     date_to = date_to or clock.now().date()

@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, field_validator
 
 from api.deps import AnyUser, RulesDep, SessionDep
 from api.schemas import PROBLEM_RESPONSES
+from kb.models.case import plausible_instant
+from kb.models.inputs import Input
 from kb.taxonomy import require_code
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla"], responses=PROBLEM_RESPONSES)
 
 
-class SlaPreviewRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SlaPreviewRequest(Input):
     priority: str = Field(min_length=1, max_length=32)
     received_at: datetime | None = Field(default=None, description="default: now; naive = service timezone")
+
+    _received_at_in_range = field_validator("received_at")(lambda cls, value: plausible_instant(value))
 
 
 class SlaDue(BaseModel):

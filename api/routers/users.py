@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import Admin, AnyUser, ClockDep, SessionDep
 from api.schemas import PROBLEM_RESPONSES, IssuedKey, KeyPublic, KeyRequest
@@ -28,8 +28,9 @@ def create_user(data: UserCreate, session: SessionDep, _admin: Admin, clock: Clo
 
 
 @router.patch("/users/{username}", response_model=UserPublic, operation_id="users-update")
-def update_user(username: str, data: UserUpdate, session: SessionDep, _admin: Admin) -> UserPublic:
-    return UserPublic.model_validate(access.update_user(session, username, data))
+def update_user(username: str, data: UserUpdate, session: SessionDep, admin: Admin) -> UserPublic:
+    """改显示名、角色、处理组或停用。不能取消自己的管理员角色或停用自己；最后一位可用的管理员不能被取消（409）。"""
+    return UserPublic.model_validate(access.update_user(session, username, data, actor=admin))
 
 
 @router.post("/users/{username}/keys", status_code=201, response_model=IssuedKey, operation_id="users-issue-key")
@@ -48,5 +49,7 @@ def list_keys(username: str, session: SessionDep, _admin: Admin) -> list[KeyPubl
 
 
 @router.delete("/keys/{prefix}", response_model=KeyPublic, operation_id="users-revoke-key")
-def revoke_key(prefix: str, session: SessionDep, _admin: Admin, clock: ClockDep) -> KeyPublic:
-    return KeyPublic.model_validate(access.revoke_key(session, prefix, now=clock.now()), from_attributes=True)
+def revoke_key(prefix: str, request: Request, session: SessionDep, _admin: Admin, clock: ClockDep) -> KeyPublic:
+    """吊销密钥。本次请求所用的密钥和最后一把可用的管理员密钥不能吊销（409）。"""
+    key = access.revoke_key(session, prefix, now=clock.now(), actor_key=getattr(request.state, "key_prefix", None))
+    return KeyPublic.model_validate(key, from_attributes=True)

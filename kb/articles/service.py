@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from kb.articles.audience import require_audience
 from kb.errors import Conflict, FieldError, NotFound
+from kb.models.inputs import clean
 from kb.models import (
     Article,
     ArticleCaseLink,
@@ -272,11 +273,12 @@ def draft_from_case(session: Session, data: ArticleFromCase, *, actor: str, now:
                                 temp=case.solution_temp or "（无）", perm=case.solution_perm or case.result or "（待补充）",
                                 fixed=case.fixed_in_version or "（未注明）")
     tags = list(dict.fromkeys([*(case.tags or []), *([case.module] if case.module else [])]))[:30]
-    create = ArticleCreate(
-        title=data.title or case.subject, body=body, audience=data.audience, product=case.product, module=case.module,
-        problem_type=case.type, fixed_in_version=case.fixed_in_version,
-        applies_to_versions=[case.product_version] if case.product_version else [], tags=tags,
-        change_note=f"由问题 {case.number} 沉淀")
+    # rows stored before control characters were refused may still hold some: clean, don't fail
+    create = ArticleCreate.model_validate(clean({
+        "title": data.title or case.subject, "body": body, "product": case.product, "module": case.module,
+        "problem_type": case.type, "fixed_in_version": case.fixed_in_version,
+        "applies_to_versions": [case.product_version] if case.product_version else [], "tags": tags,
+        "change_note": f"由问题 {case.number} 沉淀", **({"audience": data.audience} if data.audience else {})}))
     return create_article(session, create, actor=actor, now=now, rules=rules, source_cases=[case])
 
 

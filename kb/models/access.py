@@ -6,10 +6,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
+from kb.models.inputs import Flag, Input
 
 
 class Role(str, enum.Enum):
@@ -35,17 +35,17 @@ class User(UserBase, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class UserCreate(UserBase):
-    model_config = ConfigDict(extra="forbid")
+class UserCreate(UserBase, Input):
+    pass
 
 
-class UserUpdate(SQLModel):
-    model_config = ConfigDict(extra="forbid")
+class UserUpdate(Input):
+    """display_name, role and active are NOT NULL: leave them out, never null them."""
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=32)
-    role: Role | None = None
+    display_name: str = Field(default=None, min_length=1, max_length=32)
+    role: Role = None
     group_code: str | None = Field(default=None, max_length=32)
-    active: bool | None = None
+    active: Flag = None
 
 
 class UserPublic(UserBase):

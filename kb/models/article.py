@@ -9,12 +9,13 @@ import enum
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import StringConstraints
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
 from kb.models.case import Tag
+from kb.models.inputs import Flag, Input, PositiveInt32
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Version = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
@@ -46,22 +47,20 @@ class Audience(SQLModel, table=True):
     active: bool = True
 
 
-class AudienceCreate(SQLModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AudienceCreate(Input):
     code: Code
     name: str = Field(min_length=1, max_length=64)
     roles: list[Code] = Field(default_factory=list, max_length=10)
     groups: list[Code] = Field(default_factory=list, max_length=50)
 
 
-class AudienceUpdate(SQLModel):
-    model_config = ConfigDict(extra="forbid")
+class AudienceUpdate(Input):
+    """Every column is NOT NULL: fields may be left out, not sent as null."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    roles: list[Code] | None = Field(default=None, max_length=10)
-    groups: list[Code] | None = Field(default=None, max_length=50)
-    active: bool | None = None
+    name: str = Field(default=None, min_length=1, max_length=64)
+    roles: list[Code] = Field(default=None, max_length=10)
+    groups: list[Code] = Field(default=None, max_length=50)
+    active: Flag = None
 
 
 class AudiencePublic(SQLModel):
@@ -134,19 +133,17 @@ class ArticleFeedback(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
-class _Strict(SQLModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ArticleMeta(Input):
+    """Metadata of a create or a save; audience, versions, tags and owner are NOT NULL columns."""
 
-
-class ArticleMeta(_Strict):
-    audience: Code | None = None
+    audience: Code = None
     product: str | None = Field(default=None, max_length=64)
     module: str | None = Field(default=None, max_length=64)
     problem_type: Code | None = None
     fixed_in_version: Version | None = None
-    applies_to_versions: list[Version] | None = Field(default=None, max_length=50)
-    tags: list[Tag] | None = Field(default=None, max_length=30)
-    owner: str | None = Field(default=None, max_length=32)
+    applies_to_versions: list[Version] = Field(default=None, max_length=50)
+    tags: list[Tag] = Field(default=None, max_length=30)
+    owner: str = Field(default=None, min_length=1, max_length=32)
     next_review_at: date | None = None
 
 
@@ -161,35 +158,35 @@ class ArticleUpdate(ArticleMeta):
     """``version`` is the version the editor started from: a save on top of a newer version is
     refused (409) instead of silently overwriting someone else's edit."""
 
-    version: int = Field(ge=1)
-    title: str | None = Field(default=None, min_length=2, max_length=200)
-    body: str | None = Field(default=None, min_length=1, max_length=MAX_BODY)
+    version: PositiveInt32
+    title: str = Field(default=None, min_length=2, max_length=200)
+    body: str = Field(default=None, min_length=1, max_length=MAX_BODY)
     change_note: str = Field(default="", max_length=500)
 
 
-class ArticleTransition(_Strict):
+class ArticleTransition(Input):
     state: ArticleState
-    version: int = Field(ge=1)
+    version: PositiveInt32
     change_note: str = Field(default="", max_length=500)
 
 
-class ArticleRestore(_Strict):
-    version: int = Field(ge=1, description="the current version the editor saw")
+class ArticleRestore(Input):
+    version: PositiveInt32 = Field(description="the current version the editor saw")
     change_note: str = Field(default="", max_length=500)
 
 
-class ArticleFromCase(_Strict):
+class ArticleFromCase(Input):
     case_number: Code
     audience: Code | None = None
     title: str | None = Field(default=None, min_length=2, max_length=200)
 
 
-class ArticleLinkCases(_Strict):
+class ArticleLinkCases(Input):
     case_numbers: list[Code] = Field(min_length=1, max_length=100)
 
 
-class ArticleFeedbackCreate(_Strict):
-    helped: bool
+class ArticleFeedbackCreate(Input):
+    helped: Flag
     comment: str | None = Field(default=None, max_length=1000)
     case_number: Code | None = None
     suggestion_id: str | None = Field(default=None, min_length=8, max_length=32)

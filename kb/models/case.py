@@ -10,11 +10,12 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, StringConstraints, field_validator
+from pydantic import StrictInt, StringConstraints, field_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
+from kb.models.inputs import Flag, Input
 
 
 class CaseStatus(str, enum.Enum):
@@ -39,6 +40,13 @@ class Satisfaction(str, enum.Enum):
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+def plausible_instant(value: datetime | None) -> datetime | None:
+    """Instants a service desk can mean: 2000–2100 (a year 9999 would overflow time zone maths)."""
+    if value is not None and not (2000 <= value.year <= 2100):
+        raise ValueError("时间超出范围（2000–2100 年）")
+    return value
 
 
 class CaseSequence(SQLModel, table=True):
@@ -132,11 +140,7 @@ class CaseHistoryPublic(SQLModel):
     note: str | None
 
 
-class _Strict(SQLModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class CaseCreate(_Strict):
+class CaseCreate(Input):
     contact_at: datetime | None = Field(default=None, description="沟通日期/时间; naive means service timezone")
     channel: Code
     customer_name: str = Field(min_length=1, max_length=100)
@@ -160,49 +164,47 @@ class CaseCreate(_Strict):
     suggestion_id: str | None = Field(default=None, min_length=8, max_length=32,
                                       description="the proposal shown while logging; records acceptance")
 
-    @field_validator("contact_at")
-    @classmethod
-    def _not_absurd(cls, value: datetime | None) -> datetime | None:
-        if value is not None and not (2000 <= value.year <= 2100):
-            raise ValueError("沟通日期超出范围 (2000–2100)")
-        return value
+    _contact_at_in_range = field_validator("contact_at")(lambda cls, value: plausible_instant(value))
 
 
-class CaseUpdate(_Strict):
-    """Every field optional; only the fields sent are applied (exclude_unset)."""
+class CaseUpdate(Input):
+    """Every field optional; only the fields sent are applied (exclude_unset). Fields whose column
+    is NOT NULL may be left out but not sent as null (see kb.models.inputs)."""
 
-    contact_at: datetime | None = None
-    channel: Code | None = None
-    customer_name: str | None = Field(default=None, min_length=1, max_length=100)
+    contact_at: datetime = None
+    channel: Code = None
+    customer_name: str = Field(default=None, min_length=1, max_length=100)
     customer_id: str | None = Field(default=None, max_length=64)
-    customer_kind: CustomerKind | None = None
+    customer_kind: CustomerKind = None
     industry: str | None = Field(default=None, max_length=64)
     contact: str | None = Field(default=None, max_length=128)
-    subject: str | None = Field(default=None, min_length=2, max_length=200)
-    description: str | None = Field(default=None, min_length=2, max_length=5000)
+    subject: str = Field(default=None, min_length=2, max_length=200)
+    description: str = Field(default=None, min_length=2, max_length=5000)
     order_number: str | None = Field(default=None, max_length=64)
     product: str | None = Field(default=None, max_length=64)
     module: str | None = Field(default=None, max_length=64)
     product_version: str | None = Field(default=None, max_length=32)
-    attachments: list[Ref] | None = Field(default=None, max_length=20)
+    attachments: list[Ref] = Field(default=None, max_length=20)
     emotion: Code | None = None
-    type: Code | None = None
-    priority: Code | None = None
+    type: Code = None
+    priority: Code = None
     owner: str | None = Field(default=None, max_length=32)
     group: Code | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=20)
+    tags: list[Tag] = Field(default=None, max_length=20)
     notes: str | None = Field(default=None, max_length=2000)
     analysis: str | None = Field(default=None, max_length=5000)
     root_cause: str | None = Field(default=None, max_length=200)
-    first_response: bool | None = Field(default=None, description="true records the first response now")
+    first_response: Flag = Field(default=None, description="true records the first response now")
+
+    _contact_at_in_range = field_validator("contact_at")(lambda cls, value: plausible_instant(value))
 
 
-class CaseTransition(_Strict):
+class CaseTransition(Input):
     status: CaseStatus
     note: str | None = Field(default=None, max_length=500)
 
 
-class CaseResolve(_Strict):
+class CaseResolve(Input):
     analysis: str | None = Field(default=None, max_length=5000)
     root_cause: str | None = Field(default=None, max_length=200)
     solution_temp: str | None = Field(default=None, max_length=5000, description="临时方案")
@@ -211,12 +213,12 @@ class CaseResolve(_Strict):
     fixed_in_version: str | None = Field(default=None, max_length=32)
 
 
-class CaseFeedback(_Strict):
+class CaseFeedback(Input):
     satisfaction: Satisfaction | None = None
-    satisfaction_score: int | None = Field(default=None, ge=1, le=5)
-    nps_score: int | None = Field(default=None, ge=0, le=10)
+    satisfaction_score: StrictInt | None = Field(default=None, ge=1, le=5)
+    nps_score: StrictInt | None = Field(default=None, ge=0, le=10)
     feedback: str | None = Field(default=None, max_length=2000)
-    reopen: bool = Field(default=False, description="a dissatisfied customer reopens a resolved case")
+    reopen: Flag = Field(default=False, description="a dissatisfied customer reopens a resolved case")
 
 
 class CasePublic(SQLModel):
@@ -282,7 +284,10 @@ class CaseImport(CaseCreate):
     fixed_in_version: str | None = Field(default=None, max_length=32)
     resolved_at: datetime | None = None
     satisfaction: Satisfaction | None = None
-    satisfaction_score: int | None = Field(default=None, ge=1, le=5)
-    nps_score: int | None = Field(default=None, ge=0, le=10)
+    satisfaction_score: StrictInt | None = Field(default=None, ge=1, le=5)
+    nps_score: StrictInt | None = Field(default=None, ge=0, le=10)
     feedback: str | None = Field(default=None, max_length=2000)
     source_number: str | None = Field(default=None, max_length=64, description="问题编号 in the source sheet")
+
+    _instants_in_range = field_validator("resolution_due_at", "resolved_at")(
+        lambda cls, value: plausible_instant(value))

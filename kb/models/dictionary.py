@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import StrictInt, ValidationInfo, field_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
+from kb.models.inputs import Input
 
 TermKind = Literal["word", "synonym", "typo"]
 
@@ -31,13 +32,12 @@ class DictionaryTerm(DictionaryTermBase, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class DictionaryTermCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class DictionaryTermCreate(Input):
     kind: TermKind = "word"
     term: str = PydanticField(min_length=1, max_length=32)
     canonical: str | None = PydanticField(default=None, max_length=32, validate_default=True,
                                           description="synonym → canonical; typo → correct")
-    freq: int | None = PydanticField(default=None, ge=1, le=10_000_000, description="jieba frequency (word only)")
+    freq: StrictInt | None = PydanticField(default=None, ge=1, le=10_000_000, description="jieba frequency (word only)")
 
     @field_validator("canonical")
     @classmethod

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict
+from pydantic import StrictInt
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from kb.models.inputs import Flag, Input
 
 TAXONOMY_KINDS = ("type", "priority", "channel", "emotion", "group")
 TaxonomyKind = Literal["type", "priority", "channel", "emotion", "group"]
@@ -32,17 +34,18 @@ class Label(LabelBase, table=True):
     kind: str = Field(max_length=16, index=True)
 
 
-class LabelCreate(LabelBase):
-    model_config = ConfigDict(extra="forbid")
+class LabelCreate(LabelBase, Input):
+    sort_order: StrictInt = Field(default=0, ge=0, le=10_000)
+    active: Flag = True
 
 
-class LabelUpdate(SQLModel):
-    model_config = ConfigDict(extra="forbid")
+class LabelUpdate(Input):
+    """name, description, sort_order and active are NOT NULL: leave them out, never null them."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    description: str | None = Field(default=None, max_length=500)
-    sort_order: int | None = Field(default=None, ge=0, le=10_000)
-    active: bool | None = None
+    name: str = Field(default=None, min_length=1, max_length=64)
+    description: str = Field(default=None, max_length=500)
+    sort_order: StrictInt = Field(default=None, ge=0, le=10_000)
+    active: Flag = None
     route_group: str | None = Field(default=None, max_length=32)
 
 

@@ -5,7 +5,7 @@ def test_health_reports_database_and_versions(api_model):
     import time
 
     for _ in range(100):                 # the embedded writer builds the first index generation at start
-        resp = api_model.client.get("/health")
+        resp = api_model.get("/health", role="analyst")
         body = resp.json()
         if body["status"] == "ok":
             break
@@ -18,8 +18,22 @@ def test_health_reports_database_and_versions(api_model):
 
 
 def test_health_is_degraded_without_a_model(api):
-    body = api.client.get("/health").json()
+    body = api.get("/health").json()
     assert body["status"] == "degraded" and body["model"]["version"] is None
+
+
+def test_health_without_a_key_says_only_ok_or_degraded(api_model):
+    for headers in ({}, {"Authorization": "Bearer zk_00000000_" + "x" * 43}):
+        resp = api_model.client.get("/health", headers=headers)
+        assert resp.status_code == 200
+        assert set(resp.json()) == {"status"} and resp.json()["status"] in ("ok", "degraded")
+    detailed = api_model.get("/health").json()
+    assert {"database", "index", "model", "versions"} <= set(detailed)
+
+
+def test_liveness_answers_without_the_database(api):
+    api.engine.dispose()
+    assert api.client.get("/health/live").json() == {"status": "ok"}
 
 
 def test_every_response_carries_a_request_id(api):

@@ -113,7 +113,7 @@ def test_promotion_reaches_the_other_process_without_failing_a_request(two_serve
     assert resp.status_code == 200, resp.text
     seen_at = None
     while time.time() - promoted_at < 10:
-        if httpx.get(f"{second}/health").json()["model"]["version"] == b:
+        if httpx.get(f"{second}/health", headers=headers).json()["model"]["version"] == b:
             seen_at = time.time()
             break
         time.sleep(0.1)

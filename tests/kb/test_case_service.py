@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from sqlmodel import func, select
 
 from kb.cases import queries, service
@@ -93,9 +94,13 @@ class TestUpdate:
         assert case.response_due_at == T0.replace(day=22)      # 1 working day of business time
 
     def test_required_field_cannot_be_nulled(self, session, rules):
+        with pytest.raises(ValidationError) as invalid:           # the request shape refuses an explicit null…
+            CaseUpdate.model_validate({"subject": None})
+        assert invalid.value.errors()[0]["loc"] == ("subject",)
         case = make_case(session, rules)
-        with pytest.raises(FieldError) as err:
-            service.update_case(session, case.number, CaseUpdate(subject=None), actor="x", rules=rules)
+        with pytest.raises(FieldError) as err:                     # …and the use case does too (defence in depth)
+            service.update_case(session, case.number, CaseUpdate.model_construct(subject=None, _fields_set={"subject"}),
+                                actor="x", rules=rules)
         assert err.value.field == "subject"
 
     def test_closed_case_is_read_only(self, session, rules):
