@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # default 40 made 16 concurrent suggestions slower than one at a time (GIL convoys).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.engine = prepare_database(settings)
-        app.state.auth_throttle = FailedAuthThrottle()
+        app.state.auth_throttle = FailedAuthThrottle(limit=settings.auth_failures_per_minute)
         app.state.case_rules = rules_from_settings(settings, clock)
         app.state.article_rules = ArticleRules(review_required=settings.article_review_required,
                                                review_days=settings.article_review_days)

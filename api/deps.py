@@ -125,6 +125,8 @@ def current_user(
         with make_session(request.app.state.engine) as session:
             user = authenticate(session, plain)
     except Unauthorized:
+        if not plain:                 # no key at all is a plain 401: nothing was tried
+            raise
         throttle.failed(client)
         wait = throttle.retry_after(client)
         if wait is not None:

@@ -6,7 +6,7 @@ layers around it, so it is added here for every operation rather than repeated o
 * errors are ``application/problem+json`` (RFC 9457) with the ``Problem`` schema;
 * every /api/v1 operation may answer 401 (no or bad key), 403 (role), 422 (validation),
   429 (too many failed sign-ins) and 503 (database unavailable, with Retry-After);
-  operations with a path parameter or a body may answer 404 (the thing named is not there);
+  a body that cannot be parsed is a 400; operations with a path parameter or a body may answer 404 (the thing named is not there);
   writes may answer 409 (a conflict: duplicate, stale version, illegal transition, the last
   admin); uploads may answer 413 (too large) and 415 (not a file type we read);
 * request strings may not hold control characters (``kb.models.inputs``): every string of a
@@ -27,7 +27,7 @@ from kb.models.inputs import NO_CONTROL_PATTERN
 PROBLEM = "application/problem+json"
 WRITES = {"post", "put", "patch", "delete"}
 DESCRIPTIONS = {
-    "401": "缺少或无效的 API 密钥", "403": "当前角色无权执行此操作", "404": "不存在（或当前用户不可见）",
+    "400": "请求体无法解析（不是合法的 JSON 或表单）", "401": "缺少或无效的 API 密钥", "403": "当前角色无权执行此操作", "404": "不存在（或当前用户不可见）",
     "409": "冲突：重复、版本已变、状态不允许或最后一位管理员", "413": "文件或内容过大", "415": "不支持的文件类型",
     "422": "字段无效（errors 列出每个字段）", "429": "失败的认证过多，请按 Retry-After 稍后再试",
     "503": "数据库暂不可用，请按 Retry-After 稍后再试",
@@ -48,6 +48,8 @@ def _statuses(path: str, method: str, operation: dict) -> set[str]:
         codes.add("404")
     if method in WRITES:
         codes.add("409")
+    if operation.get("requestBody"):
+        codes.add("400")              # a body that is not JSON (or not a form) at all
     body = operation.get("requestBody", {}).get("content", {})
     if "multipart/form-data" in body:
         codes |= {"413", "415"}

@@ -15,7 +15,7 @@ from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionReque
 from classifier.predictor import Predictor
 from indexer import Hit, IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
-from kb.articles.queries import Reader, get_many_visible, helpfulness
+from kb.articles.queries import Reader, get_many_visible, helpfulness, visible_ids
 from kb.cases.queries import get_many
 from kb.clock import Clock
 from kb.models import Case, Satisfaction
@@ -23,6 +23,7 @@ from kb.text.highlight import highlight
 
 log = logging.getLogger("zhiku.suggest")
 _NON_WORD = re.compile(r"\W+")
+MAX_ARTICLE_MATCHES = 5000      # article matches checked per search (the total counts at most this many)
 
 
 def outcome_factor(case: Case | Row) -> float:
@@ -126,14 +127,22 @@ def search(session: Session, index: WhooshIndex, q: str, *, page: int, page_size
            filters: dict[str, str], kind: str = "case", reader: Reader | None = None) -> SearchResponse:
     if kind == "article":
         filters = {**filters, **_article_filters(reader), "type": None}
+    offset = (page - 1) * page_size
     try:
         terms = index.query_tokens(q)
-        hits, total = index.search_tokens(terms, offset=(page - 1) * page_size, limit=page_size, filters=filters,
-                                          kind=kind)
+        if kind == "article":
+            # Every match is checked against the database before it is counted or shown, so a
+            # change of audience or state holds for readers the moment it is committed.
+            hits, _ = index.search_tokens(terms, offset=0, limit=MAX_ARTICLE_MATCHES, filters=filters, kind=kind)
+        else:
+            hits, total = index.search_tokens(terms, offset=offset, limit=page_size, filters=filters, kind=kind)
     except IndexUnavailable:
         return SearchResponse(kind=kind, total=0, page=page, page_size=page_size, missing=["index_unavailable"])
     if kind == "article":
-        return SearchResponse(kind=kind, articles=hydrate_articles(session, hits, terms, reader), total=total,
-                              page=page, page_size=page_size)
+        allowed = visible_ids(session, [h.entity_id for h in hits], reader)
+        hits = [h for h in hits if h.entity_id in allowed]
+        return SearchResponse(kind=kind, articles=hydrate_articles(session, hits[offset:offset + page_size], terms,
+                                                                   reader),
+                              total=len(hits), page=page, page_size=page_size)
     items = hydrate(session, hits, terms, k=page_size, rerank=False)
     return SearchResponse(kind=kind, items=items, total=total, page=page, page_size=page_size)

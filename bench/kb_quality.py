@@ -77,6 +77,7 @@ def gap_sanity(segmenter, workdir: Path) -> tuple[list[dict], int, float]:
 
     from classifier.clusters import cluster_tokens
     from kb.articles.gaps import gap_report, uncovered_cases
+    from kb.articles.queries import Reader
     from kb.db import make_session
     from kb.models import Case
     from kb.settings import Settings
@@ -97,7 +98,7 @@ def gap_sanity(segmenter, workdir: Path) -> tuple[list[dict], int, float]:
     now = max(r["resolved_at"] for r in rows) + timedelta(days=1)
     t = time.perf_counter()
     with make_session(engine) as session:
-        cases = uncovered_cases(session, since=now - timedelta(days=3650))
+        cases = uncovered_cases(session, since=now - timedelta(days=3650), reader=Reader(None, True))
         report = gap_report(cases, lambda text: segmenter.tokens(segmenter.normalize(text), "classify"),
                             cluster_tokens, now=now, limit=10)
     seconds = time.perf_counter() - t

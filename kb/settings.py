@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     threads: int = Field(default=4, ge=1, le=200,
                          description="threads per worker process for request handlers (CPU-bound: keep small)")
     log_json: bool = True
+    auth_failures_per_minute: int = Field(default=20, ge=1, le=1_000_000,
+                                          description="failed sign-ins per client and minute before 429")
 
     @field_validator("timezone")
     @classmethod

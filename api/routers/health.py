@@ -15,7 +15,7 @@ from api.errors import PROBLEM, RETRY_AFTER_SECONDS
 from api.schemas import Problem
 from kb.access import authenticate
 from kb.db import make_session
-from kb.models import Case, SearchOutbox
+from kb.models import Case, Role, SearchOutbox
 from kb.text import version as text_version
 
 router = APIRouter(tags=["health"])
@@ -35,15 +35,15 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _signed_in(request: Request) -> bool:
-    """Details are for holders of a key; a bad or missing key just gets the short answer."""
+def _operator(request: Request) -> bool:
+    """Details are for admins (the operators; they see every article, so the index's document
+    count tells them nothing they may not know); anyone else gets the short answer."""
     plain = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
     if not plain:
         return False
     try:
         with make_session(request.app.state.engine) as session:
-            authenticate(session, plain.strip())
-        return True
+            return authenticate(session, plain.strip()).role == Role.admin
     except Exception:  # unauthorised, or the database is down: either way, no details
         return False
 
@@ -58,7 +58,7 @@ async def live() -> dict:
             responses={503: {"description": "数据库不可用（readiness 失败）", "model": Problem}})
 def health(request: Request) -> Response:
     """就绪检查：数据库可用时 200（status 为 ok 或 degraded），不可用时 503。
-    未登录只返回 status；带有效密钥时返回数据库、索引、模型与版本详情。"""
+    未登录只返回 status；带管理员密钥时返回数据库、索引、模型与版本详情。"""
     state = request.app.state
     db: dict = {"backend": state.engine.dialect.name}
     try:
@@ -92,7 +92,7 @@ def health(request: Request) -> Response:
     status = "ok" if healthy else ("degraded" if db["ok"] else "unavailable")
     headers = {} if db["ok"] else {"Retry-After": str(RETRY_AFTER_SECONDS)}
     body: dict = {"status": status}
-    if _signed_in(request) if db["ok"] else False:
+    if db["ok"] and _operator(request):
         body.update(index=index, model=model, text=text_info, version=zhiku_version(), database=db,
                     versions=package_versions())
     if not db["ok"]:

@@ -17,6 +17,7 @@ from api.deps import ClockDep, QueryDate, SessionDep, require
 from api.schemas import PROBLEM_RESPONSES
 from classifier.clusters import cluster_tokens
 from kb import reports
+from kb.cases import sheet_export
 from kb.errors import FieldError
 from kb.models import Role, User
 from kb.text import current
@@ -51,12 +52,9 @@ Format = Annotated[Literal["json", "csv"], Query(description="csv: the report's 
 def _out(name: str, body: dict, fmt: str, rng: reports.Range):
     if fmt == "json":
         return body
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(body["columns"])
-    writer.writerows([["" if v is None else v for v in row] for row in body["rows"]])
+    content = sheet_export.to_csv(body["columns"], [["" if v is None else v for v in row] for row in body["rows"]])
     filename = f"{TITLES[name]}-{rng.date_from:%Y%m%d}-{rng.date_to:%Y%m%d}.csv"
-    return Response(buf.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+    return Response(content, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
 
 

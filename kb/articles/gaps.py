@@ -10,15 +10,18 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from kb.models import ArticleCaseLink, Case, CaseStatus
+from kb.articles.queries import Reader
+from kb.models import Article, ArticleCaseLink, Case, CaseStatus
 
 RESOLVED = (CaseStatus.resolved, CaseStatus.closed)
 MAX_CASES = 3000     # average-linkage clustering is O(n²) in memory: the most recent cases only
 
 
-def uncovered_cases(session: Session, *, since: datetime, limit: int = MAX_CASES) -> list[Case]:
-    """Resolved or closed cases since ``since`` that no article is linked to, newest first."""
-    linked = select(ArticleCaseLink.case_id)
+def uncovered_cases(session: Session, *, since: datetime, reader: Reader, limit: int = MAX_CASES) -> list[Case]:
+    """Resolved or closed cases since ``since`` that no article ``reader`` may see is linked to,
+    newest first: a link to an article the reader cannot see must not change what they are shown."""
+    linked = select(ArticleCaseLink.case_id).join(Article, Article.id == ArticleCaseLink.article_id).where(
+        *reader.conditions())
     return list(session.exec(select(Case).where(Case.status.in_(list(RESOLVED)), Case.resolved_at >= since,
                                                 Case.id.not_in(linked))
                              .order_by(Case.resolved_at.desc()).limit(limit)))

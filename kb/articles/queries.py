@@ -69,6 +69,17 @@ def get_many_visible(session: Session, ids: list[int], reader: Reader) -> list[A
     return [found[i] for i in ids if i in found]
 
 
+def visible_ids(session: Session, ids: list[int], reader: Reader) -> set[int]:
+    """Which of ``ids`` the reader may see now, by the database (the index may lag a change)."""
+    if not ids:
+        return set()
+    found: set[int] = set()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        found.update(session.exec(select(Article.id).where(Article.id.in_(chunk), *reader.conditions())))
+    return found
+
+
 def helpfulness(session: Session, ids: list[int]) -> dict[int, Helpfulness]:
     if not ids:
         return {}

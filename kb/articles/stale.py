@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
+from kb.articles.queries import Reader
 from kb.models import Article, ArticleFeedback, ArticleState, Case
 
 _NUMBERS = re.compile(r"\d+")
@@ -58,9 +59,10 @@ def _helpfulness_reason(rows: list[ArticleFeedback], now: datetime) -> str | Non
     return None
 
 
-def stale_articles(session: Session, *, today: date, now: datetime) -> list[dict]:
-    """Published articles with at least one reason to review, most reasons first."""
-    articles = list(session.exec(select(Article).where(Article.state == ArticleState.published)))
+def stale_articles(session: Session, reader: Reader, *, today: date, now: datetime) -> list[dict]:
+    """Published articles ``reader`` may see with at least one reason to review, most reasons first."""
+    articles = list(session.exec(select(Article).where(Article.state == ArticleState.published,
+                                                       *reader.conditions())))
     feedback: dict[int, list[ArticleFeedback]] = {}
     for row in session.exec(select(ArticleFeedback).where(ArticleFeedback.article_id.in_([a.id for a in articles]))):
         feedback.setdefault(row.article_id, []).append(row)

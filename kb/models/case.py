@@ -10,12 +10,12 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import StrictInt, StringConstraints, field_validator
+from pydantic import StringConstraints, field_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
-from kb.models.inputs import Flag, Input
+from kb.models.inputs import JsonInt, Flag, Input
 
 
 class CaseStatus(str, enum.Enum):
@@ -215,8 +215,8 @@ class CaseResolve(Input):
 
 class CaseFeedback(Input):
     satisfaction: Satisfaction | None = None
-    satisfaction_score: StrictInt | None = Field(default=None, ge=1, le=5)
-    nps_score: StrictInt | None = Field(default=None, ge=0, le=10)
+    satisfaction_score: JsonInt | None = Field(default=None, ge=1, le=5)
+    nps_score: JsonInt | None = Field(default=None, ge=0, le=10)
     feedback: str | None = Field(default=None, max_length=2000)
     reopen: Flag = Field(default=False, description="a dissatisfied customer reopens a resolved case")
 
@@ -284,8 +284,8 @@ class CaseImport(CaseCreate):
     fixed_in_version: str | None = Field(default=None, max_length=32)
     resolved_at: datetime | None = None
     satisfaction: Satisfaction | None = None
-    satisfaction_score: StrictInt | None = Field(default=None, ge=1, le=5)
-    nps_score: StrictInt | None = Field(default=None, ge=0, le=10)
+    satisfaction_score: JsonInt | None = Field(default=None, ge=1, le=5)
+    nps_score: JsonInt | None = Field(default=None, ge=0, le=10)
     feedback: str | None = Field(default=None, max_length=2000)
     source_number: str | None = Field(default=None, max_length=64, description="问题编号 in the source sheet")
 

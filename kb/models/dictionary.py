@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import StrictInt, ValidationInfo, field_validator
+from pydantic import ValidationInfo, field_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
-from kb.models.inputs import Input
+from kb.models.inputs import JsonInt, Input
 
 TermKind = Literal["word", "synonym", "typo"]
 
@@ -37,7 +37,7 @@ class DictionaryTermCreate(Input):
     term: str = PydanticField(min_length=1, max_length=32)
     canonical: str | None = PydanticField(default=None, max_length=32, validate_default=True,
                                           description="synonym → canonical; typo → correct")
-    freq: StrictInt | None = PydanticField(default=None, ge=1, le=10_000_000, description="jieba frequency (word only)")
+    freq: JsonInt | None = PydanticField(default=None, ge=1, le=10_000_000, description="jieba frequency (word only)")
 
     @field_validator("canonical")
     @classmethod

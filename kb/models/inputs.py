@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from sqlmodel import SQLModel
 
 # C0 without \t \n \r, DEL, C1, and lone surrogates (which no database can encode).
@@ -28,9 +28,17 @@ NO_CONTROL_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$
 CONTROL_MESSAGE = "含有不允许的控制字符（只允许制表符和换行）"
 INT32_MAX = 2**31 - 1            # the widest integer column on every backend (PostgreSQL INTEGER)
 
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's "integer" is a number without a fraction (4 or 4.0), never true or "4"
+    if isinstance(value, bool | str):
+        raise ValueError("应为整数")
+    return value
+
+
 Flag = StrictBool
-Int32 = Annotated[StrictInt, Field(ge=-INT32_MAX, le=INT32_MAX)]
-PositiveInt32 = Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+Int32 = Annotated[JsonInt, Field(ge=-INT32_MAX, le=INT32_MAX)]
+PositiveInt32 = Annotated[JsonInt, Field(ge=1, le=INT32_MAX)]
 
 
 def clean_text(value: str) -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import StrictInt
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from kb.models.inputs import Flag, Input
+from kb.models.inputs import JsonInt, Flag, Input
 
 TAXONOMY_KINDS = ("type", "priority", "channel", "emotion", "group")
 TaxonomyKind = Literal["type", "priority", "channel", "emotion", "group"]
@@ -35,7 +34,7 @@ class Label(LabelBase, table=True):
 
 
 class LabelCreate(LabelBase, Input):
-    sort_order: StrictInt = Field(default=0, ge=0, le=10_000)
+    sort_order: JsonInt = Field(default=0, ge=0, le=10_000)
     active: Flag = True
 
 
@@ -44,7 +43,7 @@ class LabelUpdate(Input):
 
     name: str = Field(default=None, min_length=1, max_length=64)
     description: str = Field(default=None, max_length=500)
-    sort_order: StrictInt = Field(default=None, ge=0, le=10_000)
+    sort_order: JsonInt = Field(default=None, ge=0, le=10_000)
     active: Flag = None
     route_group: str | None = Field(default=None, max_length=32)
 

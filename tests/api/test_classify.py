@@ -106,7 +106,7 @@ def test_dictionary_edit_bumps_the_text_version_and_keeps_the_model_working(api_
     from kb.text import prepare
 
     assert "登录" in prepare("一直登彔不上")
-    body = api_model.get("/health", role="analyst").json()
+    body = api_model.get("/health", role="admin").json()
     assert body["text"]["version"] == after and body["model"]["text_version"] == before and body["text"]["note"]
     assert api_model.post("/api/v1/classify", json={"description": "一直登彔不上"}).json()["model_version"]
     term_id = created.json()["id"]

@@ -5,7 +5,7 @@ def test_health_reports_database_and_versions(api_model):
     import time
 
     for _ in range(100):                 # the embedded writer builds the first index generation at start
-        resp = api_model.get("/health", role="analyst")
+        resp = api_model.get("/health", role="admin")
         body = resp.json()
         if body["status"] == "ok":
             break
@@ -18,7 +18,7 @@ def test_health_reports_database_and_versions(api_model):
 
 
 def test_health_is_degraded_without_a_model(api):
-    body = api.get("/health").json()
+    body = api.get("/health", role="admin").json()
     assert body["status"] == "degraded" and body["model"]["version"] is None
 
 
@@ -27,7 +27,8 @@ def test_health_without_a_key_says_only_ok_or_degraded(api_model):
         resp = api_model.client.get("/health", headers=headers)
         assert resp.status_code == 200
         assert set(resp.json()) == {"status"} and resp.json()["status"] in ("ok", "degraded")
-    detailed = api_model.get("/health").json()
+    assert set(api_model.get("/health", role="analyst").json()) == {"status"}
+    detailed = api_model.get("/health", role="admin").json()
     assert {"database", "index", "model", "versions"} <= set(detailed)
 
 

@@ -72,7 +72,7 @@ def test_search_with_filters_paging_and_highlights(api_model):
 
 
 def test_health_shows_the_index(api_model):
-    body = wait_for(lambda: (b := api_model.get("/health", role="analyst").json())["index"]["documents"] is not None and b)
+    body = wait_for(lambda: (b := api_model.get("/health", role="admin").json())["index"]["documents"] is not None and b)
     assert body["index"]["generation"] and body["index"]["writer_here"] is True
     assert body["index"]["meta"]["text_version"] == body["text"]["version"]
 
