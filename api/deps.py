@@ -127,8 +127,8 @@ def current_user(
     except Unauthorized:
         if not plain:                 # no key at all is a plain 401: nothing was tried
             raise
+        wait = throttle.retry_after(client)          # already over the limit before this one?
         throttle.failed(client)
-        wait = throttle.retry_after(client)
         if wait is not None:
             raise TooManyRequests(f"认证失败次数过多，请 {wait} 秒后再试", retry_after=wait) from None
         raise

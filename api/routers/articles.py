@@ -111,7 +111,7 @@ def export_articles(session: SessionDep, user: KnowledgeManager, clock: ClockDep
 
 @router.post("/import", operation_id="articles-import")
 async def import_articles(request: Request, session: SessionDep, user: KnowledgeManager, clock: ClockDep,
-                          files: Annotated[list[UploadFile], File(description=".md files or a .zip of them")],
+                          files: Annotated[list[UploadFile], File(description=".md files or a .zip of them", min_length=1)],
                           dry_run: QueryFlag = False) -> dict:
     """批量导入 Markdown（YAML front matter：title、audience、tags、product…）。先校验全部文件；
     有错误时不导入任何文章，并列出每个文件的错误。dry_run=true 只校验。"""

@@ -14,7 +14,7 @@ from api.schemas import PROBLEM_RESPONSES
 from api.training import get_job, start_training
 from kb import suggestions
 from kb.models import ModelPromotion, TrainingJob
-from kb.models.inputs import JsonInt, Input
+from kb.models.inputs import json_int, Input
 from kb.taxonomy import active_labels
 from kb.text import version as text_version
 
@@ -37,7 +37,7 @@ class ModelVersionPublic(BaseModel):
 
 class TrainRequest(Input):
     C: float | None = Field(default=None, gt=0, le=100)
-    char_ngram_max: JsonInt | None = Field(default=None, ge=1, le=4)
+    char_ngram_max: json_int(1, 4) | None = None
 
 
 class TrainingJobPublic(BaseModel):

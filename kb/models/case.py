@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
-from kb.models.inputs import JsonInt, Flag, Input
+from kb.models.inputs import json_int, Flag, Input
 
 
 class CaseStatus(str, enum.Enum):
@@ -215,8 +215,8 @@ class CaseResolve(Input):
 
 class CaseFeedback(Input):
     satisfaction: Satisfaction | None = None
-    satisfaction_score: JsonInt | None = Field(default=None, ge=1, le=5)
-    nps_score: JsonInt | None = Field(default=None, ge=0, le=10)
+    satisfaction_score: json_int(1, 5) | None = None
+    nps_score: json_int(0, 10) | None = None
     feedback: str | None = Field(default=None, max_length=2000)
     reopen: Flag = Field(default=False, description="a dissatisfied customer reopens a resolved case")
 
@@ -284,8 +284,8 @@ class CaseImport(CaseCreate):
     fixed_in_version: str | None = Field(default=None, max_length=32)
     resolved_at: datetime | None = None
     satisfaction: Satisfaction | None = None
-    satisfaction_score: JsonInt | None = Field(default=None, ge=1, le=5)
-    nps_score: JsonInt | None = Field(default=None, ge=0, le=10)
+    satisfaction_score: json_int(1, 5) | None = None
+    nps_score: json_int(0, 10) | None = None
     feedback: str | None = Field(default=None, max_length=2000)
     source_number: str | None = Field(default=None, max_length=64, description="问题编号 in the source sheet")
 

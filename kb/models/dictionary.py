@@ -11,7 +11,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
-from kb.models.inputs import JsonInt, Input
+from kb.models.inputs import json_int, Input
 
 TermKind = Literal["word", "synonym", "typo"]
 
@@ -37,7 +37,7 @@ class DictionaryTermCreate(Input):
     term: str = PydanticField(min_length=1, max_length=32)
     canonical: str | None = PydanticField(default=None, max_length=32, validate_default=True,
                                           description="synonym → canonical; typo → correct")
-    freq: JsonInt | None = PydanticField(default=None, ge=1, le=10_000_000, description="jieba frequency (word only)")
+    freq: json_int(1, 10_000_000) | None = PydanticField(default=None, description="jieba frequency (word only)")
 
     @field_validator("canonical")
     @classmethod

@@ -35,10 +35,14 @@ def _json_integer(value: Any) -> Any:
     return value
 
 
+def json_int(ge: int, le: int) -> Any:
+    """A JSON integer in [ge, le]; the bounds come before the validator so the schema states them."""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_json_integer)]
+
+
 Flag = StrictBool
-JsonInt = Annotated[int, BeforeValidator(_json_integer)]
-Int32 = Annotated[JsonInt, Field(ge=-INT32_MAX, le=INT32_MAX)]
-PositiveInt32 = Annotated[JsonInt, Field(ge=1, le=INT32_MAX)]
+Int32 = json_int(-INT32_MAX, INT32_MAX)
+PositiveInt32 = json_int(1, INT32_MAX)
 
 
 def clean_text(value: str) -> str:

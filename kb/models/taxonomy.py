@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from kb.models.inputs import JsonInt, Flag, Input
+from kb.models.inputs import json_int, Flag, Input
 
 TAXONOMY_KINDS = ("type", "priority", "channel", "emotion", "group")
 TaxonomyKind = Literal["type", "priority", "channel", "emotion", "group"]
@@ -34,7 +34,7 @@ class Label(LabelBase, table=True):
 
 
 class LabelCreate(LabelBase, Input):
-    sort_order: JsonInt = Field(default=0, ge=0, le=10_000)
+    sort_order: json_int(0, 10_000) = 0
     active: Flag = True
 
 
@@ -43,7 +43,7 @@ class LabelUpdate(Input):
 
     name: str = Field(default=None, min_length=1, max_length=64)
     description: str = Field(default=None, max_length=500)
-    sort_order: JsonInt = Field(default=None, ge=0, le=10_000)
+    sort_order: json_int(0, 10_000) = None
     active: Flag = None
     route_group: str | None = Field(default=None, max_length=32)
 
