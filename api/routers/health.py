@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from functools import cache
 from importlib.metadata import version
@@ -50,8 +51,8 @@ def _operator(request: Request) -> bool:
 
 @router.get("/health/live", operation_id="health-live", responses={200: {"description": "the process answers"}})
 async def live() -> dict:
-    """存活检查：进程在响应即可，不访问数据库（负载均衡器/编排器的 liveness 探针）。"""
-    return {"status": "ok"}
+    """存活检查：进程在响应即可，不访问数据库（负载均衡器/编排器的 liveness 探针）；worker 是应答的进程号。"""
+    return {"status": "ok", "worker": os.getpid()}
 
 
 @router.get("/health", operation_id="health-get",

@@ -39,8 +39,10 @@ def test_serve_with_two_workers_starts_answers_and_stops(tmp_path):
         wait_healthy(url, proc, timeout=120)
         workers = children(proc.pid)
         assert len([p for p in workers if os.path.exists(f"/proc/{p}")]) >= 2, workers
-        responses = [httpx.get(f"{url}/health", timeout=10) for _ in range(20)]   # a new connection each
-        assert [r.status_code for r in responses] == [200] * 20
+        responses = [httpx.get(f"{url}/health/live", timeout=10) for _ in range(40)]   # a new connection each
+        assert [r.status_code for r in responses] == [200] * 40
+        answered_by = {r.json()["worker"] for r in responses}
+        assert len(answered_by) >= 2, f"only worker(s) {answered_by} answered 40 connections"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -49,3 +51,4 @@ def test_serve_with_two_workers_starts_answers_and_stops(tmp_path):
             proc.kill()
             raise
     assert proc.returncode is not None
+
