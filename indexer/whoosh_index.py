@@ -38,6 +38,7 @@ SHORT_QUERY_TERMS = 12          # up to this many distinct terms: keep them all
 LONG_QUERY_TERMS = 24           # longer drafts: the best-scoring key terms
 MIN_DF_LONG = 2                 # …that occur in at least this many documents
 BULK_PARALLEL_FROM = 20_000     # documents from which a rebuild writes with two processes
+OPEN_ATTEMPTS = 5               # opening races a concurrent commit at most this many times
 RECHECK_SECONDS = 0.2           # how often a searcher checks for a new generation / commit
 DF_CACHE_TERMS = 200_000        # per searcher: document frequencies kept between requests
 COMMON_DF_RATIO = 0.05          # terms in more of the index than this are scored on candidates only…
@@ -162,10 +163,19 @@ class WhooshIndex:
         return ix.writer(limitmb=256)
 
     def open(self) -> whoosh_index.FileIndex:
-        problem = self.problem()
-        if problem:
-            raise IndexUnavailable(problem)
-        return whoosh_index.open_dir(str(self.root / self.current_generation()))
+        for attempt in range(OPEN_ATTEMPTS):
+            problem = self.problem()
+            if problem:
+                raise IndexUnavailable(problem)
+            try:
+                return whoosh_index.open_dir(str(self.root / self.current_generation()))
+            except FileNotFoundError as exc:
+                # the writer committed between Whoosh listing the TOC files and reading the newest
+                # (or a rebuild switched generations): open again; past a few tries, say so
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise IndexUnavailable(f"index files changed while opening: {exc.filename}") from exc
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     # -- searching --------------------------------------------------------------------------
 
