@@ -7,7 +7,8 @@
   same rule holds on every backend, and the OpenAPI document states it as a ``pattern`` on
   every request string (``api/openapi.py``), so clients can check before they send.
 * Types are strict where coercion would hide a client bug: ``Flag`` accepts only true/false
-  (not 0, 1 or "yes"), ``Int32`` only a JSON integer within a 32-bit column.
+  (not 0, 1 or "yes"), ``json_int`` only a JSON integer within its bounds (ids and versions:
+  ``PositiveInt32``, a 32-bit column).
 * A field typed without ``None`` but defaulting to ``None`` (``active: Flag = None``) may be
   left out of a PATCH but not sent as ``null``: the column is NOT NULL, so an explicit null
   is a 422 naming the field, never a database error.
@@ -28,6 +29,7 @@ NO_CONTROL_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$
 CONTROL_MESSAGE = "含有不允许的控制字符（只允许制表符和换行）"
 INT32_MAX = 2**31 - 1            # the widest integer column on every backend (PostgreSQL INTEGER)
 
+
 def _json_integer(value: Any) -> Any:
     # JSON Schema's "integer" is a number without a fraction (4 or 4.0), never true or "4"
     if isinstance(value, bool | str):
@@ -41,7 +43,6 @@ def json_int(ge: int, le: int) -> Any:
 
 
 Flag = StrictBool
-Int32 = json_int(-INT32_MAX, INT32_MAX)
 PositiveInt32 = json_int(1, INT32_MAX)
 
 
