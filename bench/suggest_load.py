@@ -91,13 +91,14 @@ def arrange(var: Path, n_cases: int, texts: list[str], replies: list[str]) -> st
     return key
 
 
-def wait_ready(url: str, proc: subprocess.Popen, log, seconds: float = 300) -> None:
-    """Wait until /health reports the index; fail loudly with the server's output otherwise."""
+def wait_ready(url: str, proc: subprocess.Popen, log, key: str, seconds: float = 300) -> None:
+    """Wait until /health reports the index (its details need an admin key); fail loudly with
+    the server's output otherwise."""
     deadline = time.monotonic() + seconds
     last = None
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            last = httpx.get(f"{url}/health", timeout=2).json()
+            last = httpx.get(f"{url}/health", headers={"X-API-Key": key}, timeout=2).json()
             if last.get("index", {}).get("documents"):
                 return
         except httpx.HTTPError as exc:
@@ -230,7 +231,7 @@ def main() -> None:
                                     env=env, stdout=log, stderr=subprocess.STDOUT)
             url = f"http://127.0.0.1:{port}"
             try:
-                wait_ready(url, proc, log)
+                wait_ready(url, proc, log, key)
                 results.append(summary(workers, f"closed, {args.concurrency} in flight", *measured(
                     load(url, key, drafts, args.requests, args.concurrency, args.max_seconds))))
                 results.append(summary(workers, f"open, {args.rate:g} req/s offered", *measured(
