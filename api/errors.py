@@ -13,12 +13,14 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kb.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, TooManyRequests, Unauthorized
+from kb.errors import (Conflict, DomainError, FieldError, Forbidden, NotFound, TooLarge, TooManyRequests,
+                       Unauthorized)
 
 log = logging.getLogger("zhiku.api")
 
 PROBLEM = "application/problem+json"
-_STATUS = ((Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (Conflict, 409), (FieldError, 422),
+_STATUS = ((Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (Conflict, 409), (TooLarge, 413),
+           (FieldError, 422),
            (TooManyRequests, 429))
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)

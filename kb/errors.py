@@ -45,6 +45,12 @@ class FieldError(DomainError):
         super().__init__(message, field=field)
 
 
+class TooLarge(FieldError):
+    """An upload, or what it inflates to, is beyond a stated limit (HTTP 413)."""
+
+    title = "内容过大 Content too large"
+
+
 class Unauthorized(DomainError):
     title = "未认证 Unauthorized"
 

@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from kb import archives
 from kb.articles import queries, service
 from kb.articles.audience import require_audience
 from kb.errors import DomainError, FieldError
@@ -70,18 +71,16 @@ def _decode(raw: bytes) -> str:
 
 
 def unpack(filename: str, raw: bytes) -> list[tuple[str, bytes]]:
-    """One uploaded file → (name, bytes) per Markdown file (a .zip is opened, folders kept in the name)."""
+    """One uploaded file → (name, bytes) per Markdown file (a .zip is opened within
+    ``kb.archives`` limits, folders kept in the name)."""
     if filename.lower().endswith(".zip"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-                names = [n for n in zf.namelist() if n.lower().endswith((".md", ".markdown"))
-                         and not PurePosixPath(n).name.startswith(".")]
-                if len(names) > MAX_FILES:
-                    raise FieldError("files", f"压缩包内文件过多（>{MAX_FILES}）")
-                return [(n, zf.read(n)) for n in sorted(names)]
-        except zipfile.BadZipFile as exc:
-            raise FieldError("files", f"{filename} 不是有效的 zip 文件") from exc
+        return archives.read_members(raw, field="files", name=filename, wanted=_is_markdown,
+                                     limits=archives.ZipLimits(members=MAX_FILES))
     return [(filename, raw)]
+
+
+def _is_markdown(name: str) -> bool:
+    return name.lower().endswith((".md", ".markdown")) and not PurePosixPath(name).name.startswith(".")
 
 
 def _parse(name: str, raw: bytes) -> tuple[dict[str, Any], str]:

@@ -22,7 +22,8 @@ from sqlmodel import Session, select
 
 from kb.cases import service
 from kb.cases.sheet_layout import HEADER_FIELDS
-from kb.errors import FieldError
+from kb import archives
+from kb.errors import FieldError, TooLarge
 from kb.models import Case, CaseImport, CaseStatus, CustomerKind, Satisfaction, User
 from kb.privacy import redact_text
 from kb.sla import ChineseWorkCalendar
@@ -34,6 +35,8 @@ MAX_BYTES = 50 * 1024 * 1024
 REQUIRED_FIELDS = ("customer_name", "description", "type", "priority")
 DEFAULT_CHANNEL = "其他"   # after-sales sheets record no channel
 HEADER_SCAN_ROWS = 10
+MAX_COLUMNS = 64       # every layout has fewer than 30 columns
+BLANK_ROW_RUN = 1000   # this many empty rows in a row end the data (sheets pad to a million styled rows)
 ENTERPRISE_MARKERS = ("公司", "集团", "有限", "银行", "医院", "学校", "大学", "中心", "工厂", "厂", "局", "商行",
                       "事务所", "研究院", "协会")
 RESOLVED = (CaseStatus.resolved, CaseStatus.closed)
@@ -47,6 +50,7 @@ class Table:
     header_row: int
     fields: dict[int, str]        # column index → import field
     ignored: list[str]
+    stopped_at: int | None = None  # the row where reading stopped after BLANK_ROW_RUN empty rows
 
 
 @dataclass
@@ -69,7 +73,7 @@ def read_table(content: bytes, filename: str, *, encoding: str | None = None) ->
     CSV encodings: UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK and
     GB2312, what Excel on a Chinese Windows writes), unless ``encoding`` is given."""
     if len(content) > MAX_BYTES:
-        raise FieldError("file", f"文件超过 {MAX_BYTES // (1024 * 1024)} MB，请拆分后导入")
+        raise TooLarge("file", f"文件超过 {MAX_BYTES // (1024 * 1024)} MB，请拆分后导入")
     name = filename.lower()
     if name.endswith((".xlsx", ".xlsm")) or content[:4] == b"PK\x03\x04":
         grid = _xlsx_rows(content)
@@ -97,18 +101,35 @@ def _csv_rows(text: str) -> Iterable[list[Any]]:
         dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
-    return csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        for cells in reader:
+            yield cells[:MAX_COLUMNS]
+    except csv.Error as exc:   # e.g. a field beyond csv.field_size_limit, a NUL byte
+        raise FieldError("file", f"CSV 第 {reader.line_num} 行无法读取：{exc}") from exc
 
 
 def _xlsx_rows(content: bytes) -> Iterable[list[Any]]:
     from openpyxl import load_workbook
 
+    archives.check_archive(content, field="file", name="XLSX 文件")    # openpyxl inflates by itself
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
     except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
         raise FieldError("file", f"无法读取 XLSX 文件：{type(exc).__name__}") from exc
-    sheet = book.worksheets[0]
-    return (list(r) for r in sheet.iter_rows(values_only=True))
+    # a sheet's declared dimension can claim 16,384 columns: read no further than any layout reaches
+    return _xlsx_cells(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS))
+
+
+def _xlsx_cells(rows: Iterable[tuple[Any, ...]]) -> Iterable[list[Any]]:
+    try:
+        for r in rows:
+            yield list(r)
+    except FieldError:
+        raise
+    except Exception as exc:  # damaged sheet XML found while streaming
+        raise FieldError("file", f"无法读取 XLSX 文件：{type(exc).__name__}") from exc
 
 
 def _find_header(grid: Iterable[list[Any]]) -> Table:
@@ -143,13 +164,21 @@ def _find_header(grid: Iterable[list[Any]]) -> Table:
     if not ({"contact_date", "contact_datetime"} & set(fields.values())):
         raise FieldError("file", "缺少必需的列：沟通日期（或 发生时间）")
     rows = []
+    blank_run = 0
+    stopped_at = None
     for number, cells in enumerate(it, start=header_row + 1):
         if all(_blank(c) for c in cells):
+            blank_run += 1
+            if blank_run >= BLANK_ROW_RUN:    # the data has ended; the rest is formatting or padding
+                stopped_at = number
+                break
             continue
+        blank_run = 0
         rows.append((number, list(cells)))
         if len(rows) > MAX_ROWS:
-            raise FieldError("file", f"超过 {MAX_ROWS} 行，请拆分后导入")
-    return Table(headers=header, rows=rows, header_row=header_row, fields=fields, ignored=ignored)
+            raise TooLarge("file", f"超过 {MAX_ROWS} 行，请拆分后导入")
+    return Table(headers=header, rows=rows, header_row=header_row, fields=fields, ignored=ignored,
+                 stopped_at=stopped_at)
 
 
 def _header_name(cell: Any) -> str:
@@ -505,4 +534,7 @@ def report(table: Table, checks: list[RowCheck], *, dry_run: bool, numbers: list
         "errors": errors,
         "imported": len(numbers or []),
         "numbers": numbers or [],
+        "stopped_at_row": table.stopped_at,
+        "notes": [f"连续 {BLANK_ROW_RUN} 行空白，读到第 {table.stopped_at} 行为止；其后的行未读取"]
+                 if table.stopped_at else [],
     }

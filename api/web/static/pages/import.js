@@ -60,7 +60,8 @@
       h("span", {}, "合格 ", h("b", { class: "ok" }, r.ok_rows)),
       h("span", {}, "有问题 ", h("b", { class: "bad", id: "bad-count" }, r.bad_rows)),
       r.dry_run ? h("span", { class: "muted" }, "（检查模式，未保存）") : h("span", {}, "已导入 ", h("b", { class: "ok", id: "imported-count" }, r.imported)),
-      r.ignored_columns.length ? h("span", { class: "muted" }, `忽略的列：${r.ignored_columns.join("、")}`) : "");
+      r.ignored_columns.length ? h("span", { class: "muted" }, `忽略的列：${r.ignored_columns.join("、")}`) : "",
+      ...(r.notes || []).map((n) => h("span", { class: "bad" }, n)));
     $("#report-errors tbody").replaceChildren(...r.errors.map((e) => h("tr", {}, h("td", { class: "num" }, e.row), h("td", {}, e.column), h("td", {}, e.reason))));
     $("#report-errors").hidden = !r.errors.length;
     $("#report-numbers").replaceChildren(...(r.numbers.length ? ["新问题编号：", ...r.numbers.slice(0, 50).flatMap((n) => [h("a", { href: `/cases/${n}` }, n), " "]),
