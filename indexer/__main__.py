@@ -1,9 +1,12 @@
-"""python -m indexer worker | rebuild | reconcile | stats
+"""python -m indexer worker | rebuild | reconcile | stats | verify
 
     worker     be the index writer (when the service runs with ZHIKU_EMBEDDED_INDEXER=false)
     rebuild    write a fresh generation from the database and switch to it
     reconcile  compare the database with the index and enqueue every difference
     stats      generation, versions, document count, outbox backlog
+    verify     check the live generation's files against their checksums
+
+An unusable index (missing, damaged) is reported as JSON with exit code 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from datetime import UTC, datetime
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m indexer", description="知库 search index")
-    parser.add_argument("command", choices=["worker", "rebuild", "reconcile", "stats"])
+    parser.add_argument("command", choices=["worker", "rebuild", "reconcile", "stats", "verify"])
     args = parser.parse_args(argv)
 
     from sqlmodel import func, select
 
+    from indexer import integrity
     from indexer.rebuild import rebuild, reconcile
     from indexer.sync import IndexWorker, drain_all
-    from indexer.whoosh_index import WhooshIndex
+    from indexer.whoosh_index import IndexUnavailable, WhooshIndex
     from kb.db import make_session
     from kb.dictionary import install_segmenter_from_db
     from kb.models import SearchOutbox
@@ -53,11 +57,26 @@ def main(argv: list[str] | None = None) -> int:
         drained = drain_all(engine, index)
         print(f"generation {generation} is live ({index.stats()['documents']} documents; {drained} later changes applied)")
     elif args.command == "reconcile":
-        print(json.dumps(reconcile(engine, index, now=datetime.now(UTC)), ensure_ascii=False))
+        try:
+            print(json.dumps(reconcile(engine, index, now=datetime.now(UTC)), ensure_ascii=False))
+        except IndexUnavailable as exc:
+            print(json.dumps({"problem": str(exc), "hint": "python -m indexer rebuild"}, ensure_ascii=False))
+            return 1
+    elif args.command == "verify":
+        generation = index.current_generation()
+        problem = index.problem(generation=generation)
+        if problem is None:
+            problem = integrity.verify(index.directory(generation))
+            if problem is not None:
+                index.corrupt(generation, problem)
+        print(json.dumps({"generation": generation, "problem": problem}, ensure_ascii=False))
+        return 1 if problem else 0
     else:
         with make_session(engine) as session:
             backlog = session.exec(select(func.count()).select_from(SearchOutbox)).one()
-        print(json.dumps({**index.stats(), "outbox_pending": backlog}, ensure_ascii=False, indent=1))
+        stats = index.stats()
+        print(json.dumps({**stats, "outbox_pending": backlog}, ensure_ascii=False, indent=1))
+        return 1 if stats["problem"] else 0
     return 0
 
 

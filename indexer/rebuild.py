@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from indexer.documents import INDEXABLE, document_for
+from indexer import integrity
 from indexer.whoosh_index import WhooshIndex
 from kb.db import make_session
 from kb.models import Article, ArticleState, Case, SearchOutbox
@@ -52,6 +53,7 @@ def rebuild(engine: Engine, index: WhooshIndex, snapshot: DictionarySnapshot, *,
     except BaseException:
         writer.cancel()
         raise
+    integrity.record(index.directory(generation))
     index.switch(generation)
     if high_water is not None:
         with make_session(engine, write=True) as session:
@@ -66,8 +68,7 @@ def reconcile(engine: Engine, index: WhooshIndex, *, now) -> dict[str, int]:
         db = {(kind, rid): updated.isoformat()
               for kind, (model, condition) in INDEXED.items()
               for rid, updated in session.exec(select(model.id, model.updated_at).where(condition))}
-    with index.open().searcher() as searcher:
-        indexed = {(f.get("kind"), int(f["entity_id"])): f.get("updated_at") for f in searcher.all_stored_fields()}
+    indexed = index.stored_versions()
     missing = [key for key in db if key not in indexed]
     stale = [key for key in db if key in indexed and indexed[key] != db[key]]
     extra = [key for key in indexed if key not in db]

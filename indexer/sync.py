@@ -19,7 +19,8 @@ from sqlmodel import select
 
 from indexer.documents import ENTITIES, doc_id, document_for, is_indexable
 from indexer.rebuild import rebuild
-from indexer.whoosh_index import WhooshIndex
+from indexer import integrity
+from indexer.whoosh_index import WRITE_DAMAGE, WhooshIndex
 from kb.db import make_session
 from kb.models import SearchOutbox
 from kb.text import current
@@ -42,18 +43,22 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
                 for row in session.exec(select(model).where(model.id.in_(ids))):
                     if is_indexable(row):
                         documents[(entity, row.id)] = document_for(row, seg)
-    ix = index.open()
-    writer = ix.writer(limitmb=128)
+    generation, ix = index.open_current()
     try:
-        for key in keys:
-            if key in documents:
-                writer.update_document(**documents[key])
-            else:
-                writer.delete_by_term("doc_id", doc_id(*key))
-        writer.commit()
-    except BaseException:
-        writer.cancel()
-        raise
+        writer = ix.writer(limitmb=128)
+        try:
+            for key in keys:
+                if key in documents:
+                    writer.update_document(**documents[key])
+                else:
+                    writer.delete_by_term("doc_id", doc_id(*key))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+    except WRITE_DAMAGE as exc:      # the rows stay in the outbox for the rebuilt generation
+        raise index.corrupt(generation, exc) from exc
+    integrity.record(index.directory(generation))
     handled = [r.id for r in rows]
     with make_session(engine, write=True) as session:
         session.exec(delete(SearchOutbox).where(SearchOutbox.id.in_(handled)))
@@ -82,6 +87,7 @@ class IndexWorker:
         self._thread = threading.Thread(target=self.run, name="zhiku-indexer", daemon=True)
         self.holds_lock = False
         self.last_error: str | None = None
+        self._verified = False
 
     def start(self) -> None:
         self._thread.start()
@@ -89,19 +95,30 @@ class IndexWorker:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-        if self.holds_lock:
-            self.lock.release()
-            self.holds_lock = False
 
     def step(self) -> int:
         """One round as the writer: rebuild when the index is missing, of another schema, or
         written with another dictionary than the one in force; then drain the outbox."""
         seg = current()
+        if not self._verified:
+            self.verify()
         problem = self.index.problem(seg.version)
         if problem is not None:
             log.info("rebuilding index", extra={"reason": problem})
             rebuild(self.engine, self.index, seg.snapshot)
         return drain_all(self.engine, self.index)
+
+    def verify(self) -> str | None:
+        """Check the live generation's files against their checksums, once per writer start
+        (a damaged disk or copy shows up at a restart); a mismatch marks it for a rebuild."""
+        self._verified = True
+        generation = self.index.current_generation()
+        if generation is None or self.index.problem(generation=generation):
+            return None
+        damage = integrity.verify(self.index.directory(generation))
+        if damage is not None:
+            self.index.corrupt(generation, damage)
+        return damage
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -120,3 +137,6 @@ class IndexWorker:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("index sync failed")
             self._stop.wait(self.interval)
+        if self.holds_lock:       # by the thread that acquired it: filelock's counts are per thread
+            self.lock.release()
+            self.holds_lock = False

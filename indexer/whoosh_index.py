@@ -12,12 +12,17 @@ requests; postings are scored with numpy (``indexer.postings``), not Whoosh's ma
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import math
 import os
+import pickle
 import shutil
+import struct
 import threading
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 
+from indexer import integrity
 from indexer.postings import Segment, SegmentCache, allowed, bm25f, bm25f_for, segments, top
 from indexer.schema import SCHEMA_VERSION, TEXT_FIELDS, make_schema
 from kb.text.segment import DictionarySnapshot, Segmenter, for_version
@@ -52,8 +59,45 @@ MIN_CANDIDATES = 150            # …and at least this many (AFQMC: 50 → 0.043
 Filters = dict[str, "str | list[str] | None"]
 
 
+log = logging.getLogger("zhiku.indexer")
+
+# What a damaged generation raises from inside Whoosh (truncated files: EOFError, struct.error;
+# a garbled TOC: UnpicklingError, TypeError; vanished files: OSError) — seen by corrupting
+# generations in tests/indexer/test_integrity.py.
+READ_ERRORS = (OSError, EOFError, struct.error, pickle.UnpicklingError, ValueError, TypeError, KeyError, IndexError,
+               zlib.error)
+# The same while writing, except a full or failing disk: that is not the generation's fault,
+# and a rebuild would not help.
+WRITE_DAMAGE = (FileNotFoundError, EOFError, struct.error, pickle.UnpicklingError, ValueError, TypeError, KeyError,
+                IndexError, zlib.error)
+
+
 class IndexUnavailable(RuntimeError):
-    """No usable index (missing, or built with another schema or text version)."""
+    """No usable index (missing, or built with another schema or text version, or damaged)."""
+
+
+class IndexCorrupt(IndexUnavailable):
+    """The generation's files cannot be read as written; it is marked so every process stops
+    using it, and the writer rebuilds a fresh generation from the database."""
+
+
+def _guarded(method):
+    """Reads that meet a damaged generation mark it and say ``IndexCorrupt`` instead of raising
+    whatever Whoosh tripped over (or, worse, answering from half a segment)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except IndexUnavailable:
+            raise
+        except READ_ERRORS as exc:
+            state = getattr(self._local, "state", None)
+            generation = state.generation if state is not None else self.current_generation()
+            self.close()
+            raise self.corrupt(generation, exc) from exc
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -68,6 +112,7 @@ class _ThreadSearcher:
     generation: str
     searcher: object
     checked_at: float
+    files: dict[str, int] = field(default_factory=dict)   # name → size when opened
     leaves: list[Segment] | None = None
     doc_frequencies: dict[str, int] = field(default_factory=dict)   # term → df in title or body
 
@@ -91,6 +136,9 @@ class WhooshIndex:
 
     # -- generations ------------------------------------------------------------------------
 
+    def directory(self, generation: str) -> Path:
+        return self.root / generation
+
     def current_generation(self) -> str | None:
         try:
             return (self.root / "CURRENT").read_text(encoding="utf-8").strip() or None
@@ -107,15 +155,35 @@ class WhooshIndex:
                 meta = json.loads((self.root / generation / "meta.json").read_text(encoding="utf-8"))
             except FileNotFoundError:
                 return None
+            except ValueError as exc:     # not JSON, not UTF-8
+                raise self.corrupt(generation, exc) from exc
+            if not isinstance(meta, dict):
+                raise self.corrupt(generation, "meta.json is not an object")
             self._meta[generation] = meta
         return meta
 
-    def problem(self, expected_text_version: str | None = None) -> str | None:
-        """Why the current generation can't be used (for reading; with ``expected_text_version``,
-        for writing), or None when it can."""
-        meta = self.meta()
+    def corrupt(self, generation: str | None, exc: BaseException | str) -> IndexCorrupt:
+        """Mark ``generation`` damaged (for every process) and return the error to raise."""
+        reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        if generation:
+            integrity.mark_corrupt(self.root / generation, reason)
+            self._meta.pop(generation, None)
+        log.error("index generation is damaged", extra={"generation": generation, "reason": reason})
+        return IndexCorrupt(f"corrupt generation {generation}: {reason}")
+
+    def problem(self, expected_text_version: str | None = None, *, generation: str | None = None) -> str | None:
+        """Why the current generation (or ``generation``) can't be used (for reading; with
+        ``expected_text_version``, for writing), or None when it can."""
+        generation = generation or self.current_generation()
+        try:
+            meta = self.meta(generation)
+        except IndexCorrupt as exc:
+            return str(exc)
         if meta is None:
             return "no index generation yet"
+        damage = integrity.corrupt_reason(self.root / generation)
+        if damage is not None:
+            return f"corrupt generation {generation}: {damage}"
         if meta.get("schema_version") != SCHEMA_VERSION:
             return f"schema version {meta.get('schema_version')} ≠ {SCHEMA_VERSION}"
         if expected_text_version is not None and meta.get("text_version") != expected_text_version:
@@ -163,22 +231,33 @@ class WhooshIndex:
         return ix.writer(limitmb=256)
 
     def open(self) -> whoosh_index.FileIndex:
+        return self.open_current()[1]
+
+    def open_current(self) -> tuple[str, whoosh_index.FileIndex]:
+        """(generation, its index), CURRENT read once per attempt so the two always agree."""
         for attempt in range(OPEN_ATTEMPTS):
-            problem = self.problem()
+            generation = self.current_generation()
+            problem = self.problem(generation=generation)
             if problem:
-                raise IndexUnavailable(problem)
+                raise IndexCorrupt(problem) if problem.startswith("corrupt") else IndexUnavailable(problem)
             try:
-                return whoosh_index.open_dir(str(self.root / self.current_generation()))
+                # no mmap: a segment file truncated under a mapped reader kills the process with
+                # SIGBUS (seen in tests/indexer/test_integrity.py); plain reads raise instead
+                storage = FileStorage(str(self.root / generation), supports_mmap=False)
+                return generation, storage.open_index()
             except FileNotFoundError as exc:
                 # the writer committed between Whoosh listing the TOC files and reading the newest
-                # (or a rebuild switched generations): open again; past a few tries, say so
+                # (or a rebuild switched generations): open again; past a few tries, the files are gone
                 if attempt == OPEN_ATTEMPTS - 1:
-                    raise IndexUnavailable(f"index files changed while opening: {exc.filename}") from exc
+                    raise self.corrupt(generation, f"files missing: {exc.filename}") from exc
                 time.sleep(0.01 * (attempt + 1))
+            except READ_ERRORS as exc:
+                raise self.corrupt(generation, exc) from exc
         raise AssertionError("unreachable")
 
     # -- searching --------------------------------------------------------------------------
 
+    @_guarded
     def searcher(self):
         """This thread's searcher, reopened when the generation changed or new commits exist."""
         state: _ThreadSearcher | None = getattr(self._local, "state", None)
@@ -187,15 +266,30 @@ class WhooshIndex:
             return state.searcher
         generation = self.current_generation()
         if state is not None and state.generation == generation and state.searcher.up_to_date():
-            state.checked_at = now
-            return state.searcher
+            damage = integrity.corrupt_reason(self.root / generation)   # marked by another process
+            if damage is not None:
+                self.close()
+                raise IndexCorrupt(f"corrupt generation {generation}: {damage}")
+            if self._file_sizes(generation) == state.files:
+                state.checked_at = now
+                return state.searcher
+            # a file changed under this searcher (truncated, replaced): reopening reads it again,
+            # and a damaged file is found there instead of being served from stale handles
         if state is not None:
             state.searcher.close()
             self._local.state = None
-        ix = self.open()
+        generation, ix = self.open_current()
         searcher = ix.searcher(weighting=BM25F())
-        self._local.state = _ThreadSearcher(self.current_generation(), searcher, now)
+        self._local.state = _ThreadSearcher(generation, searcher, now, self._file_sizes(generation))
         return searcher
+
+    def _file_sizes(self, generation: str) -> dict[str, int]:
+        try:
+            with os.scandir(self.root / generation) as entries:
+                return {e.name: e.stat().st_size for e in entries
+                        if e.name not in integrity.UNCHECKED and e.is_file()}
+        except FileNotFoundError:
+            return {}
 
     def key_terms(self, searcher, tokens: list[str]) -> list[tuple[str, float, int]]:
         """(term, weight, document frequency) for the query: every term of a short draft; for a
@@ -219,6 +313,7 @@ class WhooshIndex:
             scored = sorted(frequent or scored, reverse=True)[:LONG_QUERY_TERMS]
         return [(term, 1.0 + math.log(tf), df) for _, df, term, tf in scored]
 
+    @_guarded
     def query_tokens(self, text: str) -> list[str]:
         """``text`` tokenised for the generation this thread's searcher reads."""
         self.searcher()
@@ -229,6 +324,7 @@ class WhooshIndex:
         """Documents most similar to a draft, best first."""
         return self.similar_to(self.query_tokens(text), k=k, filters=filters, kind=kind)
 
+    @_guarded
     def similar_to(self, tokens: list[str], *, k: int = 10, filters: Filters | None = None,
                    kind: str = "case") -> list[Hit]:
         """Documents of ``kind`` most similar to a draft's tokens (from ``query_tokens``), best
@@ -292,6 +388,7 @@ class WhooshIndex:
                kind: str = "case") -> tuple[list[Hit], int]:
         return self.search_tokens(self.query_tokens(text), offset=offset, limit=limit, filters=filters, kind=kind)
 
+    @_guarded
     def search_tokens(self, tokens: list[str], *, offset: int = 0, limit: int = 20, filters: Filters | None = None,
                       kind: str = "case") -> tuple[list[Hit], int]:
         """Full-text search over the text fields of ``kind``; every token counts (no key-term cut),
@@ -312,12 +409,24 @@ class WhooshIndex:
         page = matched[np.argsort(-scores[matched], kind="stable")][offset: offset + limit]
         return _hits(searcher, kind, page, scores[page]), len(matched)
 
+    @_guarded
+    def stored_versions(self) -> dict[tuple[str, int], str | None]:
+        """(kind, entity id) → the ``updated_at`` stored with each document, for reconcile."""
+        with self.open().searcher() as searcher:
+            return {(f.get("kind"), int(f["entity_id"])): f.get("updated_at") for f in searcher.all_stored_fields()}
+
     def stats(self) -> dict:
         generation = self.current_generation()
-        meta = {k: v for k, v in (self.meta() or {}).items() if k != "dictionary"}
+        try:
+            meta = {k: v for k, v in (self.meta() or {}).items() if k != "dictionary"}
+        except IndexCorrupt:
+            meta = {}
         out = {"generation": generation, "meta": meta, "problem": self.problem(), "documents": None}
         if out["problem"] is None:        # this thread's long-lived searcher: opening one costs ~1 ms
-            out["documents"] = self.searcher().doc_count()
+            try:
+                out["documents"] = self.searcher().doc_count()
+            except IndexUnavailable as exc:
+                out["problem"] = str(exc)
         return out
 
     def close(self) -> None:
