@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -72,35 +73,77 @@ def test_a_label_the_model_never_saw_falls_back_to_rules(predictor):
     assert p.type.source == "rules" and "技术故障" in p.type.note
 
 
-def test_hot_swap_during_concurrent_proposals_never_fails_or_mixes(session, tmp_path, trained_bundle, rules):
+@pytest.fixture(scope="module")
+def other_bundle(segmenter):
+    """A second, different model (trained on the older half of the demo cases), so a proposal
+    mixing parts of two versions shows up as a result neither version gives alone."""
+    from classifier import dataset
+    from classifier.train import fit
+
+    examples = dataset.from_demo(DATA_DIR / "demo" / "cases.jsonl")
+    return fit(examples[: len(examples) // 2], segmenter=segmenter, trained_by="tests-half")
+
+
+SWAP_TEXTS = ["门禁刷卡没反应，闸机一直红灯", "想把套餐从基础版改成专业版", "发票抬头开错了需要重开",
+              "建议app增加夜间模式", "客服电话一直打不通，非常生气"]
+
+
+def test_hot_swap_during_concurrent_proposals_never_fails_or_mixes(session, tmp_path, trained_bundle, other_bundle,
+                                                                   rules):
     registry = ModelRegistry(tmp_path / "models")
     a = registry.save(session, trained_bundle, now=T0)
-    b = registry.save(session, trained_bundle, now=T0)
+    b = registry.save(session, other_bundle, now=T0)
+    expected = {}                       # (version, text) → what that version alone answers
+    for row in (a, b):
+        registry.promote(session, row.version, actor="t", now=T0, active_labels=LABELS, text_version=None)
+        alone = Predictor(registry, rules)
+        alone.refresh(session)
+        for text in SWAP_TEXTS:
+            p = alone.propose(text)
+            expected[(row.version, text)] = (p.type.label, p.type.confidence, p.priority.label)
+    assert any(expected[(a.version, t)] != expected[(b.version, t)] for t in SWAP_TEXTS), "the versions must differ"
+
     registry.promote(session, a.version, actor="t", now=T0, active_labels=LABELS, text_version=None)
     predictor = Predictor(registry, rules)
     predictor.refresh(session)
-    errors, seen = [], set()
+    errors, answers = [], []
     stop = threading.Event()
 
-    def hammer():
+    def hammer(offset: int):
+        i = offset
         while not stop.is_set():
+            text = SWAP_TEXTS[i % len(SWAP_TEXTS)]
+            i += 1
             try:
-                p = predictor.propose("考勤打卡失败 E1024")
-                seen.add(p.model_version)
-                assert p.text_version == trained_bundle.text_version
-            except Exception as exc:  # pragma: no cover - the assertion below reports it
+                p = predictor.propose(text)
+                answers.append((p.model_version, text, (p.type.label, p.type.confidence, p.priority.label)))
+            except Exception as exc:  # reported by the assertion below
                 errors.append(exc)
 
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    def answered_by(version: str, at_least: int) -> None:
+        """Wait until the threads have given ``at_least`` answers from ``version``."""
+        for _ in range(600):
+            if sum(1 for v, _, _ in answers if v == version) >= at_least or errors:
+                return
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
-    for version in (b.version, a.version, b.version):
-        registry.promote(session, version, actor="t", now=T0, active_labels=LABELS, text_version=None)
-        assert predictor.refresh(session)
-    stop.set()
-    for t in threads:
-        t.join()
-    assert not errors and seen <= {a.version, b.version} and predictor.version == b.version
+    try:
+        answered_by(a.version, 20)
+        for version in (b.version, a.version, b.version):
+            registry.promote(session, version, actor="t", now=T0, active_labels=LABELS, text_version=None)
+            assert predictor.refresh(session)
+            answered_by(version, sum(1 for v, _, _ in answers if v == version) + 20)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert {v for v, _, _ in answers} == {a.version, b.version} and predictor.version == b.version
+    mixed = [(v, text, got) for v, text, got in answers if got != expected[(v, text)]]
+    assert mixed == [], f"{len(mixed)} of {len(answers)} answers mixed two versions, e.g. {mixed[:2]}"
 
 
 def test_a_broken_new_version_keeps_the_old_model(predictor, session, trained_bundle):
