@@ -29,6 +29,7 @@ from api.routers import (
 )
 from api.runtime import Refresher
 from api.throttle import FailedAuthThrottle
+from api.training import TrainingRunner
 from api.web import pages
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.refresher = Refresher(app.state.engine, app.state.predictor, settings.jieba_cache_dir,
                                         settings.model_poll_seconds)
         app.state.refresher.start()
+        app.state.training = TrainingRunner(app.state.engine, settings)
         app.state.index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)
         app.state.index_worker = None
         if settings.embedded_indexer:
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         try:
             yield
         finally:
+            app.state.training.stop()
             if app.state.index_worker is not None:
                 app.state.index_worker.stop()
             app.state.refresher.stop()

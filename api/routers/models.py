@@ -69,8 +69,9 @@ def train(data: TrainRequest, request: Request, registry: RegistryDep, user: Ana
         model["C"] = data.C
     if data.char_ngram_max is not None:
         model["char_ngram"] = (1, data.char_ngram_max)
-    job = start_training(request.app.state.engine, registry, actor=user.username, params={"model": model},
-                         background=request.app.state.settings.train_in_background)
+    state = request.app.state
+    job = start_training(state.engine, registry, actor=user.username, params={"model": model},
+                         runner=state.training if state.settings.train_in_background else None)
     return TrainingJobPublic.model_validate(job)
 
 

@@ -55,6 +55,9 @@ class TrainingJob(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version: str | None = Field(default=None, max_length=40)
+    # queued/running only while the runner renews this (a killed server must not block training)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    runner: str | None = Field(default=None, max_length=64, description="host:pid of the training process")
 
 
 class SuggestionLog(SQLModel, table=True):
