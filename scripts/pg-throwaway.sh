@@ -2,6 +2,8 @@
 # Start a throwaway PostgreSQL cluster on 127.0.0.1 for the test suite.
 #   scripts/pg-throwaway.sh start DIR   -> prints the server URL on stdout
 #   scripts/pg-throwaway.sh stop DIR
+#   scripts/pg-throwaway.sh pause DIR    -> stops the server, keeps its data (database-down drills)
+#   scripts/pg-throwaway.sh resume DIR   -> starts it again on the same port
 # Installs Debian's postgresql package when no server binaries are found and we are root.
 # The cluster is tuned for tests (fsync off): never point it at real data.
 set -euo pipefail
@@ -40,13 +42,23 @@ start)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   as_owner "$initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
     || as_owner "$initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1
+  echo "$port" >"$dir/port"
   as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >&2
   echo "postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
+  ;;
+pause)
+  pg_ctl=$(find_bin pg_ctl)
+  as_owner "$pg_ctl" -D "$dir/data" -m fast -w stop >&2
+  ;;
+resume)
+  pg_ctl=$(find_bin pg_ctl); port=$(cat "$dir/port")
+  as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >&2
   ;;
 stop)
   pg_ctl=$(find_bin pg_ctl) || exit 0
   [ -d "$dir/data" ] && as_owner "$pg_ctl" -D "$dir/data" -m immediate stop >&2 || true
   ;;
-*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|pause|resume DIR" >&2; exit 2 ;;
 esac
