@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Request, Security
 from pydantic import BeforeValidator
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlmodel import Session
 
 from classifier.predictor import Predictor
@@ -112,12 +114,12 @@ RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def current_user(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    header_key: Annotated[str | None, Security(_header_key)],
-) -> User:
-    plain = bearer.credentials if bearer else header_key
+def _key(bearer: HTTPAuthorizationCredentials | None, header_key: str | None) -> str | None:
+    return bearer.credentials if bearer else header_key
+
+
+def _authenticate(request: Request, plain: str | None) -> User:
+    """The one way a key becomes a user: failed attempts count towards the client's throttle."""
     client = request.client.host if request.client else "unknown"
     throttle = request.app.state.auth_throttle
     # A separate short session: authentication must not hold the request's write lock open.
@@ -137,6 +139,31 @@ def current_user(
     return user
 
 
+def current_user(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header_key: Annotated[str | None, Security(_header_key)],
+) -> User:
+    return _authenticate(request, _key(bearer, header_key))
+
+
+def optional_user(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header_key: Annotated[str | None, Security(_header_key)],
+) -> User | None:
+    """For routes that answer everyone but tell more to some (/health): the same
+    authentication and throttle as every other route; no key, a bad key, a throttled client
+    or an unreachable database all mean "anonymous" here."""
+    plain = _key(bearer, header_key)
+    if not plain:
+        return None
+    try:
+        return _authenticate(request, plain)
+    except (Unauthorized, TooManyRequests, OperationalError, InterfaceError, SATimeoutError):
+        return None
+
+
 def require(*roles: Role) -> Callable[..., User]:
     """Dependency: the caller must hold one of ``roles`` (admin always may)."""
     allowed = frozenset(roles)
@@ -151,6 +178,7 @@ def require(*roles: Role) -> Callable[..., User]:
 
 ALL_ROLES = (Role.agent, Role.knowledge_manager, Role.analyst, Role.admin)
 AnyUser = Annotated[User, Depends(require(*ALL_ROLES))]
+MaybeUser = Annotated[User | None, Depends(optional_user)]
 Agent = Annotated[User, Depends(require(Role.agent))]
 Admin = Annotated[User, Depends(require(Role.admin))]
 Analyst = Annotated[User, Depends(require(Role.analyst))]

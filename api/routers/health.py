@@ -14,7 +14,7 @@ from sqlmodel import func, select
 
 from api.errors import PROBLEM, RETRY_AFTER_SECONDS
 from api.schemas import Problem
-from kb.access import authenticate
+from api.deps import MaybeUser
 from kb.db import make_session
 from kb.models import Case, Role, SearchOutbox
 from kb.text import version as text_version
@@ -36,19 +36,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _operator(request: Request) -> bool:
-    """Details are for admins (the operators; they see every article, so the index's document
-    count tells them nothing they may not know); anyone else gets the short answer."""
-    plain = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
-    if not plain:
-        return False
-    try:
-        with make_session(request.app.state.engine) as session:
-            return authenticate(session, plain.strip()).role == Role.admin
-    except Exception:  # unauthorised, or the database is down: either way, no details
-        return False
-
-
 @router.get("/health/live", operation_id="health-live", responses={200: {"description": "the process answers"}})
 async def live() -> dict:
     """存活检查：进程在响应即可，不访问数据库（负载均衡器/编排器的 liveness 探针）；worker 是应答的进程号。"""
@@ -57,7 +44,7 @@ async def live() -> dict:
 
 @router.get("/health", operation_id="health-get",
             responses={503: {"description": "数据库不可用（readiness 失败）", "model": Problem}})
-def health(request: Request) -> Response:
+def health(request: Request, caller: MaybeUser) -> Response:
     """就绪检查：数据库可用时 200（status 为 ok 或 degraded），不可用时 503。
     未登录只返回 status；带管理员密钥时返回数据库、索引、模型与版本详情。"""
     state = request.app.state
@@ -93,7 +80,7 @@ def health(request: Request) -> Response:
     status = "ok" if healthy else ("degraded" if db["ok"] else "unavailable")
     headers = {} if db["ok"] else {"Retry-After": str(RETRY_AFTER_SECONDS)}
     body: dict = {"status": status}
-    if db["ok"] and _operator(request):
+    if db["ok"] and caller is not None and caller.role == Role.admin:
         body.update(index=index, model=model, text=text_info, version=zhiku_version(), database=db,
                     versions=package_versions())
     if not db["ok"]:

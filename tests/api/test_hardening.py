@@ -167,6 +167,16 @@ def test_repeated_failed_authentication_is_throttled_but_good_keys_work(api):
     assert api.client.get("/api/v1/me").status_code == 401       # no key at all: still a plain 401
 
 
+def test_guessing_keys_on_health_counts_towards_the_same_throttle(api):
+    bad = {"Authorization": f"Bearer zk_0000abcd_{'x' * 43}"}
+    answers = [api.client.get("/health", headers=bad) for _ in range(20)]
+    assert [r.status_code for r in answers] == [200] * 20 and all(set(r.json()) == {"status"} for r in answers)
+    assert api.client.get("/api/v1/me", headers=bad).status_code == 429      # /health was no side door
+    admin = api.client.get("/health", headers=api.as_(ADMIN)).json()
+    assert {"database", "index", "model"} <= set(admin)
+    assert set(api.client.get("/health", headers=api.as_(Role.analyst)).json()) == {"status"}
+
+
 @pytest.mark.parametrize("path", ["/", "/login", "/workspace", "/cases/FW20240521001", "/knowledge/1", "/reports"])
 def test_pages_carry_a_strict_content_security_policy(api, path):
     resp = api.client.get(path)
