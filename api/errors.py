@@ -65,8 +65,13 @@ async def _domain(request: Request, exc: DomainError) -> JSONResponse:
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:          # every method the path has, not only the first route's
+        from api.routing import allowed_methods
+
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
     return problem(exc.status_code, str(exc.detail) if exc.status_code < 500 else "Server error",
-                   str(exc.detail), request, headers=getattr(exc, "headers", None))
+                   str(exc.detail), request, headers=headers or None)
 
 
 RETRY_AFTER_SECONDS = 5

@@ -137,7 +137,7 @@ def preview(data: PreviewRequest, _user: KnowledgeManager) -> dict:
     return {"html": render_markdown(data.body)}
 
 
-@router.get("/{article_id}", response_model=ArticlePublic, operation_id="articles-get")
+@router.get("/{article_id:int}", response_model=ArticlePublic, operation_id="articles-get")
 def get_article(article_id: Id, session: SessionDep, user: AnyUser, clock: ClockDep,
                 response: Response) -> ArticlePublic:
     article = queries.get_visible(session, article_id, queries.Reader.of(session, user))
@@ -145,7 +145,7 @@ def get_article(article_id: Id, session: SessionDep, user: AnyUser, clock: Clock
     return to_public(session, article, clock)
 
 
-@router.patch("/{article_id}", response_model=ArticlePublic, operation_id="articles-update")
+@router.patch("/{article_id:int}", response_model=ArticlePublic, operation_id="articles-update")
 def update_article(article_id: Id, data: ArticleUpdate, session: SessionDep, user: KnowledgeManager,
                    clock: ClockDep, response: Response) -> ArticlePublic:
     """修改正文或元数据：每次保存生成新版本。必须带上编辑时的 version；期间已被他人修改则返回 409。"""
@@ -154,7 +154,7 @@ def update_article(article_id: Id, data: ArticleUpdate, session: SessionDep, use
     return to_public(session, article, clock)
 
 
-@router.post("/{article_id}/transitions", response_model=ArticlePublic, operation_id="articles-transition")
+@router.post("/{article_id:int}/transitions", response_model=ArticlePublic, operation_id="articles-transition")
 def transition(article_id: Id, data: ArticleTransition, request: Request, session: SessionDep,
                user: KnowledgeManager, clock: ClockDep) -> ArticlePublic:
     """状态流转：草稿 → 审核中 → 已发布 → 已归档（审核步骤可配置）。"""
@@ -163,19 +163,19 @@ def transition(article_id: Id, data: ArticleTransition, request: Request, sessio
     return to_public(session, article, clock)
 
 
-@router.get("/{article_id}/versions", response_model=list[ArticleVersionPublic], operation_id="articles-versions")
+@router.get("/{article_id:int}/versions", response_model=list[ArticleVersionPublic], operation_id="articles-versions")
 def list_versions(article_id: Id, session: SessionDep, user: AnyUser) -> list[ArticleVersionPublic]:
     queries.get_visible(session, article_id, queries.Reader.of(session, user))
     return [ArticleVersionPublic.model_validate(v) for v in service.list_versions(session, article_id)]
 
 
-@router.get("/{article_id}/versions/{number}", response_model=ArticleVersionPublic, operation_id="articles-version")
+@router.get("/{article_id:int}/versions/{number:int}", response_model=ArticleVersionPublic, operation_id="articles-version")
 def get_version(article_id: Id, number: Id, session: SessionDep, user: AnyUser) -> ArticleVersionPublic:
     queries.get_visible(session, article_id, queries.Reader.of(session, user))
     return ArticleVersionPublic.model_validate(service.get_version_or_raise(session, article_id, number))
 
 
-@router.get("/{article_id}/diff", operation_id="articles-diff")
+@router.get("/{article_id:int}/diff", operation_id="articles-diff")
 def diff(article_id: Id, session: SessionDep, user: AnyUser,
          from_version: Annotated[int, Query(alias="from", ge=1, le=INT32_MAX)],
          to_version: Annotated[int, Query(alias="to", ge=1, le=INT32_MAX)]) -> dict:
@@ -185,7 +185,7 @@ def diff(article_id: Id, session: SessionDep, user: AnyUser,
                          service.get_version_or_raise(session, article_id, to_version))
 
 
-@router.post("/{article_id}/versions/{number}/restore", response_model=ArticlePublic,
+@router.post("/{article_id:int}/versions/{number:int}/restore", response_model=ArticlePublic,
              operation_id="articles-restore")
 def restore(article_id: Id, number: Id, data: ArticleRestore, session: SessionDep, user: KnowledgeManager,
             clock: ClockDep) -> ArticlePublic:
@@ -194,7 +194,7 @@ def restore(article_id: Id, number: Id, data: ArticleRestore, session: SessionDe
     return to_public(session, article, clock)
 
 
-@router.post("/{article_id}/cases", response_model=ArticlePublic, operation_id="articles-link-cases")
+@router.post("/{article_id:int}/cases", response_model=ArticlePublic, operation_id="articles-link-cases")
 def link_cases(article_id: Id, data: ArticleLinkCases, session: SessionDep, user: KnowledgeManager,
                clock: ClockDep) -> ArticlePublic:
     """把更多问题关联到这篇文章（来源问题）。"""
@@ -202,7 +202,7 @@ def link_cases(article_id: Id, data: ArticleLinkCases, session: SessionDep, user
     return to_public(session, service.get_article_or_raise(session, article_id), clock)
 
 
-@router.post("/{article_id}/feedback", status_code=201, response_model=Helpfulness, operation_id="articles-feedback")
+@router.post("/{article_id:int}/feedback", status_code=201, response_model=Helpfulness, operation_id="articles-feedback")
 def feedback(article_id: Id, data: ArticleFeedbackCreate, session: SessionDep, user: AnyUser,
              clock: ClockDep) -> Helpfulness:
     """坐席反馈：这篇文章对这个问题「有帮助 / 没帮助」（可附说明）。返回文章最新的有用率。"""

@@ -182,36 +182,36 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename*=UTF-8''{quote(filename)}"
 
 
-@router.get("/{number}", response_model=CasePublic, operation_id="cases-get")
+@router.get("/{number:case_number}", response_model=CasePublic, operation_id="cases-get")
 def get_case(number: str, session: SessionDep, _user: AnyUser, clock: ClockDep) -> CasePublic:
     return to_public(service.get_case_or_raise(session, number), clock)
 
 
-@router.patch("/{number}", response_model=CasePublic, operation_id="cases-update")
+@router.patch("/{number:case_number}", response_model=CasePublic, operation_id="cases-update")
 def update_case(number: str, data: CaseUpdate, session: SessionDep, user: Agent, rules: RulesDep) -> CasePublic:
     """修改字段（只改传入的字段）；每个改动都记入历史。"""
     return to_public(service.update_case(session, number, data, actor=user.username, rules=rules), rules.clock)
 
 
-@router.post("/{number}/transitions", response_model=CasePublic, operation_id="cases-transition")
+@router.post("/{number:case_number}/transitions", response_model=CasePublic, operation_id="cases-transition")
 def transition(number: str, data: CaseTransition, session: SessionDep, user: Agent, rules: RulesDep) -> CasePublic:
     """状态流转：待处理 → 处理中 → 已解决 → 已关闭；升级处理；已解决 → 处理中 为重开。非法流转返回 409。"""
     return to_public(service.transition(session, number, data, actor=user.username, rules=rules), rules.clock)
 
 
-@router.post("/{number}/resolve", response_model=CasePublic, operation_id="cases-resolve")
+@router.post("/{number:case_number}/resolve", response_model=CasePublic, operation_id="cases-resolve")
 def resolve(number: str, data: CaseResolve, session: SessionDep, user: Agent, rules: RulesDep) -> CasePublic:
     """记录问题分析、根因、临时/永久方案和处理结果，并置为已解决。"""
     return to_public(service.resolve(session, number, data, actor=user.username, rules=rules), rules.clock)
 
 
-@router.post("/{number}/feedback", response_model=CasePublic, operation_id="cases-feedback")
+@router.post("/{number:case_number}/feedback", response_model=CasePublic, operation_id="cases-feedback")
 def feedback(number: str, data: CaseFeedback, session: SessionDep, user: Agent, rules: RulesDep) -> CasePublic:
     """登记客户满意度（满意/基本满意/不满意 或 1–5）、NPS（0–10）与反馈；reopen=true 重开。"""
     return to_public(service.record_feedback(session, number, data, actor=user.username, rules=rules), rules.clock)
 
 
-@router.get("/{number}/history", response_model=list[CaseHistoryPublic], operation_id="cases-history")
+@router.get("/{number:case_number}/history", response_model=list[CaseHistoryPublic], operation_id="cases-history")
 def history(number: str, session: SessionDep, _user: AnyUser, clock: ClockDep) -> list[CaseHistoryPublic]:
     return [CaseHistoryPublic.model_validate(h, update={"at": h.at.astimezone(clock.tz)})
             for h in queries.get_history(session, number)]

@@ -75,7 +75,7 @@ def train(data: TrainRequest, request: Request, registry: RegistryDep, user: Ana
     return TrainingJobPublic.model_validate(job)
 
 
-@router.get("/train/{job_id}", response_model=TrainingJobPublic, operation_id="models-train-status")
+@router.get("/train/{job_id:int}", response_model=TrainingJobPublic, operation_id="models-train-status")
 def train_status(job_id: Id, session: SessionDep, _user: Analyst) -> TrainingJobPublic:
     return TrainingJobPublic.model_validate(get_job(session, job_id))
 
@@ -86,14 +86,14 @@ def train_jobs(session: SessionDep, _user: Analyst) -> list[TrainingJobPublic]:
     return [TrainingJobPublic.model_validate(j) for j in jobs]
 
 
-@router.get("/{version}", operation_id="models-get")
+@router.get("/{version:model_version}", operation_id="models-get")
 def get_model(version: str, session: SessionDep, registry: RegistryDep, _user: Analyst) -> dict:
     """元数据：标签集、数据快照、代码版本、库版本、每类 P/R/F1、混淆矩阵、阈值。"""
     row = registry.get(session, version)
     return {**ModelVersionPublic.model_validate(row).model_dump(mode="json"), "metadata": registry.metadata(version)}
 
 
-@router.post("/{version}/promote", response_model=ModelVersionPublic, operation_id="models-promote")
+@router.post("/{version:model_version}/promote", response_model=ModelVersionPublic, operation_id="models-promote")
 def promote(version: str, data: PromoteRequest, request: Request, session: SessionDep, registry: RegistryDep,
             user: Analyst) -> ModelVersionPublic:
     row = registry.promote(session, version, actor=user.username, now=datetime.now(UTC),
@@ -108,13 +108,13 @@ def rollback(session: SessionDep, registry: RegistryDep, user: Analyst) -> Model
         registry.rollback(session, actor=user.username, now=datetime.now(UTC), active_labels=active_labels(session)))
 
 
-@router.get("/{version}/promotions", operation_id="models-promotions")
+@router.get("/{version:model_version}/promotions", operation_id="models-promotions")
 def promotions(version: str, session: SessionDep, _user: Analyst) -> list[dict]:
     rows = session.exec(select(ModelPromotion).where(ModelPromotion.version == version).order_by(ModelPromotion.id))
     return [r.model_dump(mode="json") for r in rows]
 
 
-@router.get("/{version}/acceptance", operation_id="models-acceptance")
+@router.get("/{version:model_version}/acceptance", operation_id="models-acceptance")
 def acceptance(version: str, session: SessionDep, registry: RegistryDep, _user: Analyst) -> dict:
     """客服对建议的采纳率：按建议的标签统计（只统计已关联到问题的建议）。"""
     registry.get(session, version)

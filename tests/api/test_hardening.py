@@ -203,3 +203,22 @@ def test_database_down_is_503_with_retry_after(api):
         app.state.engine.dispose()
         app.state.engine = healthy
     assert api.get("/api/v1/cases").status_code == 200           # resumes by itself
+
+
+def test_every_method_a_path_lacks_is_405_naming_all_it_has(api):
+    """Schemathesis' unsupported_method and allow_header_conformance, for every path: a
+    ``PATCH /cases/export`` must not reach the case route as case "export"."""
+    import re
+
+    spec = api.client.get("/openapi.json").json()
+    wrong = []
+    for path, ops in spec["paths"].items():
+        documented = {m.upper() for m in ops if m in ("get", "post", "put", "patch", "delete")}
+        url = path.replace("/cases/{number}", "/cases/FW20240521001").replace("{version}", "20261122T224131Z-abc123")
+        url = re.sub(r"\{[^}]+\}", lambda m: "1" if ("id" in m.group(0) or "number" in m.group(0)) else "x", url)
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - documented):
+            resp = api.client.request(method, url, headers=api.as_(ADMIN))
+            allow = {m.strip() for m in resp.headers.get("allow", "").split(",") if m.strip()} - {"HEAD"}
+            if resp.status_code != 405 or allow != documented:
+                wrong.append((method, url, resp.status_code, sorted(allow), sorted(documented)))
+    assert wrong == []
