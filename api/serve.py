@@ -35,6 +35,11 @@ def _config(host: str, port: int, log_level: str) -> uvicorn.Config:
 
 
 def _worker(host: str, port: int, log_level: str) -> None:
+    # a spawned worker starts with no logging set up: without this its access lines were lost
+    from api.logging import configure_logging
+    from kb.settings import get_settings
+
+    configure_logging(json_lines=get_settings().log_json)
     sock = listening_socket(host, port)
     uvicorn.Server(_config(host, port, log_level)).run(sockets=[sock])
 

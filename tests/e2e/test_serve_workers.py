@@ -51,4 +51,7 @@ def test_serve_with_two_workers_starts_answers_and_stops(tmp_path):
             proc.kill()
             raise
     assert proc.returncode is not None
+    output = proc.stdout.read()
+    access = [line for line in output.splitlines() if "zhiku.access" in line and "path=/health/live" in line]
+    assert len(access) >= 40, f"workers wrote {len(access)} access lines for 40 requests:\n{output[-2000:]}"
 
