@@ -145,13 +145,16 @@ def import_cases(
     source = f"导入 {file.filename or '表格'}"
 
     def run(progress=None) -> dict:
-        with make_session(engine, write=not dry_run) as session:
+        # the checks (the slow part) read without the write lock: agents' saves do not wait for them
+        with make_session(engine) as session:
             checks = sheet_import.check_rows(session, table, tz=rules.clock.tz, progress=progress)
-            numbers = None
-            if not dry_run:
+        numbers = None
+        if not dry_run:
+            with make_session(engine, write=True) as session:
+                sheet_import.recheck_stored(session, checks, rules.clock.tz)
                 numbers = sheet_import.store_rows(session, checks, actor=user.username, rules=rules, source=source,
                                                   progress=progress)
-            return sheet_import.report(table, checks, dry_run=dry_run, numbers=numbers)
+        return sheet_import.report(table, checks, dry_run=dry_run, numbers=numbers)
 
     if NDJSON not in request.headers.get("accept", ""):
         return run()

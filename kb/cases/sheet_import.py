@@ -485,7 +485,14 @@ def _mark_duplicates(session: Session, checks: list[RowCheck], tz) -> None:
             c.data = None
         else:
             seen[c.key] = c.row
-    keys = [c for c in checks if c.data is not None]
+    recheck_stored(session, checks, tz)
+
+
+def recheck_stored(session: Session, checks: list[RowCheck], tz) -> None:
+    """Rows still good that are now stored already. The import checks its rows in a read
+    transaction (no write lock while it works) and calls this again inside the writing one,
+    so a case another writer stored in between is still refused as a duplicate."""
+    keys = [c for c in checks if c.data is not None and c.key is not None]
     for start in range(0, len(keys), 300):
         chunk = keys[start:start + 300]
         cond = or_(*[and_(Case.customer_name == c.key[0], Case.subject == c.key[2])

@@ -191,3 +191,23 @@ def test_the_exported_sheet_imports_back_as_new_cases(api):
     content = api.get("/api/v1/cases/export?format=xlsx").content
     report = upload(api, content, "export.xlsx", dry_run=True).json()
     assert report["bad_rows"] == 1 and "已导入过" in report["errors"][0]["reason"]   # it is the same case
+
+
+def test_rows_are_checked_without_the_write_lock_and_rechecked_inside_it(api, rules):
+    """The import checks in a read transaction; a case stored by another writer between the
+    check and the store is still refused as a duplicate, and nothing else is lost."""
+    from kb.cases import sheet_import
+
+    add_demo_staff(api)
+    table = sheet_import.read_table(csv_bytes(SERVICE_EXAMPLES), "需求记录表.csv")
+    with make_session(api.engine) as s:
+        checks = sheet_import.check_rows(s, table, tz=rules.clock.tz)
+    assert [c.errors for c in checks] == [[], [], []]
+    first = checks[0]
+    with make_session(api.engine, write=True) as s:              # another writer, in between
+        sheet_import.store_rows(s, [first], actor="other", rules=rules, source="另一个导入")
+    with make_session(api.engine, write=True) as s:
+        sheet_import.recheck_stored(s, checks, rules.clock.tz)
+        numbers = sheet_import.store_rows(s, checks, actor="u_agent", rules=rules, source="导入")
+    assert len(numbers) == 2 and "已导入过" in first.errors[0]["reason"]
+    assert api.get("/api/v1/cases?page_size=1").json()["total"] == 3
