@@ -1,7 +1,8 @@
 """python -m indexer worker | rebuild | reconcile | stats | verify
 
     worker     be the index writer (when the service runs with ZHIKU_EMBEDDED_INDEXER=false)
-    rebuild    write a fresh generation from the database and switch to it
+    rebuild    write a fresh generation from the database and switch to it (when a writer
+               runs — the service or `worker` — it is asked to, and this waits for it)
     reconcile  compare the database with the index and enqueue every difference
     stats      generation, versions, document count, outbox backlog
     verify     check the live generation's files against their checksums
@@ -16,7 +17,10 @@ import json
 import signal
 import sys
 import threading
+import time
 from datetime import UTC, datetime
+
+REBUILD_WAIT_SECONDS = 1800
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from indexer import integrity
     from indexer.rebuild import rebuild, reconcile
-    from indexer.sync import IndexWorker, drain_all
+    from filelock import FileLock, Timeout
+
+    from indexer.sync import IndexWorker, drain_all, rebuild_requested, request_rebuild
     from indexer.whoosh_index import IndexUnavailable, WhooshIndex
     from kb.db import make_session
     from kb.dictionary import install_segmenter_from_db
@@ -53,8 +59,27 @@ def main(argv: list[str] | None = None) -> int:
             pass
         worker.stop()
     elif args.command == "rebuild":
-        generation = rebuild(engine, index, segmenter.snapshot)
-        drained = drain_all(engine, index)
+        lock = FileLock(str(settings.var_dir / "indexer.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:      # a writer runs (the service or `worker`): it rebuilds, we wait for it
+            before = index.current_generation()
+            request_rebuild(index)
+            print("the index writer is running: asked it to rebuild…", flush=True)
+            deadline = time.monotonic() + REBUILD_WAIT_SECONDS
+            while rebuild_requested(index) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if rebuild_requested(index):
+                print(json.dumps({"problem": f"no rebuild within {REBUILD_WAIT_SECONDS} s; the request stays"}))
+                return 1
+            print(f"generation {index.current_generation()} is live (was {before}; "
+                  f"{index.stats()['documents']} documents)")
+            return 0
+        try:         # no writer: this process is the writer while it rebuilds
+            generation = rebuild(engine, index, segmenter.snapshot)
+            drained = drain_all(engine, index)
+        finally:
+            lock.release()
         print(f"generation {generation} is live ({index.stats()['documents']} documents; {drained} later changes applied)")
     elif args.command == "reconcile":
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -73,6 +74,23 @@ def drain_all(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
     return total
 
 
+REBUILD_REQUEST = "REBUILD_REQUESTED"
+
+
+def rebuild_requested(index: WhooshIndex) -> Path | None:
+    path = index.root / REBUILD_REQUEST
+    return path if path.exists() else None
+
+
+def request_rebuild(index: WhooshIndex) -> Path:
+    """Ask the running writer to rebuild: only the holder of the writer lock writes the index,
+    so a rebuild never races the writer draining changes into the old generation."""
+    index.root.mkdir(parents=True, exist_ok=True)
+    path = index.root / REBUILD_REQUEST
+    path.write_text(datetime.now(UTC).isoformat(), encoding="utf-8")
+    return path
+
+
 class IndexWorker:
     """Runs in whichever process holds ``<var>/indexer.lock``: exactly one writer per
     deployment, whether embedded in a uvicorn worker or run as ``python -m indexer worker``.
@@ -97,15 +115,21 @@ class IndexWorker:
         self._thread.join(timeout=30)
 
     def step(self) -> int:
-        """One round as the writer: rebuild when the index is missing, of another schema, or
-        written with another dictionary than the one in force; then drain the outbox."""
+        """One round as the writer: rebuild when the index is missing, damaged, of another
+        schema, written with another dictionary than the one in force, or when an operator
+        asked for it (``python -m indexer rebuild`` while this writer runs); then drain."""
         seg = current()
         if not self._verified:
             self.verify()
         problem = self.index.problem(seg.version)
+        requested = rebuild_requested(self.index)
+        if problem is None and requested:
+            problem = "requested by an operator"
         if problem is not None:
             log.info("rebuilding index", extra={"reason": problem})
             rebuild(self.engine, self.index, seg.snapshot)
+            if requested:
+                requested.unlink(missing_ok=True)
         return drain_all(self.engine, self.index)
 
     def verify(self) -> str | None:

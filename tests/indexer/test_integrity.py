@@ -214,3 +214,28 @@ def test_damage_done_while_stopped_is_repaired_at_the_next_start(tmp_path, db_ur
         index = client.app.state.index
         assert wait_for(lambda: index.current_generation() not in (None, damaged)), "damage not found at start"
         assert wait_for(lambda: number in similar_numbers(client, key)[0])
+
+
+def test_the_rebuild_command_asks_a_running_writer_instead_of_racing_it(tmp_path, db_url, segmenter):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the CLI reads its settings from the environment; one database kind is enough")
+    var = tmp_path / "var"
+    demo = Settings(data_dir=DATA_DIR, var_dir=var)
+    engine = prepare_database(demo)
+    assert load_demo(engine, DATA_DIR / "demo", rules_from_settings(demo))
+    index = WhooshIndex(var / "index", tmp_path / "jieba")
+    writer = IndexWorker(engine, index, var / "indexer.lock", interval=0.2)
+    writer.start()                                   # the service's writer holds the lock
+    try:
+        assert wait_for(lambda: writer.holds_lock and index.current_generation())
+        first = index.current_generation()
+        env = {**os.environ, "ZHIKU_VAR_DIR": str(var), "ZHIKU_DATA_DIR": str(DATA_DIR), "ZHIKU_LOG_JSON": "false"}
+        env.pop("ZHIKU_DATABASE_URL", None)
+        out = subprocess.run([sys.executable, "-m", "indexer", "rebuild"], cwd=PROJECT_ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert "asked it to rebuild" in out.stdout and index.current_generation() != first
+        assert writer.last_error is None and index.problem() is None
+    finally:
+        writer.stop()
+        engine.dispose()
