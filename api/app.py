@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if settings.embedded_indexer:
             settings.var_dir.mkdir(parents=True, exist_ok=True)
             app.state.index_worker = IndexWorker(app.state.engine, app.state.index, settings.var_dir / "indexer.lock",
-                                                 interval=settings.index_poll_seconds)
+                                                 interval=settings.index_poll_seconds,
+                                                 retention_days=settings.feed_retention_days)
             app.state.index_worker.start()
         try:
             yield

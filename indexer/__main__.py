@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlmodel import func, select
 
-    from indexer import integrity
+    from indexer import feed, integrity
     from indexer.rebuild import rebuild, reconcile
     from filelock import FileLock, Timeout
 
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     if args.command == "worker":
-        worker = IndexWorker(engine, index, settings.var_dir / "indexer.lock", interval=settings.index_poll_seconds)
+        worker = IndexWorker(engine, index, settings.var_dir / "indexer.lock", interval=settings.index_poll_seconds,
+                             retention_days=settings.feed_retention_days)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         worker.start()
@@ -97,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"generation": generation, "problem": problem}, ensure_ascii=False))
         return 1 if problem else 0
     else:
+        generation = index.current_generation()
+        cursor = feed.load_cursor(index.directory(generation)) if generation else None
         with make_session(engine) as session:
-            backlog = session.exec(select(func.count()).select_from(SearchOutbox)).one()
+            backlog = (feed.pending(session, cursor) if cursor
+                       else session.exec(select(func.count()).select_from(SearchOutbox)).one())
         stats = index.stats()
         print(json.dumps({**stats, "outbox_pending": backlog}, ensure_ascii=False, indent=1))
         return 1 if stats["problem"] else 0

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import delete, func
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from indexer.documents import INDEXABLE, document_for
-from indexer import integrity
+from indexer import feed, integrity
 from indexer.whoosh_index import WhooshIndex
 from kb.db import make_session
-from kb.models import Article, ArticleState, Case, SearchOutbox
+from kb.models import Article, ArticleState, Case
 from kb.outbox import record_change
 from kb.text.segment import DictionarySnapshot
 
@@ -35,12 +35,12 @@ def _indexable_rows(engine: Engine, *, batch: int) -> Iterator[Case | Article]:
 
 
 def rebuild(engine: Engine, index: WhooshIndex, snapshot: DictionarySnapshot, *, batch: int = 2000) -> str:
-    """Write every indexable case and published article into a fresh generation, then switch.
-
-    The outbox high-water mark is read *before* the rows, so every outbox row up to it is
-    covered by what was read and can be dropped; later rows are applied to the new generation."""
+    """Write every indexable case and published article into a fresh generation, switch to
+    it, and register this replica with the feed cursor taken *before* the rows were read:
+    every change from then on is applied to the new generation afterwards (harmlessly, if
+    the rebuild already saw it). Nothing is deleted from the feed: other replicas read it too."""
     with make_session(engine) as session:
-        high_water = session.exec(select(func.max(SearchOutbox.id))).one()
+        cursor = feed.snapshot_cursor(session)
         expected = sum(session.exec(select(func.count()).select_from(model).where(condition)).one()
                        for model, condition in INDEXED.values())
     generation, ix = index.create_generation(snapshot)
@@ -54,11 +54,9 @@ def rebuild(engine: Engine, index: WhooshIndex, snapshot: DictionarySnapshot, *,
         writer.cancel()
         raise
     integrity.record(index.directory(generation))
+    feed.save_cursor(index.directory(generation), cursor)
     index.switch(generation)
-    if high_water is not None:
-        with make_session(engine, write=True) as session:
-            session.exec(delete(SearchOutbox).where(SearchOutbox.id <= high_water))
-            session.commit()
+    feed.report(engine, feed.replica_name(index.root), generation, cursor, register=True)
     return generation
 
 

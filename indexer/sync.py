@@ -1,41 +1,52 @@
-"""The only writer: drains the search outbox into the current index generation.
+"""The only writer of a node's index: applies the search change feed to the current generation.
 
-``drain_once`` takes outbox rows in id order, re-reads each entity's *current* row, and
-upserts it when it is indexable (a resolved or closed case) or deletes it otherwise; it
-commits Whoosh and only then deletes the outbox rows it handled. A crash between the two
-replays rows harmlessly (update_document on a unique id is idempotent). Writes that
-commit while a batch is being applied carry their own, later outbox rows."""
+``drain_once`` reads the feed past this generation's cursor in commit-safe order
+(``indexer.feed``), re-reads each entity's *current* row, and upserts it when it is
+indexable (a resolved or closed case, a published article) or deletes it otherwise; it
+commits Whoosh and only then moves the cursor. A crash between the two replays rows
+harmlessly (update_document on a unique id is idempotent). Feed rows are never deleted
+here: other nodes' replicas read them too; retention prunes them (``feed.prune``)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from indexer import feed, integrity
 from indexer.documents import ENTITIES, doc_id, document_for, is_indexable
 from indexer.rebuild import rebuild
-from indexer import integrity
-from indexer.whoosh_index import WRITE_DAMAGE, WhooshIndex
+from indexer.whoosh_index import WRITE_DAMAGE, IndexUnavailable, WhooshIndex
 from kb.db import make_session
-from kb.models import SearchOutbox
 from kb.text import current
 
 log = logging.getLogger("zhiku.indexer")
+REPORT_SECONDS = 30        # how often a replica records its cursor in index_replica
+PRUNE_SECONDS = 3600       # how often the writer prunes the feed
 
 
 def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
-    """Apply up to ``batch`` outbox rows; returns how many rows were handled."""
+    """Apply up to ``batch`` feed rows past the current generation's cursor; returns how many."""
+    generation = index.current_generation()
+    if generation is None:
+        raise IndexUnavailable("no index generation yet")
+    directory = index.directory(generation)
+    cursor = feed.load_cursor(directory)
+    if cursor is None:
+        raise IndexUnavailable(f"generation {generation} has no feed cursor: rebuild")
     with make_session(engine) as session:
-        rows = list(session.exec(select(SearchOutbox).order_by(SearchOutbox.id).limit(batch)))
+        rows, after = feed.read(session, cursor, limit=batch)
         if not rows:
+            if after != cursor:
+                feed.save_cursor(directory, after)
             return 0
-        seg = index.segmenter()
+        seg = index.segmenter(generation)
         keys = sorted({(r.entity, r.entity_id) for r in rows if r.entity in ENTITIES})
         documents = {}
         for entity, model in ENTITIES.items():
@@ -44,7 +55,9 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
                 for row in session.exec(select(model).where(model.id.in_(ids))):
                     if is_indexable(row):
                         documents[(entity, row.id)] = document_for(row, seg)
-    generation, ix = index.open_current()
+    opened, ix = index.open_current()
+    if opened != generation:
+        return 0                      # switched meanwhile: the next round reads the new cursor
     try:
         writer = ix.writer(limitmb=128)
         try:
@@ -57,13 +70,10 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
         except BaseException:
             writer.cancel()
             raise
-    except WRITE_DAMAGE as exc:      # the rows stay in the outbox for the rebuilt generation
+    except WRITE_DAMAGE as exc:      # the cursor stays: the rebuilt generation starts before these rows
         raise index.corrupt(generation, exc) from exc
-    integrity.record(index.directory(generation))
-    handled = [r.id for r in rows]
-    with make_session(engine, write=True) as session:
-        session.exec(delete(SearchOutbox).where(SearchOutbox.id.in_(handled)))
-        session.commit()
+    integrity.record(directory)
+    feed.save_cursor(directory, after)
     return len(rows)
 
 
@@ -96,7 +106,8 @@ class IndexWorker:
     deployment, whether embedded in a uvicorn worker or run as ``python -m indexer worker``.
     Rebuilds first when the index is missing or was built with another schema/text version."""
 
-    def __init__(self, engine: Engine, index: WhooshIndex, lock_path: Path, *, interval: float = 0.5) -> None:
+    def __init__(self, engine: Engine, index: WhooshIndex, lock_path: Path, *, interval: float = 0.5,
+                 retention_days: float = 7) -> None:
         self.engine = engine
         self.index = index
         self.lock = FileLock(str(lock_path))
@@ -106,6 +117,11 @@ class IndexWorker:
         self.holds_lock = False
         self.last_error: str | None = None
         self._verified = False
+        self.replica = feed.replica_name(index.root)
+        self.retention = timedelta(days=retention_days)
+        self._registered = True
+        self._reported_at = 0.0
+        self._pruned_at = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -122,15 +138,38 @@ class IndexWorker:
         if not self._verified:
             self.verify()
         problem = self.index.problem(seg.version)
+        generation = self.index.current_generation()
         requested = rebuild_requested(self.index)
+        if problem is None and feed.load_cursor(self.index.directory(generation)) is None:
+            problem = "no feed cursor (written before the change feed)"
+        if problem is None and not self._registered:
+            problem = "dropped from the feed registry (silent longer than the retention)"
         if problem is None and requested:
             problem = "requested by an operator"
         if problem is not None:
             log.info("rebuilding index", extra={"reason": problem})
             rebuild(self.engine, self.index, seg.snapshot)
+            self._registered, self._reported_at = True, time.monotonic()
             if requested:
                 requested.unlink(missing_ok=True)
-        return drain_all(self.engine, self.index)
+        applied = drain_all(self.engine, self.index)
+        self._housekeeping()
+        return applied
+
+    def _housekeeping(self) -> None:
+        """Report this replica's cursor now and then; prune the feed once an hour."""
+        now = time.monotonic()
+        if now - self._reported_at >= REPORT_SECONDS:
+            generation = self.index.current_generation()
+            cursor = feed.load_cursor(self.index.directory(generation)) if generation else None
+            if cursor is not None:
+                self._registered = feed.report(self.engine, self.replica, generation, cursor)
+            self._reported_at = now
+        if now - self._pruned_at >= PRUNE_SECONDS:
+            pruned = feed.prune(self.engine, retention=self.retention)
+            if pruned:
+                log.info("pruned the search feed", extra={"rows": pruned})
+            self._pruned_at = now
 
     def verify(self) -> str | None:
         """Check the live generation's files against their checksums, once per writer start

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     similar_k: int = Field(default=5, ge=1, le=50, description="similar resolved cases shown per suggestion")
     embedded_indexer: bool = Field(default=True, description="run the index writer in a uvicorn worker")
     index_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    feed_retention_days: float = Field(default=7, gt=0, le=3650,
+                                       description="search change-feed rows kept at least this long")
     model_poll_seconds: float = Field(default=2.0, gt=0, le=3600)
     min_model_macro_f1: float = Field(default=0.3, ge=0, le=1, description="promotion refuses models below")
     bootstrap_model: bool = True

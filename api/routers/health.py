@@ -16,7 +16,8 @@ from api.errors import PROBLEM, RETRY_AFTER_SECONDS
 from api.schemas import Problem
 from api.deps import MaybeUser
 from kb.db import make_session
-from kb.models import Case, Role, SearchOutbox
+from indexer import feed
+from kb.models import Case, Role
 from kb.text import version as text_version
 
 router = APIRouter(tags=["health"])
@@ -54,8 +55,9 @@ def health(request: Request, caller: MaybeUser) -> Response:
             session.exec(text("SELECT 1"))
             db["schema_revision"] = session.exec(text("SELECT version_num FROM alembic_version")).scalar_one()
             db["cases"] = session.exec(select(func.count()).select_from(Case)).one()
-            oldest = session.exec(select(func.min(SearchOutbox.created_at))).one()
-            db["outbox_pending"] = session.exec(select(func.count()).select_from(SearchOutbox)).one()
+            generation = state.index.current_generation()
+            cursor = feed.load_cursor(state.index.directory(generation)) if generation else None
+            db["outbox_pending"], oldest = feed.backlog(session, cursor)
             db["outbox_lag_seconds"] = (
                 round((state.case_rules.clock.now() - oldest).total_seconds(), 1) if oldest else 0.0
             )

@@ -27,7 +27,7 @@ from kb.models.case import (
 )
 from kb.models.dictionary import DictionaryTerm, DictionaryTermCreate, DictionaryTermPublic
 from kb.models.ml import ModelPromotion, ModelVersion, SuggestionLog, TrainingJob
-from kb.models.outbox import SearchOutbox
+from kb.models.outbox import IndexReplica, SearchOutbox
 from kb.models.taxonomy import TAXONOMY_KINDS, Label, LabelCreate, LabelPublic, LabelUpdate
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "Role",
     "Satisfaction",
     "SearchOutbox",
+    "IndexReplica",
     "SuggestionLog",
     "TrainingJob",
     "User",

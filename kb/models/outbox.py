@@ -1,10 +1,12 @@
-"""The search change log: written in the same transaction as the change it describes,
-drained in id order by exactly one indexer."""
+"""The search change feed: a row per change, written in the same transaction as the change.
+Each index replica reads the rows past its own cursor (``indexer/feed.py``); rows are pruned
+only once every registered replica has read them and they are older than the retention."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import BigInteger, Column, FetchedValue
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
@@ -18,3 +20,21 @@ class SearchOutbox(SQLModel, table=True):
     entity_id: int = Field(index=True)
     op: str = Field(max_length=16, description="upsert | delete; the indexer re-reads the row anyway")
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # PostgreSQL: the writing transaction's id (server default pg_current_xact_id()); readers
+    # take only rows below the oldest transaction still running, so none committing later
+    # with a lower id is ever skipped. SQLite has one writer at a time: ids are commit order.
+    txid: int | None = Field(default=None, sa_column=Column(BigInteger, server_default=FetchedValue(),
+                                                             nullable=True, index=True))
+
+
+class IndexReplica(SQLModel, table=True):
+    """One row per index replica (a node's Whoosh directory): how far it has read the feed.
+    Retention keeps every row some live replica has not read yet."""
+
+    __tablename__ = "index_replica"
+
+    name: str = Field(primary_key=True, max_length=80)
+    generation: str | None = Field(default=None, max_length=40)
+    cursor_txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    cursor_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,157 @@
+"""Reading the search change feed in commit-safe order, one cursor per index replica.
+
+Every change appends a ``search_outbox`` row in its own transaction. Nothing is deleted
+because one replica applied it: each replica (a node's index directory) keeps its cursor in
+its generation (``CURSOR.json``) and reports it in ``index_replica``; retention prunes rows
+that every live replica has read and that are older than ``feed_retention_days``.
+
+**Order.** On SQLite one transaction writes at a time, so row ids are commit order and the
+cursor is the last id applied. On PostgreSQL ids come from a sequence taken *before* commit:
+a row with a lower id can commit after one with a higher id, and a reader that simply went
+past the higher id would skip it for good. So every row carries its transaction id
+(``pg_current_xact_id()``) and a reader takes only rows of transactions older than the oldest
+one still running (``pg_snapshot_xmin(pg_current_snapshot())``): all of those have ended, so no
+row can still appear below the cursor. The cursor is then (txid, id); rows are read in that
+order. Applying a row re-reads the entity, so reading one twice is harmless."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import and_, delete, func, or_, text, true
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from kb.db import make_session
+from kb.models import IndexReplica, SearchOutbox
+
+CURSOR_FILE = "CURSOR.json"
+_XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    txid: int = 0      # PostgreSQL: every row of a transaction below this has been applied
+    id: int = 0        # the last row applied (SQLite: the only part)
+
+    def to_json(self) -> dict:
+        return {"txid": self.txid, "id": self.id}
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def snapshot_cursor(session: Session) -> Cursor:
+    """Where a reader that starts now may begin: every change before it is visible to reads
+    made from now on (a rebuild takes this *before* reading the tables)."""
+    if _postgres(session):
+        return Cursor(txid=session.execute(_XMIN).scalar_one(), id=0)
+    return Cursor(id=session.exec(select(func.coalesce(func.max(SearchOutbox.id), 0))).one())
+
+
+def read(session: Session, after: Cursor, *, limit: int) -> tuple[list[SearchOutbox], Cursor]:
+    """Up to ``limit`` rows past ``after`` in commit-safe order, and the cursor after them."""
+    if not _postgres(session):
+        rows = list(session.exec(select(SearchOutbox).where(SearchOutbox.id > after.id)
+                                 .order_by(SearchOutbox.id).limit(limit)))
+        return rows, Cursor(id=rows[-1].id) if rows else after
+    xmin = session.execute(_XMIN).scalar_one()
+    past = or_(SearchOutbox.txid > after.txid, and_(SearchOutbox.txid == after.txid, SearchOutbox.id > after.id))
+    rows = list(session.exec(select(SearchOutbox).where(past, SearchOutbox.txid < xmin)
+                             .order_by(SearchOutbox.txid, SearchOutbox.id).limit(limit)))
+    if len(rows) == limit:
+        return rows, Cursor(txid=rows[-1].txid, id=rows[-1].id)
+    return rows, max(after, Cursor(txid=xmin, id=0))     # everything below xmin is applied
+
+
+def _past(session: Session, after: Cursor):
+    if not _postgres(session):
+        return SearchOutbox.id > after.id
+    return or_(SearchOutbox.txid > after.txid, and_(SearchOutbox.txid == after.txid, SearchOutbox.id > after.id))
+
+
+def pending(session: Session, after: Cursor) -> int:
+    """Rows past ``after`` (including those of transactions still running)."""
+    return session.exec(select(func.count()).select_from(SearchOutbox).where(_past(session, after))).one()
+
+
+def backlog(session: Session, after: Cursor | None) -> tuple[int, datetime | None]:
+    """(rows not yet applied, when the oldest of them was written); every row without a cursor."""
+    where = _past(session, after) if after is not None else true()
+    count, oldest = session.exec(select(func.count(), func.min(SearchOutbox.created_at)).where(where)).one()
+    return count, oldest
+
+
+# -- the cursor of a generation ------------------------------------------------------------
+
+def load_cursor(directory: Path) -> Cursor | None:
+    try:
+        data = json.loads((directory / CURSOR_FILE).read_text(encoding="utf-8"))
+        return Cursor(txid=int(data["txid"]), id=int(data["id"]))
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save_cursor(directory: Path, cursor: Cursor) -> None:
+    tmp = directory / f"{CURSOR_FILE}.tmp"
+    tmp.write_text(json.dumps(cursor.to_json()), encoding="utf-8")
+    os.replace(tmp, directory / CURSOR_FILE)
+
+
+def replica_name(index_root: Path) -> str:
+    """This node's replica: the host and which index directory on it."""
+    digest = hashlib.sha1(str(index_root.resolve()).encode()).hexdigest()[:10]
+    return f"{socket.gethostname()[:60]}-{digest}"
+
+
+# -- registry and retention ----------------------------------------------------------------
+
+def report(engine: Engine, name: str, generation: str, cursor: Cursor, *, register: bool = False) -> bool:
+    """Record this replica's cursor. A rebuild registers the replica; afterwards a missing row
+    means retention dropped it (it was silent too long, rows it never read may be gone): the
+    answer is False and the replica must rebuild."""
+    now = datetime.now(UTC)
+    with make_session(engine, write=True) as session:
+        row = session.get(IndexReplica, name)
+        if row is None and not register:
+            return False
+        row = row or IndexReplica(name=name, updated_at=now)
+        row.generation, row.cursor_txid, row.cursor_id, row.updated_at = generation, cursor.txid, cursor.id, now
+        session.add(row)
+        session.commit()
+        return True
+
+
+def forget(engine: Engine, name: str) -> None:
+    with make_session(engine, write=True) as session:
+        session.exec(delete(IndexReplica).where(IndexReplica.name == name))
+        session.commit()
+
+
+def prune(engine: Engine, *, retention: timedelta) -> int:
+    """Delete rows every live replica has read and that are older than ``retention``.
+    Replicas silent for longer than the retention are dropped first: when they return they
+    find themselves unregistered and rebuild."""
+    now = datetime.now(UTC)
+    with make_session(engine, write=True) as session:
+        session.exec(delete(IndexReplica).where(IndexReplica.updated_at < now - retention))
+        replicas = list(session.exec(select(IndexReplica)))
+        if not replicas:                 # nobody left to read them: age alone decides
+            read_by_all = true()
+        else:
+            low = min(Cursor(txid=r.cursor_txid, id=r.cursor_id) for r in replicas)
+            if _postgres(session):
+                read_by_all = or_(SearchOutbox.txid < low.txid, and_(SearchOutbox.txid == low.txid,
+                                                                     SearchOutbox.id <= low.id))
+            else:
+                read_by_all = SearchOutbox.id <= low.id
+        result = session.exec(delete(SearchOutbox).where(read_by_all, SearchOutbox.created_at < now - retention))
+        session.commit()
+        return result.rowcount or 0

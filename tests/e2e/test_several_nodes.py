@@ -1,0 +1,107 @@
+"""Several app nodes on one PostgreSQL database, each with its own index replica: a change
+made through one node is found through every node; the feed is read in commit-safe order
+(a row with a lower id that commits later is not skipped); retention keeps what a replica
+has not read, and a replica dropped by retention rebuilds."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+from sqlmodel import select
+
+from api.app import create_app
+from indexer import feed
+from kb.db import make_session
+from kb.models import IndexReplica, Role, SearchOutbox
+from kb.settings import Settings
+from tests.conftest import DATA_DIR, add_user, case_payload
+from tests.e2e.test_log_and_suggest import RESOLUTION
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(fn, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def test_a_change_through_one_node_is_found_through_every_node(tmp_path, db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several nodes share a PostgreSQL database")
+    nodes = [TestClient(create_app(Settings(data_dir=DATA_DIR, var_dir=tmp_path / name, database_url=db_url,
+                                            index_poll_seconds=0.2))) for name in ("node-a", "node-b")]
+    for node in nodes:
+        node.__enter__()
+    try:
+        key = add_user(nodes[0].app.state.engine, "lead", Role.admin)
+        headers = {"Authorization": f"Bearer {key}"}
+        number = nodes[0].post("/api/v1/cases", headers=headers, json=case_payload(
+            subject="门禁闸机刷卡无反应", description="闸机刷卡一直红灯，错误码 G4410")).json()["number"]
+        assert nodes[0].post(f"/api/v1/cases/{number}/resolve", headers=headers, json=RESOLUTION).status_code == 200
+
+        def found_on(node):
+            body = node.get("/api/v1/search", headers=headers, params={"q": "闸机 G4410"}).json()
+            return [i["number"] for i in body["items"]] == [number]
+
+        assert wait_for(lambda: all(found_on(n) for n in nodes)), "not found through every node"
+        with make_session(nodes[0].app.state.engine) as s:
+            replicas = list(s.exec(select(IndexReplica)))
+        assert len(replicas) == 2 and len({r.name for r in replicas}) == 2
+        for node in nodes:
+            assert node.get("/health", headers=headers).json()["database"]["outbox_pending"] == 0
+    finally:
+        for node in nodes:
+            node.__exit__(None, None, None)
+
+
+def test_a_row_committing_late_with_a_lower_id_is_not_skipped(engine, db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: ids are commit order")
+    now = datetime.now(UTC)
+    with make_session(engine) as s:
+        cursor = feed.snapshot_cursor(s)
+    slow = engine.connect()
+    slow_tx = slow.begin()
+    slow.execute(insert(SearchOutbox).values(entity="case", entity_id=1, op="upsert", created_at=now))  # lower id
+    with engine.begin() as fast:
+        fast.execute(insert(SearchOutbox).values(entity="case", entity_id=2, op="upsert", created_at=now))
+    seen = []
+    with make_session(engine) as s:
+        rows, cursor = feed.read(s, cursor, limit=100)     # the slow transaction is still running
+        seen += [r.entity_id for r in rows]
+    slow_tx.commit()
+    slow.close()
+    with make_session(engine) as s:
+        rows, cursor = feed.read(s, cursor, limit=100)
+        seen += [r.entity_id for r in rows]
+        assert feed.pending(s, cursor) == 0
+    assert sorted(seen) == [1, 2]
+
+
+def test_retention_keeps_unread_rows_and_a_dropped_replica_rebuilds(engine, tmp_path):
+    now = datetime.now(UTC)
+    with make_session(engine, write=True) as s:
+        s.add(SearchOutbox(entity="case", entity_id=1, op="upsert", created_at=now - timedelta(days=30)))
+        s.commit()
+        start = feed.snapshot_cursor(s)
+    with make_session(engine, write=True) as s:
+        s.add(SearchOutbox(entity="case", entity_id=2, op="upsert", created_at=now - timedelta(days=30)))
+        s.commit()
+    feed.report(engine, "reader", "g1", start, register=True)     # has read only the first row
+    assert feed.prune(engine, retention=timedelta(days=7)) == 1
+    with make_session(engine) as s:
+        assert [r.entity_id for r in s.exec(select(SearchOutbox))] == [2]
+        row = s.get(IndexReplica, "reader")
+    with make_session(engine, write=True) as s:                    # silent for longer than the retention
+        s.get(IndexReplica, "reader").updated_at = now - timedelta(days=8)
+        s.commit()
+    assert row is not None and feed.prune(engine, retention=timedelta(days=7)) == 1
+    assert feed.report(engine, "reader", "g1", start) is False    # it must rebuild
