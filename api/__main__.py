@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
 from kb.access import ensure_admin, get_user_or_raise, issue_key
 from kb.clock import Clock
 from kb.db import session_scope
@@ -31,7 +34,13 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings()
     configure_logging(json_lines=settings.log_json)
-    engine = prepare_database(settings)
+    try:
+        engine = prepare_database(settings)
+    except OperationalError as exc:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(f"无法连接数据库 Cannot reach the database {where}: {str(exc.orig or exc).strip().splitlines()[0]}\n"
+              f"请检查 ZHIKU_DATABASE_URL 与数据库服务是否在运行。", file=sys.stderr)
+        return 2
     clock = Clock(tz=settings.tz)
 
     if args.command == "create-admin":

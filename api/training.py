@@ -119,7 +119,7 @@ def _child_main(settings, job_id: int) -> None:
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     configure_logging(json_lines=settings.log_json)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings=settings)
     try:
         install_segmenter_from_db(engine, settings.jieba_cache_dir)
         run_job(engine, ModelRegistry(settings.model_dir), job_id)

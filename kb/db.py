@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import event, types
+from sqlalchemy import event, text, types
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -48,7 +48,10 @@ class UTCDateTime(types.TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, settings=None) -> Engine:
+    """An engine for ``url``; on PostgreSQL the pool, connect timeout and statement timeout
+    come from ``settings`` (``ZHIKU_DB_*``), so a stuck query or a dead server turns into a
+    clear error (503) instead of a request that hangs."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -57,7 +60,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
                                                                        "timeout": SQLITE_BUSY_SECONDS})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    if settings is None:
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    connect_args: dict = {"connect_timeout": settings.db_connect_timeout_seconds}
+    if settings.db_statement_timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_seconds,
+                         connect_args=connect_args)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -130,11 +140,17 @@ def alembic_config(url: str):
     return config
 
 
+MIGRATION_LOCK_KEY = 0x5A4B4D49     # "ZKMI": the advisory lock migrations take on PostgreSQL
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent)."""
     from alembic import command
 
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # nodes starting together migrate one after another; the later ones find head
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="shipped data (taxonomy, SLA, demo)")
     var_dir: Path | None = Field(default=None, description="runtime state; default <data_dir>/var")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in var_dir")
+    db_pool_size: int = Field(default=10, ge=1, le=500, description="PostgreSQL: connections kept per process")
+    db_max_overflow: int = Field(default=10, ge=0, le=500, description="PostgreSQL: extra connections under load")
+    db_pool_timeout_seconds: float = Field(default=10, gt=0, le=300,
+                                           description="waiting longer for a pooled connection is a 503")
+    db_connect_timeout_seconds: int = Field(default=5, ge=1, le=300)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0, le=3_600_000,
+                                         description="PostgreSQL: a statement running longer is cancelled (0: never)")
     timezone: str = "Asia/Shanghai"
     case_number_prefix: str = Field(default="FW", pattern=r"^[A-Z]{1,6}$")
     store_redacted_text: bool = True
