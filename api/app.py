@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                                                review_days=settings.article_review_days)
         install_segmenter_from_db(app.state.engine, settings.jieba_cache_dir)
         app.state.registry = ModelRegistry(settings.model_dir)
+        with make_session(app.state.engine, write=True) as session:
+            app.state.registry.backfill(session)      # versions from before artifacts lived in the database
         app.state.predictor = Predictor(app.state.registry, TriageRules.from_toml(settings.triage_rules_file),
                                         settings.jieba_cache_dir)
         with make_session(app.state.engine) as session:

@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"production is now {row.version}")
         elif args.command == "evaluate":
             row = registry.get(session, args.version)
-            bundle = registry.load(row.version, row.sha256)
-            print(json.dumps(registry.metadata(row.version)["metrics"], ensure_ascii=False, indent=1)[:4000])
+            bundle = registry.load(row.version, row.sha256, session)
+            print(json.dumps(registry.metadata(row.version, session)["metrics"], ensure_ascii=False, indent=1)[:4000])
             _, test = dataset.time_split(load(args.source))
             proba = bundle.predict_proba([e.text for e in tqdm(test, desc="评估")])
             for head in ("type", "priority"):

@@ -88,7 +88,7 @@ class Predictor:
             if row is None or (self._loaded and self._loaded.version == row.version):
                 return False
             try:
-                bundle = self.registry.load(row.version, row.sha256)
+                bundle = self.registry.load(row.version, row.sha256, session)
                 snapshot = DictionarySnapshot.from_json(bundle.dictionary_json)
                 segmenter = for_version(bundle.text_version, snapshot, self.cache_dir)
                 loaded = _Loaded(row.version, bundle, CompiledModel(bundle), segmenter)

@@ -1,9 +1,12 @@
-"""The model registry: immutable version directories plus a production pointer in the DB.
+"""The model registry: immutable versions in the database, a local cache per node, and a
+production pointer in the DB.
 
-``<root>/<version>/model.joblib`` holds one TrainedBundle (both heads); ``metadata.json``
-beside it records label sets, data snapshot hash and row count, code commit, library
-versions, text version, metrics, thresholds and the artifact's sha256. Production is a
-row status in ``model_version`` (an audited pointer every worker polls), never a file.
+``model_artifact`` holds each version's bytes and metadata, so a version trained on one node
+loads on every node. ``<root>/<version>/model.joblib`` is this node's cache of one
+TrainedBundle (both heads), fetched from the database when missing; ``metadata.json`` beside
+it records label sets, data snapshot hash and row count, code commit, library versions, text
+version, metrics, thresholds and the artifact's sha256. Production is a row status in
+``model_version`` (an audited pointer every worker polls), never a file.
 Loading verifies the sha256 *before* unpickling (pickle runs code) and turns
 scikit-learn's InconsistentVersionWarning into an error."""
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import subprocess
 import warnings
@@ -23,7 +27,7 @@ from sqlmodel import Session, select
 
 from classifier.train import TrainedBundle
 from kb.errors import Conflict, NotFound
-from kb.models import ModelPromotion, ModelVersion
+from kb.models import ModelArtifact, ModelPromotion, ModelVersion
 from kb.settings import PROJECT_ROOT
 from kb.text.segment import DictionarySnapshot
 
@@ -82,6 +86,9 @@ class ModelRegistry:
             "libraries": bundle.libraries,
         }
         (directory / METADATA).write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
+        content = artifact.read_bytes()
+        session.add(ModelArtifact(version=version, sha256=digest, size=len(content), content=content,
+                                  model_metadata=metadata))
         row = ModelVersion(version=version, status="candidate", text_version=bundle.text_version, sha256=digest,
                            labels=bundle.labels, metrics=_summary(bundle), data_rows=bundle.data_rows,
                            data_hash=bundle.data_hash, trained_by=bundle.trained_by, created_at=now)
@@ -89,15 +96,53 @@ class ModelRegistry:
         session.commit()
         return row
 
-    def metadata(self, version: str) -> dict:
+    def metadata(self, version: str, session: Session | None = None) -> dict:
         path = self.root / version / METADATA
-        if not path.is_file():
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+        stored = session.get(ModelArtifact, version) if session is not None else None
+        if stored is None:
             raise NotFound(f"模型 {version} 的元数据不存在", field="version")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return stored.model_metadata
 
-    def load(self, version: str, expected_sha256: str) -> TrainedBundle:
-        """Verify, then unpickle. Raises ArtifactError on any mismatch."""
+    def fetch(self, session: Session, version: str) -> bool:
+        """Copy ``version`` from the database into this node's cache (written aside, then
+        renamed: a reader never sees half a file). False when the database has no bytes for it."""
+        stored = session.get(ModelArtifact, version)
+        if stored is None:
+            return False
+        directory = self.root / version
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, data in ((METADATA, json.dumps(stored.model_metadata, ensure_ascii=False, indent=2).encode()),
+                           (ARTIFACT, stored.content)):
+            tmp = directory / f"{name}.{secrets.token_hex(4)}.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, directory / name)
+        return True
+
+    def backfill(self, session: Session) -> int:
+        """Store the bytes of versions saved before artifacts lived in the database (from this
+        node's files), so other nodes can load them too."""
+        stored = set(session.exec(select(ModelArtifact.version)))
+        added = 0
+        for row in session.exec(select(ModelVersion)):
+            artifact = self.root / row.version / ARTIFACT
+            if row.version in stored or not artifact.is_file() or sha256_of(artifact) != row.sha256:
+                continue
+            content = artifact.read_bytes()
+            session.add(ModelArtifact(version=row.version, sha256=row.sha256, size=len(content), content=content,
+                                      model_metadata=self.metadata(row.version)))
+            added += 1
+        if added:
+            session.commit()
+        return added
+
+    def load(self, version: str, expected_sha256: str, session: Session | None = None) -> TrainedBundle:
+        """Verify, then unpickle (fetched from the database first when this node has no copy).
+        Raises ArtifactError on any mismatch."""
         artifact = self.root / version / ARTIFACT
+        if not artifact.is_file() and session is not None:
+            self.fetch(session, version)
         if not artifact.is_file():
             raise ArtifactError(f"artifact of {version} is missing")
         actual = sha256_of(artifact)

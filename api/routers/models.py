@@ -90,7 +90,7 @@ def train_jobs(session: SessionDep, _user: Analyst) -> list[TrainingJobPublic]:
 def get_model(version: str, session: SessionDep, registry: RegistryDep, _user: Analyst) -> dict:
     """元数据：标签集、数据快照、代码版本、库版本、每类 P/R/F1、混淆矩阵、阈值。"""
     row = registry.get(session, version)
-    return {**ModelVersionPublic.model_validate(row).model_dump(mode="json"), "metadata": registry.metadata(version)}
+    return {**ModelVersionPublic.model_validate(row).model_dump(mode="json"), "metadata": registry.metadata(version, session)}
 
 
 @router.post("/{version:model_version}/promote", response_model=ModelVersionPublic, operation_id="models-promote")

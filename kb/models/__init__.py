@@ -26,7 +26,7 @@ from kb.models.case import (
     Satisfaction,
 )
 from kb.models.dictionary import DictionaryTerm, DictionaryTermCreate, DictionaryTermPublic
-from kb.models.ml import ModelPromotion, ModelVersion, SuggestionLog, TrainingJob
+from kb.models.ml import ModelArtifact, ModelPromotion, ModelVersion, SuggestionLog, TrainingJob
 from kb.models.outbox import IndexReplica, SearchOutbox
 from kb.models.taxonomy import TAXONOMY_KINDS, Label, LabelCreate, LabelPublic, LabelUpdate
 
@@ -67,6 +67,7 @@ __all__ = [
     "IndexReplica",
     "SuggestionLog",
     "TrainingJob",
+    "ModelArtifact",
     "User",
     "UserCreate",
     "UserPublic",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
@@ -28,6 +28,19 @@ class ModelVersion(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     promoted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     promoted_by: str | None = Field(default=None, max_length=32)
+
+
+class ModelArtifact(SQLModel, table=True):
+    """The bytes of a model version, so any node can load a version another node trained;
+    each node keeps a local cache under its model directory, checked by sha256."""
+
+    __tablename__ = "model_artifact"
+
+    version: str = Field(primary_key=True, max_length=40)
+    sha256: str = Field(max_length=64)
+    size: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    model_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=Column("metadata", JSON, nullable=False))
 
 
 class ModelPromotion(SQLModel, table=True):

@@ -13,7 +13,7 @@ def test_health_reports_database_and_versions(api_model):
     assert resp.status_code == 200 and body["status"] == "ok"
     assert body["model"]["version"] == api_model.model_version
     assert body["text"]["version"] == body["model"]["text_version"]
-    assert body["database"]["schema_revision"] == "0005"
+    assert body["database"]["schema_revision"] == "0006"
     assert body["versions"]["chinesecalendar"]
 
 

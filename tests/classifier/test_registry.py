@@ -41,6 +41,44 @@ def test_tampered_artifact_is_refused_before_unpickling(session, registry, train
         registry.load(row.version, row.sha256)
 
 
+def test_a_version_saved_on_one_node_loads_on_another_from_the_database(session, tmp_path, trained_bundle):
+    node_a, node_b = ModelRegistry(tmp_path / "a"), ModelRegistry(tmp_path / "b")
+    row = node_a.save(session, trained_bundle, now=T0)
+    assert not (node_b.root / row.version).exists()
+    with pytest.raises(ArtifactError, match="missing"):
+        node_b.load(row.version, row.sha256)                       # without the database: nothing to load
+    loaded = node_b.load(row.version, row.sha256, session)
+    texts = ["考勤打卡失败", "申请注销账号"]
+    for head, proba in trained_bundle.predict_proba(texts).items():
+        np.testing.assert_array_equal(loaded.predict_proba(texts)[head], proba)
+    assert (node_b.root / row.version / "model.joblib").is_file()    # cached on node B
+    assert node_b.metadata(row.version)["sha256"] == row.sha256
+
+
+def test_bytes_altered_in_the_database_are_refused_on_the_node_that_fetches_them(session, tmp_path, trained_bundle):
+    from kb.models import ModelArtifact
+
+    row = ModelRegistry(tmp_path / "a").save(session, trained_bundle, now=T0)
+    stored = session.get(ModelArtifact, row.version)
+    stored.content = stored.content + b"tampered"
+    session.add(stored)
+    session.commit()
+    with pytest.raises(ArtifactError, match="sha256"):
+        ModelRegistry(tmp_path / "b").load(row.version, row.sha256, session)
+
+
+def test_versions_from_before_the_database_held_artifacts_are_backfilled(session, registry, trained_bundle, tmp_path):
+    from sqlmodel import delete
+
+    from kb.models import ModelArtifact
+
+    row = registry.save(session, trained_bundle, now=T0)
+    session.exec(delete(ModelArtifact))
+    session.commit()
+    assert registry.backfill(session) == 1 and registry.backfill(session) == 0
+    assert ModelRegistry(tmp_path / "other").load(row.version, row.sha256, session).text_version == row.text_version
+
+
 def test_bundle_whose_dictionary_does_not_match_its_text_version_is_refused(session, registry, trained_bundle):
     row = registry.save(session, replace(trained_bundle, text_version="000000000000"), now=T0)
     with pytest.raises(ArtifactError, match="text version"):

@@ -33,11 +33,12 @@ def wait_for(fn, timeout: float = 30.0):
         time.sleep(0.1)
 
 
-def test_a_change_through_one_node_is_found_through_every_node(tmp_path, db_url):
+def test_a_change_through_one_node_is_found_through_every_node(tmp_path, db_url, trained_bundle):
     if not db_url.startswith("postgresql"):
         pytest.skip("several nodes share a PostgreSQL database")
     nodes = [TestClient(create_app(Settings(data_dir=DATA_DIR, var_dir=tmp_path / name, database_url=db_url,
-                                            index_poll_seconds=0.2))) for name in ("node-a", "node-b")]
+                                            index_poll_seconds=0.2, model_poll_seconds=0.5)))
+             for name in ("node-a", "node-b")]
     for node in nodes:
         node.__enter__()
     try:
@@ -57,6 +58,17 @@ def test_a_change_through_one_node_is_found_through_every_node(tmp_path, db_url)
         assert len(replicas) == 2 and len({r.name for r in replicas}) == 2
         for node in nodes:
             assert node.get("/health", headers=headers).json()["database"]["outbox_pending"] == 0
+
+        # a model trained and promoted on node A is in use on node B (its bytes come from the database)
+        with make_session(nodes[0].app.state.engine, write=True) as s:
+            version = nodes[0].app.state.registry.save(s, trained_bundle).version
+        assert not (nodes[1].app.state.registry.root / version).exists()
+        promoted = nodes[0].post(f"/api/v1/models/{version}/promote", headers=headers, json={"note": "两节点"})
+        assert promoted.status_code == 200, promoted.text
+        assert wait_for(lambda: nodes[1].app.state.predictor.version == version, timeout=10), \
+            nodes[1].app.state.predictor.last_error
+        body = nodes[1].post("/api/v1/suggestions", headers=headers, json={"description": "闸机刷卡红灯"}).json()
+        assert body["model_version"] == version
     finally:
         for node in nodes:
             node.__exit__(None, None, None)
