@@ -29,6 +29,7 @@ from kb.text import current
 log = logging.getLogger("zhiku.indexer")
 REPORT_SECONDS = 30        # how often a replica records its cursor in index_replica
 PRUNE_SECONDS = 3600       # how often the writer prunes the feed
+ROUNDS_PER_STEP = 20       # feed batches applied per writer round before it looks at its other duties
 
 
 def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
@@ -77,10 +78,14 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
     return len(rows)
 
 
-def drain_all(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
-    total = 0
-    while n := drain_once(engine, index, batch=batch):
+def drain_all(engine: Engine, index: WhooshIndex, *, batch: int = 1000, rounds: int | None = None) -> int:
+    """Apply batches until the feed is caught up, or ``rounds`` batches: the writer's loop
+    passes a bound so a feed that never runs dry (agents resolving cases all day) cannot
+    starve its other duties (rebuild requests, reports, pruning)."""
+    total, done = 0, 0
+    while (rounds is None or done < rounds) and (n := drain_once(engine, index, batch=batch)):
         total += n
+        done += 1
     return total
 
 
@@ -152,7 +157,7 @@ class IndexWorker:
             self._registered, self._reported_at = True, time.monotonic()
             if requested:
                 requested.unlink(missing_ok=True)
-        applied = drain_all(self.engine, self.index)
+        applied = drain_all(self.engine, self.index, rounds=ROUNDS_PER_STEP)
         self._housekeeping()
         return applied
 
