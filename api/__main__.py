@@ -2,6 +2,7 @@
 
     python -m api                 # migrate, load taxonomy + demo data, print a first admin key, serve
     python -m api create-admin    # issue a new admin key (e.g. when the first one was lost)
+    python -m api backup FILE     # SQLite: an online, consistent copy of the database
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     admin = sub.add_parser("create-admin", help="issue a key for an admin user (created if missing)")
     admin.add_argument("--username", default="admin")
+    backup = sub.add_parser("backup", help="SQLite: copy the live database to FILE (PostgreSQL: use pg_dump)")
+    backup.add_argument("file")
     args = parser.parse_args(argv)
+    if args.command == "backup":
+        return _backup(args.file)
 
     from api.logging import configure_logging
     from kb.cases.service import rules_from_settings
@@ -80,6 +85,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"知库 Zhiku serving on http://{settings.host}:{settings.port}/  — 在浏览器打开并用 API 密钥登录"
           f"  (API docs: /docs)", flush=True)
     serve(settings.host, settings.port, workers=getattr(args, "workers", 1))
+    return 0
+
+
+def _backup(target: str) -> int:
+    """SQLite's online backup API: a consistent copy while the service keeps writing."""
+    import sqlite3
+    from pathlib import Path
+
+    settings = get_settings()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        print("PostgreSQL: use pg_dump / pg_restore (docs/operations.md, Backup and restore)", file=sys.stderr)
+        return 2
+    out = Path(target)
+    if out.exists():
+        print(f"{out} exists; choose a new file", file=sys.stderr)
+        return 2
+    source = sqlite3.connect(url.database)
+    copy = sqlite3.connect(out)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    print(f"backed up {url.database} → {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
