@@ -89,6 +89,14 @@ def backlog(session: Session, after: Cursor | None) -> tuple[int, datetime | Non
     return count, oldest
 
 
+def ahead(session: Session, cursor: Cursor) -> bool:
+    """A cursor past anything this database has written: the replica followed another
+    database (restored from a backup, a new cluster) and must rebuild, or it would skip
+    every change until the new database caught up with its old position."""
+    now = snapshot_cursor(session)
+    return cursor.txid > now.txid if _postgres(session) else cursor.id > now.id
+
+
 # -- the cursor of a generation ------------------------------------------------------------
 
 def load_cursor(directory: Path) -> Cursor | None:

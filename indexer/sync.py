@@ -125,6 +125,7 @@ class IndexWorker:
         self.replica = feed.replica_name(index.root)
         self.retention = timedelta(days=retention_days)
         self._registered = True
+        self._checked_cursor = False        # once per start: is the cursor from this database?
         self._reported_at = 0.0
         self._pruned_at = 0.0
 
@@ -145,8 +146,14 @@ class IndexWorker:
         problem = self.index.problem(seg.version)
         generation = self.index.current_generation()
         requested = rebuild_requested(self.index)
-        if problem is None and feed.load_cursor(self.index.directory(generation)) is None:
+        cursor = feed.load_cursor(self.index.directory(generation)) if problem is None else None
+        if problem is None and cursor is None:
             problem = "no feed cursor (written before the change feed)"
+        if problem is None and not self._checked_cursor:
+            with make_session(self.engine) as session:
+                if feed.ahead(session, cursor):
+                    problem = "feed cursor ahead of the database (restored from a backup?)"
+            self._checked_cursor = True
         if problem is None and not self._registered:
             problem = "dropped from the feed registry (silent longer than the retention)"
         if problem is None and requested:

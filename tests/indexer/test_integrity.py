@@ -239,3 +239,16 @@ def test_the_rebuild_command_asks_a_running_writer_instead_of_racing_it(tmp_path
     finally:
         writer.stop()
         engine.dispose()
+
+
+def test_a_replica_whose_cursor_is_ahead_of_the_database_rebuilds(index, tmp_path, db_url):
+    """An index that followed another database (the service restored from an older backup)
+    would skip every change until the restored database caught up with its cursor."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("a second fresh database is simplest on SQLite")
+    followed = index.current_generation()
+    restored = prepare_database(Settings(data_dir=DATA_DIR, var_dir=tmp_path / "restored"))   # empty: cursor ahead
+    worker = IndexWorker(restored, WhooshIndex(index.root, tmp_path / "jieba"), tmp_path / "indexer.lock")
+    worker.step()
+    assert index.current_generation() != followed and index.problem() is None
+    restored.dispose()
