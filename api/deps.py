@@ -9,8 +9,8 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, Security
-from pydantic import BeforeValidator
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlmodel import Session
@@ -21,8 +21,8 @@ from indexer import WhooshIndex
 from kb.access import authenticate, key_prefix, require_role
 from kb.cases.service import CaseRules
 from kb.clock import Clock
-from kb.errors import TooManyRequests, Unauthorized
 from kb.db import make_session
+from kb.errors import TooManyRequests, Unauthorized
 from kb.models import Role, User
 from kb.models.inputs import INT32_MAX
 

@@ -13,8 +13,16 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kb.errors import (Conflict, DomainError, FieldError, Forbidden, NotFound, TooLarge, TooManyRequests,
-                       Unauthorized)
+from kb.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
 
 log = logging.getLogger("zhiku.api")
 

@@ -28,12 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["worker", "rebuild", "reconcile", "stats", "verify"])
     args = parser.parse_args(argv)
 
+    from filelock import FileLock, Timeout
     from sqlmodel import func, select
 
     from indexer import feed, integrity
     from indexer.rebuild import rebuild, reconcile
-    from filelock import FileLock, Timeout
-
     from indexer.sync import IndexWorker, drain_all, rebuild_requested, request_rebuild
     from indexer.whoosh_index import IndexUnavailable, WhooshIndex
     from kb.db import make_session

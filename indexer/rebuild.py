@@ -8,8 +8,8 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from indexer.documents import INDEXABLE, document_for
 from indexer import feed, integrity
+from indexer.documents import INDEXABLE, document_for
 from indexer.whoosh_index import WhooshIndex
 from kb.db import make_session
 from kb.models import Article, ArticleState, Case

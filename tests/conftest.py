@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,15 +18,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from api.app import create_app
-from kb.cases.service import rules_from_settings
-from kb.setup import prepare_database
 from kb.access import create_user, issue_key
-from kb.cases.service import CaseRules
+from kb.articles.audience import load_default_audiences
+from kb.cases.service import CaseRules, rules_from_settings
 from kb.clock import DEFAULT_TZ, FixedClock
 from kb.db import make_engine, make_session, session_scope
 from kb.models import Role, UserCreate
 from kb.settings import PROJECT_ROOT, Settings
-from kb.articles.audience import load_default_audiences
+from kb.setup import prepare_database
 from kb.taxonomy import load_default_taxonomy
 
 DATA_DIR = PROJECT_ROOT / "data"
@@ -238,3 +238,25 @@ def case_payload(**overrides) -> dict:
     }
     payload.update(overrides)
     return payload
+
+
+def wait_for(fn, timeout: float = 30.0, interval: float = 0.1):
+    """Poll ``fn`` until it returns something truthy or ``timeout`` passes; return its last value
+    (the caller asserts on it, so a timeout fails with the caller's message)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def fresh_postgres_database(name: str) -> str:
+    """An empty database ``name`` on the throwaway PostgreSQL server; returns its URL."""
+    server = make_url(POSTGRES_URL)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)

@@ -17,7 +17,6 @@ from kb.articles.render import render_markdown
 from kb.clock import Clock
 from kb.errors import FieldError
 from kb.models import Article, ArticleState
-from kb.models.inputs import INT32_MAX, Input
 from kb.models.article import (
     MAX_BODY,
     ArticleCreate,
@@ -31,6 +30,7 @@ from kb.models.article import (
     ArticleVersionPublic,
     Helpfulness,
 )
+from kb.models.inputs import INT32_MAX, Input
 
 router = APIRouter(prefix="/api/v1/articles", tags=["articles"], responses=PROBLEM_RESPONSES)
 MAX_IMPORT_BYTES = 20 * 1024 * 1024

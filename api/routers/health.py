@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel import func, select
 
+from api.deps import MaybeUser
 from api.errors import PROBLEM, RETRY_AFTER_SECONDS
 from api.schemas import Problem
-from api.deps import MaybeUser
-from kb.db import make_session
 from indexer import feed
+from kb.db import make_session
 from kb.models import Case, Role
 from kb.text import version as text_version
 

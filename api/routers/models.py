@@ -14,7 +14,7 @@ from api.schemas import PROBLEM_RESPONSES
 from api.training import get_job, start_training
 from kb import suggestions
 from kb.models import ModelPromotion, TrainingJob
-from kb.models.inputs import json_int, Input
+from kb.models.inputs import Input, json_int
 from kb.taxonomy import active_labels
 from kb.text import version as text_version
 

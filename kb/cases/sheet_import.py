@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
+from kb import archives
 from kb.cases import service
 from kb.cases.sheet_layout import HEADER_FIELDS
-from kb import archives
 from kb.errors import FieldError, TooLarge
 from kb.models import Case, CaseImport, CaseStatus, CustomerKind, Satisfaction, User
 from kb.privacy import redact_text

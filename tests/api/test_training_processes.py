@@ -4,7 +4,6 @@ blocking training once its lease runs out."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import psutil
@@ -17,18 +16,10 @@ from kb.db import make_session
 from kb.demo import load_demo
 from kb.models import Role, TrainingJob
 from kb.settings import Settings
-from tests.conftest import DATA_DIR, add_user
+from tests.conftest import DATA_DIR, add_user, wait_for
 
 pytestmark = pytest.mark.slow
 
-
-def wait_for(fn, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def alive(pids: set[int]) -> set[int]:

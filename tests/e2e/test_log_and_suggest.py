@@ -6,26 +6,16 @@ of this test: on a loaded 2-core CI box a timed assertion fails for noise, not f
 
 from __future__ import annotations
 
-import time
-
 from sqlmodel import select
 
 from kb.db import make_session
 from kb.models import SuggestionLog
-from tests.conftest import case_payload
+from tests.conftest import case_payload, wait_for
 
 RESOLUTION = {"analysis": "定位坐标未转换为国测局坐标，偏移约500米", "root_cause": "产品设计缺陷",
               "solution_temp": "开启高精度定位并为员工补卡", "solution_perm": "V2.2 修复坐标转换",
               "result": "补卡完成，打卡恢复", "fixed_in_version": "V2.2"}
 
-
-def wait_for(fn, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def test_create_resolve_then_suggest_returns_it_with_its_solution(api_model):

@@ -9,30 +9,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from kb.settings import PROJECT_ROOT
-from tests.conftest import DATA_DIR, POSTGRES_URL, case_payload
+from tests.conftest import DATA_DIR, POSTGRES_URL, case_payload, fresh_postgres_database, wait_for
 from tests.e2e.test_log_and_suggest import RESOLUTION
 from tests.e2e.test_two_workers import free_port, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-
-def fresh_database(name: str) -> str:
-    server = make_url(POSTGRES_URL)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
 
 
 def node_env(db_url: str, var: Path, port: int) -> dict:
@@ -64,21 +53,13 @@ def writer_pid(var: Path) -> int | None:
     return None
 
 
-def wait_for(fn, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
-
 
 def test_nodes_as_processes_share_one_database(tmp_path, worker_id):
     if not POSTGRES_URL:
         pytest.skip("ZHIKU_TEST_POSTGRES_URL not set (make test starts a throwaway cluster)")
     if not os.path.isdir("/proc"):
         pytest.skip("needs Linux /proc to find the writer process")
-    db_url = fresh_database(f"zhiku_nodes_{worker_id}")
+    db_url = fresh_postgres_database(f"zhiku_nodes_{worker_id}")
     created = subprocess.run([sys.executable, "-m", "api", "create-admin"], cwd=PROJECT_ROOT,
                              env=node_env(db_url, tmp_path / "a", 0), capture_output=True, text=True, timeout=300,
                              check=True)
@@ -114,9 +95,9 @@ def test_nodes_as_processes_share_one_database(tmp_path, worker_id):
             return r.status_code == 200 and number in [i["number"] for i in r.json()["items"]]
 
         first = resolve_on_a("门禁闸机刷卡无反应", "闸机刷卡一直红灯 G4410")
-        assert wait_for(lambda: found(url_b, "闸机 G4410", first)), "node B never found the case resolved on A"
+        assert wait_for(lambda: found(url_b, "闸机 G4410", first), timeout=60), "node B never found the case resolved on A"
 
-        victim = wait_for(lambda: writer_pid(tmp_path / "b"))
+        victim = wait_for(lambda: writer_pid(tmp_path / "b"), timeout=60)
         assert victim and victim != b.pid
         os.kill(victim, signal.SIGKILL)                                 # B's writer dies mid-whatever
         second = resolve_on_a("发票红冲失败", "红冲时提示税控盘错误 T2201")
@@ -125,7 +106,7 @@ def test_nodes_as_processes_share_one_database(tmp_path, worker_id):
 
         c, url_c = start(db_url, tmp_path / "c", tmp_path / "c.log")    # a node added later
         procs.append(c)
-        assert wait_for(lambda: found(url_c, "闸机 G4410", first) and found(url_c, "红冲 T2201", second))
+        assert wait_for(lambda: found(url_c, "闸机 G4410", first) and found(url_c, "红冲 T2201", second), timeout=60)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

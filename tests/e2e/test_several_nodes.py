@@ -5,7 +5,6 @@ has not read, and a replica dropped by retention rebuilds."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,19 +17,11 @@ from indexer import feed
 from kb.db import make_session
 from kb.models import IndexReplica, Role, SearchOutbox
 from kb.settings import Settings
-from tests.conftest import DATA_DIR, add_user, case_payload
+from tests.conftest import DATA_DIR, add_user, case_payload, wait_for
 from tests.e2e.test_log_and_suggest import RESOLUTION
 
 pytestmark = pytest.mark.slow
 
-
-def wait_for(fn, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def test_a_change_through_one_node_is_found_through_every_node(tmp_path, db_url, trained_bundle):

@@ -18,10 +18,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from kb.settings import PROJECT_ROOT
-from tests.conftest import DATA_DIR, POSTGRES_URL
+from tests.conftest import DATA_DIR, POSTGRES_URL, fresh_postgres_database
 from tests.e2e.test_two_workers import free_port, wait_healthy
 
 pytestmark = pytest.mark.slow
@@ -31,15 +30,6 @@ SEED = 20261203
 OPEN_CHECKS = "positive_data_acceptance"
 MAX_EXAMPLES = int(os.environ.get("ZHIKU_FUZZ_EXAMPLES", "25"))
 
-
-def _postgres_database(name: str) -> str:
-    server = make_url(POSTGRES_URL)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
 
 
 def _summary(report: Path) -> dict:
@@ -72,7 +62,7 @@ def test_schemathesis_finds_nothing(backend, tmp_path, worker_id):
            # the fuzzer sends hundreds of bad keys on purpose; the throttle has tests of its own
            "ZHIKU_AUTH_FAILURES_PER_MINUTE": "1000000"}
     if backend == "postgres":
-        env["ZHIKU_DATABASE_URL"] = _postgres_database(f"zhiku_fuzz_{worker_id}")
+        env["ZHIKU_DATABASE_URL"] = fresh_postgres_database(f"zhiku_fuzz_{worker_id}")
     created = subprocess.run([sys.executable, "-m", "api", "create-admin", "--username", "fuzzer"], cwd=PROJECT_ROOT,
                              env=env, capture_output=True, text=True, timeout=300, check=True)
     key = re.search(r"zk_[0-9a-f]{8}_[A-Za-z0-9_\-]+", created.stdout).group(0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
 from indexer import IndexUnavailable, WhooshIndex, feed
 from indexer.documents import case_document
@@ -158,11 +158,9 @@ def test_a_dictionary_change_triggers_a_rebuild_with_the_new_dictionary(session,
 def test_articles_follow_their_state_into_and_out_of_the_index(session, rules, engine, index, segmenter):
     """Only published articles are indexed; archiving removes one; rebuild and reconcile cover articles."""
     from kb.articles import service as articles
-    from kb.models import ArticleState
+    from kb.models import ArticleState, Role
     from kb.models.article import ArticleCreate, ArticleTransition
-
     from tests.conftest import add_user
-    from kb.models import Role
 
     add_user(engine, "km", Role.knowledge_manager)
     art_rules = articles.ArticleRules(review_required=False)

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,9 @@ from indexer.whoosh_index import IndexCorrupt
 from kb.cases.service import rules_from_settings
 from kb.demo import load_demo
 from kb.models import Role
-from kb.setup import prepare_database
 from kb.settings import PROJECT_ROOT, Settings
-from tests.conftest import DATA_DIR, add_user, case_payload
+from kb.setup import prepare_database
+from tests.conftest import DATA_DIR, add_user, case_payload, wait_for
 from tests.factories import make_resolved
 
 QUERY = "员工打卡提示不在考勤范围内 E1024"
@@ -121,7 +120,7 @@ def test_the_cli_reports_a_damaged_index_with_exit_code_1(tmp_path, engine, segm
     demo_engine.dispose()
     env = {**os.environ, "ZHIKU_VAR_DIR": str(var), "ZHIKU_DATA_DIR": str(DATA_DIR), "ZHIKU_LOG_JSON": "false"}
     env.pop("ZHIKU_DATABASE_URL", None)
-    run = lambda *args: subprocess.run([sys.executable, "-m", "indexer", *args], cwd=PROJECT_ROOT, env=env,  # noqa: E731
+    run = lambda *args: subprocess.run([sys.executable, "-m", "indexer", *args], cwd=PROJECT_ROOT, env=env,
                                        capture_output=True, text=True, timeout=300)
     assert run("rebuild").returncode == 0
     assert json.loads(run("verify").stdout)["problem"] is None
@@ -137,14 +136,6 @@ def test_the_cli_reports_a_damaged_index_with_exit_code_1(tmp_path, engine, segm
 
 # ---------------------------------------------------------------- while serving
 
-
-def wait_for(fn, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def serving(settings: Settings):

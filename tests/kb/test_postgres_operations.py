@@ -10,22 +10,12 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from kb.db import make_engine
 from kb.settings import PROJECT_ROOT, Settings
-from tests.conftest import DATA_DIR, POSTGRES_URL
-
-
-def _fresh_database(name: str) -> str:
-    server = make_url(POSTGRES_URL)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
+from tests.conftest import DATA_DIR, POSTGRES_URL, fresh_postgres_database
 
 
 def _start_node(url: str, var: str, barrier, results) -> None:
@@ -45,7 +35,7 @@ def _start_node(url: str, var: str, barrier, results) -> None:
 def test_two_nodes_starting_at_once_both_migrate_and_seed(tmp_path, worker_id):
     if not POSTGRES_URL:
         pytest.skip("ZHIKU_TEST_POSTGRES_URL not set (make test starts a throwaway cluster)")
-    url = _fresh_database(f"zhiku_twostart_{worker_id}")
+    url = fresh_postgres_database(f"zhiku_twostart_{worker_id}")
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
     nodes = [ctx.Process(target=_start_node, args=(url, str(tmp_path / n), barrier, results)) for n in "ab"]
