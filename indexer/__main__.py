@@ -29,7 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from filelock import FileLock, Timeout
-    from sqlmodel import func, select
 
     from indexer import feed, integrity
     from indexer.rebuild import rebuild, reconcile
@@ -37,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     from indexer.whoosh_index import IndexUnavailable, WhooshIndex
     from kb.db import make_session
     from kb.dictionary import install_segmenter_from_db
-    from kb.models import SearchOutbox
     from kb.settings import get_settings
     from kb.setup import prepare_database
 
@@ -97,11 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"generation": generation, "problem": problem}, ensure_ascii=False))
         return 1 if problem else 0
     else:
-        generation = index.current_generation()
-        cursor = feed.load_cursor(index.directory(generation)) if generation else None
         with make_session(engine) as session:
-            backlog = (feed.pending(session, cursor) if cursor
-                       else session.exec(select(func.count()).select_from(SearchOutbox)).one())
+            backlog, _ = feed.backlog(session, feed.cursor_of(index))
         stats = index.stats()
         print(json.dumps({**stats, "outbox_pending": backlog}, ensure_ascii=False, indent=1))
         return 1 if stats["problem"] else 0

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, delete, func, or_, text, true
+from sqlalchemy import and_, delete, func, not_, or_, text, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -56,6 +56,13 @@ def snapshot_cursor(session: Session) -> Cursor:
     return Cursor(id=session.exec(select(func.coalesce(func.max(SearchOutbox.id), 0))).one())
 
 
+def _past(session: Session, after: Cursor):
+    """The condition for rows past ``after`` in feed order."""
+    if not _postgres(session):
+        return SearchOutbox.id > after.id
+    return or_(SearchOutbox.txid > after.txid, and_(SearchOutbox.txid == after.txid, SearchOutbox.id > after.id))
+
+
 def read(session: Session, after: Cursor, *, limit: int) -> tuple[list[SearchOutbox], Cursor]:
     """Up to ``limit`` rows past ``after`` in commit-safe order, and the cursor after them."""
     if not _postgres(session):
@@ -63,18 +70,11 @@ def read(session: Session, after: Cursor, *, limit: int) -> tuple[list[SearchOut
                                  .order_by(SearchOutbox.id).limit(limit)))
         return rows, Cursor(id=rows[-1].id) if rows else after
     xmin = session.execute(_XMIN).scalar_one()
-    past = or_(SearchOutbox.txid > after.txid, and_(SearchOutbox.txid == after.txid, SearchOutbox.id > after.id))
-    rows = list(session.exec(select(SearchOutbox).where(past, SearchOutbox.txid < xmin)
+    rows = list(session.exec(select(SearchOutbox).where(_past(session, after), SearchOutbox.txid < xmin)
                              .order_by(SearchOutbox.txid, SearchOutbox.id).limit(limit)))
     if len(rows) == limit:
         return rows, Cursor(txid=rows[-1].txid, id=rows[-1].id)
     return rows, max(after, Cursor(txid=xmin, id=0))     # everything below xmin is applied
-
-
-def _past(session: Session, after: Cursor):
-    if not _postgres(session):
-        return SearchOutbox.id > after.id
-    return or_(SearchOutbox.txid > after.txid, and_(SearchOutbox.txid == after.txid, SearchOutbox.id > after.id))
 
 
 def pending(session: Session, after: Cursor) -> int:
@@ -107,6 +107,12 @@ def load_cursor(directory: Path) -> Cursor | None:
         return None
 
 
+def cursor_of(index) -> Cursor | None:
+    """The cursor of ``index``'s current generation (None: no generation, or none recorded)."""
+    generation = index.current_generation()
+    return load_cursor(index.directory(generation)) if generation else None
+
+
 def save_cursor(directory: Path, cursor: Cursor) -> None:
     tmp = directory / f"{CURSOR_FILE}.tmp"
     tmp.write_text(json.dumps(cursor.to_json()), encoding="utf-8")
@@ -137,11 +143,6 @@ def report(engine: Engine, name: str, generation: str, cursor: Cursor, *, regist
         return True
 
 
-def forget(engine: Engine, name: str) -> None:
-    with make_session(engine, write=True) as session:
-        session.exec(delete(IndexReplica).where(IndexReplica.name == name))
-        session.commit()
-
 
 def prune(engine: Engine, *, retention: timedelta) -> int:
     """Delete rows every live replica has read and that are older than ``retention``.
@@ -155,11 +156,7 @@ def prune(engine: Engine, *, retention: timedelta) -> int:
             read_by_all = true()
         else:
             low = min(Cursor(txid=r.cursor_txid, id=r.cursor_id) for r in replicas)
-            if _postgres(session):
-                read_by_all = or_(SearchOutbox.txid < low.txid, and_(SearchOutbox.txid == low.txid,
-                                                                     SearchOutbox.id <= low.id))
-            else:
-                read_by_all = SearchOutbox.id <= low.id
+            read_by_all = not_(_past(session, low))
         result = session.exec(delete(SearchOutbox).where(read_by_all, SearchOutbox.created_at < now - retention))
         session.commit()
         return result.rowcount or 0

@@ -144,9 +144,8 @@ class IndexWorker:
         if not self._verified:
             self.verify()
         problem = self.index.problem(seg.version)
-        generation = self.index.current_generation()
         requested = rebuild_requested(self.index)
-        cursor = feed.load_cursor(self.index.directory(generation)) if problem is None else None
+        cursor = feed.cursor_of(self.index) if problem is None else None
         if problem is None and cursor is None:
             problem = "no feed cursor (written before the change feed)"
         if problem is None and not self._checked_cursor:
@@ -173,7 +172,7 @@ class IndexWorker:
         now = time.monotonic()
         if now - self._reported_at >= REPORT_SECONDS:
             generation = self.index.current_generation()
-            cursor = feed.load_cursor(self.index.directory(generation)) if generation else None
+            cursor = feed.cursor_of(self.index)
             if cursor is not None:
                 self._registered = feed.report(self.engine, self.replica, generation, cursor)
             self._reported_at = now

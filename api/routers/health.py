@@ -55,9 +55,7 @@ def health(request: Request, caller: MaybeUser) -> Response:
             session.exec(text("SELECT 1"))
             db["schema_revision"] = session.exec(text("SELECT version_num FROM alembic_version")).scalar_one()
             db["cases"] = session.exec(select(func.count()).select_from(Case)).one()
-            generation = state.index.current_generation()
-            cursor = feed.load_cursor(state.index.directory(generation)) if generation else None
-            db["outbox_pending"], oldest = feed.backlog(session, cursor)
+            db["outbox_pending"], oldest = feed.backlog(session, feed.cursor_of(state.index))
             db["outbox_lag_seconds"] = (
                 round((state.case_rules.clock.now() - oldest).total_seconds(), 1) if oldest else 0.0
             )

@@ -44,8 +44,7 @@ def test_resolved_case_becomes_searchable_and_open_cases_do_not(session, rules, 
     hits = index.similar("员工打卡提示不在考勤范围内 E1024")
     assert numbers(session, hits) == [resolved.number]
     assert open_case.id not in [h.entity_id for h in index.similar("发票开具失败 税控盘未连接")]
-    cursor = feed.load_cursor(index.directory(index.current_generation()))
-    assert feed.pending(session, cursor) == 0
+    assert feed.pending(session, feed.cursor_of(index)) == 0
 
 
 def test_replaying_the_outbox_is_idempotent(session, rules, engine, index):

@@ -59,7 +59,7 @@ def test_rebuild_during_continuous_resolves_leaves_no_drift(engine, rules, tmp_p
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:      # the writer catches up with the last resolves
             with make_session(engine) as s:
-                if feed.pending(s, feed.load_cursor(index.directory(index.current_generation()))) == 0:
+                if feed.pending(s, feed.cursor_of(index)) == 0:
                     break
             time.sleep(0.1)
         drift = reconcile(engine, index, now=None)
