@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from filelock import FileLock, Timeout
 
-    from indexer import feed, integrity
+    from indexer import feed
     from indexer.rebuild import rebuild, reconcile
     from indexer.sync import IndexWorker, drain_all, rebuild_requested, request_rebuild
     from indexer.whoosh_index import IndexUnavailable, WhooshIndex
@@ -86,13 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"problem": str(exc), "hint": "python -m indexer rebuild"}, ensure_ascii=False))
             return 1
     elif args.command == "verify":
-        generation = index.current_generation()
-        problem = index.problem(generation=generation)
-        if problem is None:
-            problem = integrity.verify(index.directory(generation))
-            if problem is not None:
-                index.corrupt(generation, problem)
-        print(json.dumps({"generation": generation, "problem": problem}, ensure_ascii=False))
+        problem = index.verify()
+        print(json.dumps({"generation": index.current_generation(), "problem": problem}, ensure_ascii=False))
         return 1 if problem else 0
     else:
         with make_session(engine) as session:

@@ -183,16 +183,10 @@ class IndexWorker:
             self._pruned_at = now
 
     def verify(self) -> str | None:
-        """Check the live generation's files against their checksums, once per writer start
-        (a damaged disk or copy shows up at a restart); a mismatch marks it for a rebuild."""
+        """Check the live generation (its files against their checksums too), once per writer
+        start: a damaged disk or copy shows up at a restart; a mismatch marks it for a rebuild."""
         self._verified = True
-        generation = self.index.current_generation()
-        if generation is None or self.index.problem(generation=generation):
-            return None
-        damage = integrity.verify(self.index.directory(generation))
-        if damage is not None:
-            self.index.corrupt(generation, damage)
-        return damage
+        return self.index.verify()
 
     def run(self) -> None:
         while not self._stop.is_set():

@@ -265,16 +265,13 @@ class WhooshIndex:
         if state is not None and now - state.checked_at < RECHECK_SECONDS:
             return state.searcher
         generation = self.current_generation()
-        if state is not None and state.generation == generation and state.searcher.up_to_date():
-            damage = integrity.corrupt_reason(self.root / generation)   # marked by another process
-            if damage is not None:
-                self.close()
-                raise IndexCorrupt(f"corrupt generation {generation}: {damage}")
-            if self._file_sizes(generation) == state.files:
-                state.checked_at = now
-                return state.searcher
-            # a file changed under this searcher (truncated, replaced): reopening reads it again,
-            # and a damaged file is found there instead of being served from stale handles
+        if (state is not None and state.generation == generation and state.searcher.up_to_date()
+                and integrity.corrupt_reason(self.root / generation) is None
+                and self._file_sizes(generation) == state.files):
+            state.checked_at = now
+            return state.searcher
+        # otherwise reopen: a generation marked damaged by another process is refused there, and
+        # a file changed under this searcher (truncated, replaced) is read again and found out
         if state is not None:
             state.searcher.close()
             self._local.state = None
@@ -414,6 +411,17 @@ class WhooshIndex:
         """(kind, entity id) → the ``updated_at`` stored with each document, for reconcile."""
         with self.open().searcher() as searcher:
             return {(f.get("kind"), int(f["entity_id"])): f.get("updated_at") for f in searcher.all_stored_fields()}
+
+    def verify(self) -> str | None:
+        """Why the current generation can't be used, checking its files against their
+        checksums too (a mismatch marks it damaged), or None when it is sound."""
+        generation = self.current_generation()
+        problem = self.problem(generation=generation)
+        if problem is None:
+            problem = integrity.verify(self.directory(generation))
+            if problem is not None:
+                self.corrupt(generation, problem)
+        return problem
 
     def stats(self) -> dict:
         generation = self.current_generation()
