@@ -5,47 +5,33 @@ Why: ``/cases/export`` and ``/cases/{number}`` share a prefix, so without a shap
 404 where the path has no PATCH at all), and Starlette's 405 named only the methods of the
 first route it tried, not every method the path has. Path parameters that are case numbers,
 model versions and integer ids are declared with convertors (``{number:case_number}``,
-``{version:model_version}``, ``{article_id:int}``), and a 405 lists the methods the OpenAPI
-document gives the path."""
+``{version:model_version}``, ``{article_id:int}``), and a 405 lists every method the app's
+routes give the path."""
 
 from __future__ import annotations
 
 import re
 from functools import cache
 
-from starlette.convertors import Convertor, register_url_convertor
+from starlette.convertors import CONVERTOR_TYPES, StringConvertor, register_url_convertor
 
 
-class CaseNumberConvertor(Convertor[str]):
+class CaseNumberConvertor(StringConvertor):
     """Prefix letters + YYYYMMDD + a daily sequence of at least three digits (FW20240521001)."""
 
     regex = "[A-Za-z]{1,8}[0-9]{11,}"
 
-    def convert(self, value: str) -> str:
-        return value
 
-    def to_string(self, value: str) -> str:
-        return value
-
-
-class ModelVersionConvertor(Convertor[str]):
+class ModelVersionConvertor(StringConvertor):
     """``classifier.registry`` names versions by UTC time and a random suffix (20261122T224131Z-1a2b3c)."""
 
     regex = "[0-9]{8}T[0-9]{6}Z-[0-9a-f]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
 
 
 register_url_convertor("case_number", CaseNumberConvertor())
 register_url_convertor("model_version", ModelVersionConvertor())
 
 _PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
-_CONVERTOR_REGEX = {"int": "[0-9]+", "case_number": CaseNumberConvertor.regex,
-                    "model_version": ModelVersionConvertor.regex}
 
 
 @cache
@@ -57,7 +43,7 @@ def _path_table(app) -> list[tuple[re.Pattern, int, frozenset[str]]]:
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
         if not path or not methods:
             continue
-        pattern = "^" + _PARAM.sub(lambda m: f"(?:{_CONVERTOR_REGEX.get(m.group(2) or '', '[^/]+')})",
+        pattern = "^" + _PARAM.sub(lambda m: f"(?:{CONVERTOR_TYPES[m.group(2) or 'str'].regex})",
                                    re.escape(path).replace(r"\{", "{").replace(r"\}", "}")) + "$"
         entry = table.setdefault(path, (re.compile(pattern), path.count("{"), set()))
         entry[2].update(methods)

@@ -68,7 +68,8 @@ class ModelRegistry:
         directory.mkdir(parents=True, exist_ok=False)
         artifact = directory / ARTIFACT
         joblib.dump(bundle, artifact, compress=3)
-        digest = sha256_of(artifact)
+        content = artifact.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
         metadata = {
             "version": version,
             "sha256": digest,
@@ -86,7 +87,6 @@ class ModelRegistry:
             "libraries": bundle.libraries,
         }
         (directory / METADATA).write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
-        content = artifact.read_bytes()
         session.add(ModelArtifact(version=version, sha256=digest, size=len(content), content=content,
                                   model_metadata=metadata))
         row = ModelVersion(version=version, status="candidate", text_version=bundle.text_version, sha256=digest,
@@ -127,9 +127,11 @@ class ModelRegistry:
         added = 0
         for row in session.exec(select(ModelVersion)):
             artifact = self.root / row.version / ARTIFACT
-            if row.version in stored or not artifact.is_file() or sha256_of(artifact) != row.sha256:
+            if row.version in stored or not artifact.is_file():
                 continue
             content = artifact.read_bytes()
+            if hashlib.sha256(content).hexdigest() != row.sha256:
+                continue
             session.add(ModelArtifact(version=row.version, sha256=row.sha256, size=len(content), content=content,
                                       model_metadata=self.metadata(row.version)))
             added += 1
