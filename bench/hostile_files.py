@@ -22,33 +22,6 @@ from _common import ROOT, finish, read_tsv
 
 from kb.cases.sheet_layout import SERVICE_HEADERS
 
-READ = """
-import json, sys, time
-from pathlib import Path
-from kb.articles import markdown_io
-from kb.cases import sheet_import
-from kb.errors import DomainError
-path, kind = Path(sys.argv[1]), sys.argv[2]
-raw = path.read_bytes()
-def status(field):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
-with open("/proc/self/clear_refs", "w") as f:   # resets the peak (VmHWM) to the current RSS
-    f.write("5")
-before = status("VmRSS")
-t = time.perf_counter()
-try:
-    if kind == "md":
-        result = f"read {len(markdown_io.unpack(path.name, raw))} files"
-    else:
-        result = f"read {len(sheet_import.read_table(raw, path.name).rows)} rows"
-except DomainError as exc:
-    result = f"refused: {type(exc).__name__}"
-seconds = time.perf_counter() - t
-growth = status("VmHWM") - before
-print(json.dumps({"result": result, "seconds": seconds, "rss_mb": growth / 1024}))
-"""
-
 
 def honest_xlsx(rows: int) -> bytes:
     import io
@@ -87,13 +60,15 @@ def main() -> None:
         for label, kind, name, raw in files:
             path = Path(tmp) / name
             path.write_bytes(raw)
-            out = subprocess.run([sys.executable, "-c", READ, str(path), kind], cwd=ROOT, capture_output=True,
-                                 text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            out = subprocess.run([sys.executable, "-m", "tests.hostile_files", str(path), kind], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=300,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
             if out.returncode:
                 results.append((label, len(raw), {"result": f"crashed: {out.stderr[-200:]}", "seconds": float("nan"),
                                                   "rss_mb": float("nan")}))
             else:
-                results.append((label, len(raw), json.loads(out.stdout.strip().splitlines()[-1])))
+                figures = json.loads(out.stdout.strip().splitlines()[-1])
+                results.append((label, len(raw), {**figures, "rss_mb": figures["rss_kb"] / 1024}))
     print(f"machine: {os.cpu_count()} cores")
     print(f"{'file':34s} {'upload MB':>9s} {'s':>6s} {'RSS +MB':>8s}  result")
     for label, size, r in results:

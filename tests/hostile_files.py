@@ -7,9 +7,13 @@ one compressed megabyte of zeros, repeated, is a valid stream of any length."""
 from __future__ import annotations
 
 import io
+import json
 import struct
+import sys
+import time
 import zipfile
 import zlib
+from pathlib import Path
 
 MB = 1024 * 1024
 
@@ -75,3 +79,35 @@ def zip_of_many(count: int) -> bytes:
         for i in range(count):
             zf.writestr(f"faq/{i:05d}.md", "")
     return buf.getvalue()
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def read_and_measure(path: Path, kind: str) -> dict:
+    """Read one upload as the import routes do (``kind`` "md": an article zip; "sheet": a case
+    sheet): the outcome, the seconds and the peak RSS growth in kB. Run it in a fresh process
+    (``python -m tests.hostile_files PATH KIND``) so that the peak is this read's own."""
+    from kb.articles import markdown_io
+    from kb.cases import sheet_import
+    from kb.errors import DomainError
+
+    raw = path.read_bytes()
+    with open("/proc/self/clear_refs", "w") as f:   # resets the peak (VmHWM) to the current RSS
+        f.write("5")
+    before = _status_kb("VmRSS")
+    started = time.perf_counter()
+    try:
+        if kind == "md":
+            result = f"read {len(markdown_io.unpack(path.name, raw))} files"
+        else:
+            result = f"read {len(sheet_import.read_table(raw, path.name).rows)} rows"
+    except DomainError as exc:
+        result = f"refused: {type(exc).__name__}"
+    return {"result": result, "seconds": time.perf_counter() - started, "rss_kb": _status_kb("VmHWM") - before}
+
+
+if __name__ == "__main__":
+    print(json.dumps(read_and_measure(Path(sys.argv[1]), sys.argv[2])))
