@@ -110,18 +110,29 @@ def test_reconcile_and_stats_report_instead_of_crashing(index, engine):
     assert index.stats()["problem"].startswith("corrupt generation")
 
 
-def test_the_cli_reports_a_damaged_index_with_exit_code_1(tmp_path, engine, segmenter, db_url):
+def demo_desk(var: Path, db_url: str):
+    """A var dir whose SQLite database holds the demo cases (the CLI reads its settings from
+    the environment, so these tests run on the embedded default only), and a way to run
+    ``python -m indexer`` against it. Returns (engine, run)."""
     if not db_url.startswith("sqlite"):
         pytest.skip("the CLI reads its settings from the environment; one database kind is enough")
-    var = tmp_path / "var"
     demo = Settings(data_dir=DATA_DIR, var_dir=var)
-    demo_engine = prepare_database(demo)
-    assert load_demo(demo_engine, DATA_DIR / "demo", rules_from_settings(demo))
-    demo_engine.dispose()
+    engine = prepare_database(demo)
+    assert load_demo(engine, DATA_DIR / "demo", rules_from_settings(demo))
     env = {**os.environ, "ZHIKU_VAR_DIR": str(var), "ZHIKU_DATA_DIR": str(DATA_DIR), "ZHIKU_LOG_JSON": "false"}
     env.pop("ZHIKU_DATABASE_URL", None)
-    run = lambda *args: subprocess.run([sys.executable, "-m", "indexer", *args], cwd=PROJECT_ROOT, env=env,
-                                       capture_output=True, text=True, timeout=300)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "indexer", *args], cwd=PROJECT_ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    return engine, run
+
+
+def test_the_cli_reports_a_damaged_index_with_exit_code_1(tmp_path, db_url):
+    var = tmp_path / "var"
+    engine, run = demo_desk(var, db_url)
+    engine.dispose()
     assert run("rebuild").returncode == 0
     assert json.loads(run("verify").stdout)["problem"] is None
     ix = WhooshIndex(var / "index")
@@ -208,22 +219,16 @@ def test_damage_done_while_stopped_is_repaired_at_the_next_start(tmp_path, db_ur
 
 
 def test_the_rebuild_command_asks_a_running_writer_instead_of_racing_it(tmp_path, db_url, segmenter):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the CLI reads its settings from the environment; one database kind is enough")
+    # ``segmenter`` installs the default text pipeline the in-process writer uses
     var = tmp_path / "var"
-    demo = Settings(data_dir=DATA_DIR, var_dir=var)
-    engine = prepare_database(demo)
-    assert load_demo(engine, DATA_DIR / "demo", rules_from_settings(demo))
+    engine, run = demo_desk(var, db_url)
     index = WhooshIndex(var / "index", tmp_path / "jieba")
     writer = IndexWorker(engine, index, var / "indexer.lock", interval=0.2)
     writer.start()                                   # the service's writer holds the lock
     try:
         assert wait_for(lambda: writer.holds_lock and index.current_generation())
         first = index.current_generation()
-        env = {**os.environ, "ZHIKU_VAR_DIR": str(var), "ZHIKU_DATA_DIR": str(DATA_DIR), "ZHIKU_LOG_JSON": "false"}
-        env.pop("ZHIKU_DATABASE_URL", None)
-        out = subprocess.run([sys.executable, "-m", "indexer", "rebuild"], cwd=PROJECT_ROOT, env=env,
-                             capture_output=True, text=True, timeout=300)
+        out = run("rebuild")
         assert out.returncode == 0, out.stderr
         assert "asked it to rebuild" in out.stdout and index.current_generation() != first
         assert writer.last_error is None and index.problem() is None
