@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import errors, openapi
 from api.headers import SecurityHeaders
 from api.hygiene import ControlCharacterFilter
+from api.jobs import JobWorker
 from api.logging import RequestIdMiddleware
 from api.routers import (
     articles,
@@ -19,6 +20,7 @@ from api.routers import (
     classify,
     dictionary,
     health,
+    jobs,
     knowledge,
     models,
     reports,
@@ -29,7 +31,6 @@ from api.routers import (
 )
 from api.runtime import Refresher
 from api.throttle import FailedAuthThrottle
-from api.training import TrainingRunner
 from api.web import pages
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
@@ -70,8 +71,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.refresher = Refresher(app.state.engine, app.state.predictor, settings.jieba_cache_dir,
                                         settings.model_poll_seconds)
         app.state.refresher.start()
-        app.state.training = TrainingRunner(app.state.engine, settings)
         app.state.index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)
+        app.state.jobs = None
+        if settings.embedded_worker:
+            settings.var_dir.mkdir(parents=True, exist_ok=True)
+            app.state.jobs = JobWorker(app.state.engine, settings, app.state.index,
+                                       poll_seconds=settings.job_poll_seconds)
+            app.state.jobs.start()
         app.state.index_worker = None
         if settings.embedded_indexer:
             settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +88,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         try:
             yield
         finally:
-            app.state.training.stop()
+            if app.state.jobs is not None:
+                app.state.jobs.stop()
             if app.state.index_worker is not None:
                 app.state.index_worker.stop()
             app.state.refresher.stop()
@@ -101,7 +108,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     for module in (health, cases, suggestions, articles, audiences, knowledge, classify, models, dictionary, taxonomy,
-                   users, sla, reports):
+                   users, sla, reports, jobs):
         app.include_router(module.router)
     pages.install(app)
     openapi.install(app)

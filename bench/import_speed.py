@@ -2,16 +2,15 @@
 
 A 需求记录表 of N rows (default the largest allowed, ``sheet_import.MAX_ROWS`` = 20,000) is written from the TipDM 2020 citizen messages
 (留言主题 → 沟通事由, 留言详情 → 客户需求描述, with phone numbers in some rows so masking and
-redaction do real work), then checked (the dry run) and imported in one transaction on a
-fresh SQLite database. Baseline: the same rows logged one by one through
-``service.create_case``, one transaction each — what a client posting rows would do — timed
-on the first 1,000 rows.
+redaction do real work), then checked (the dry run) and imported as a job
+(``kb.cases.import_job``: checks in a read transaction, rows stored in short write
+transactions of ``import_job.CHUNK`` rows) on a fresh SQLite database. Baseline: the same rows
+logged one by one through ``service.create_case``, one transaction each — what a client
+posting rows would do — timed on the first 1,000 rows.
 
-Target: the largest allowed import's write transaction (re-check against stored cases + store;
-the row checks run before it, in a read transaction) finishes within the SQLite writer wait
-(``kb.db.SQLITE_BUSY_SECONDS``, 30 s) — the import holds the write lock for its whole
-transaction, and an agent saving a case meanwhile must not time out — and stores rows
-faster than the one-by-one baseline.
+Targets: no write transaction of the import holds the write lock longer than 0.5 s (an
+agent's save waits behind one chunk at most), and the import stores rows faster than the
+one-by-one baseline.
 
     .venv/bin/python bench/import_speed.py [--rows 20000]
 """
@@ -28,11 +27,12 @@ from pathlib import Path
 
 from _common import ROOT, finish, read_tsv
 
-from kb.cases import service, sheet_export, sheet_import
+from kb import jobs
+from kb.cases import import_job, service, sheet_export, sheet_import
 from kb.cases.sheet_layout import SERVICE_HEADERS
 from kb.clock import Clock
-from kb.db import SQLITE_BUSY_SECONDS, make_session
-from kb.models import CaseCreate
+from kb.db import make_session
+from kb.models import CaseCreate, Job, JobKind
 from kb.settings import Settings
 from kb.setup import prepare_database
 
@@ -40,6 +40,7 @@ CHANNELS = ("电话", "在线客服", "邮件", "社交媒体")
 TYPES = ("咨询", "投诉", "建议", "变更", "其他")
 PRIORITIES = ("高", "中", "低")
 BASELINE_ROWS = 1000
+LONGEST_TX_SECONDS = 0.5
 
 
 def messages():
@@ -101,10 +102,17 @@ def main() -> None:
         t2 = time.perf_counter()
         bad = sum(1 for c in checks if c.errors)
         reasons = Counter(e["reason"].split("：")[0][:30] for c in checks for e in c.errors)
-        with make_session(engine, write=True) as session:      # what the import route holds the lock for
-            sheet_import.recheck_stored(session, checks, rules.clock.tz)
-            numbers = sheet_import.store_rows(session, checks, actor="bench", rules=rules, source="bench")
+        with make_session(engine, write=True) as session:      # the route: a job with the uploaded file
+            job = jobs.enqueue(session, kind=JobKind.import_cases, actor="bench", params={}, upload=content,
+                               filename="bench.csv")
+        runner = jobs.runner_name("bench")
+        assert jobs.claim(engine, runner=runner, node=None).id == job.id
+        j0 = time.perf_counter()
+        import_job.run(engine, job.id, runner, rules=rules)
         t3 = time.perf_counter()
+        with make_session(engine) as session:
+            result = session.get(Job, job.id).result
+        numbers, held_longest = result["numbers"], result["write_transactions"]["longest_seconds"]
         from kb.cases import queries
 
         with make_session(engine) as session:
@@ -128,19 +136,21 @@ def main() -> None:
         b1 = time.perf_counter()
         base_engine.dispose()
 
-    held = t3 - t2
+    held = t3 - j0          # the whole job: read, check again, store in chunks
     rate = len(numbers) / held
     base_rate = len(base_checks) / (b1 - b0)
-    print(f"{'rows':>8} {'read s':>8} {'dry run s':>10} {'import s':>9} {'rows/s':>8} {'bad':>5} {'export s':>9} {'xlsx MB':>8}")
-    print(f"{args.rows:>8} {t1 - t0:>8.2f} {t2 - t1:>10.2f} {held:>9.2f} {rate:>8.0f} {bad:>5} {e1 - e0:>9.2f} "
-          f"{len(xlsx) / 1e6:>8.1f}")
+    print(f"{'rows':>8} {'read s':>8} {'dry run s':>10} {'import s':>9} {'rows/s':>8} {'longest tx s':>13} "
+          f"{'bad':>5} {'export s':>9} {'xlsx MB':>8}")
+    print(f"{args.rows:>8} {t1 - t0:>8.2f} {t2 - t1:>10.2f} {held:>9.2f} {rate:>8.0f} {held_longest:>13.3f} {bad:>5} "
+          f"{e1 - e0:>9.2f} {len(xlsx) / 1e6:>8.1f}")
     if reasons:
         print("bad rows by reason:", dict(reasons.most_common(5)))
     print(f"baseline (one transaction per row, {len(base_checks)} rows): {base_rate:.0f} rows/s; "
           f"import/baseline ×{rate / base_rate:.1f}")
-    ok = held <= SQLITE_BUSY_SECONDS and rate > base_rate and len(numbers) == args.rows - bad
-    finish(ok, f"{len(numbers)} rows imported in {held:.1f} s (write lock held ≤ {SQLITE_BUSY_SECONDS} s), "
-               f"{rate:.0f} rows/s vs {base_rate:.0f} one by one (×{rate / base_rate:.1f}); dry run {t2 - t1:.1f} s")
+    ok = held_longest <= LONGEST_TX_SECONDS and rate > base_rate and len(numbers) == args.rows - bad
+    finish(ok, f"{len(numbers)} rows imported in {held:.1f} s, longest write transaction {held_longest:.2f} s "
+               f"(target ≤ {LONGEST_TX_SECONDS}), {rate:.0f} rows/s vs {base_rate:.0f} one by one "
+               f"(×{rate / base_rate:.1f}); dry run {t2 - t1:.1f} s")
 
 
 if __name__ == "__main__":

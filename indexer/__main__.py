@@ -28,11 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["worker", "rebuild", "reconcile", "stats", "verify"])
     args = parser.parse_args(argv)
 
-    from filelock import FileLock, Timeout
-
     from indexer import feed
-    from indexer.rebuild import rebuild, reconcile
-    from indexer.sync import IndexWorker, drain_all, rebuild_requested, request_rebuild
+    from indexer.rebuild import reconcile
+    from indexer.sync import IndexWorker, rebuild_now_or_ask
     from indexer.whoosh_index import IndexUnavailable, WhooshIndex
     from kb.db import make_session
     from kb.dictionary import install_segmenter_from_db
@@ -57,28 +55,14 @@ def main(argv: list[str] | None = None) -> int:
             pass
         worker.stop()
     elif args.command == "rebuild":
-        lock = FileLock(str(settings.var_dir / "indexer.lock"))
+        print("rebuilding (or asking the running index writer to)…", flush=True)
         try:
-            lock.acquire(timeout=0)
-        except Timeout:      # a writer runs (the service or `worker`): it rebuilds, we wait for it
-            before = index.current_generation()
-            request_rebuild(index)
-            print("the index writer is running: asked it to rebuild…", flush=True)
-            deadline = time.monotonic() + REBUILD_WAIT_SECONDS
-            while rebuild_requested(index) and time.monotonic() < deadline:
-                time.sleep(0.5)
-            if rebuild_requested(index):
-                print(json.dumps({"problem": f"no rebuild within {REBUILD_WAIT_SECONDS} s; the request stays"}))
-                return 1
-            print(f"generation {index.current_generation()} is live (was {before}; "
-                  f"{index.stats()['documents']} documents)")
-            return 0
-        try:         # no writer: this process is the writer while it rebuilds
-            generation = rebuild(engine, index, segmenter.snapshot)
-            drained = drain_all(engine, index)
-        finally:
-            lock.release()
-        print(f"generation {generation} is live ({index.stats()['documents']} documents; {drained} later changes applied)")
+            done = rebuild_now_or_ask(engine, index, settings.var_dir / "indexer.lock", timeout=REBUILD_WAIT_SECONDS)
+        except TimeoutError as exc:
+            print(json.dumps({"problem": str(exc)}))
+            return 1
+        print(f"generation {done['generation']} is live (was {done['previous']}; {done['documents']} documents; "
+              f"rebuilt by {done['by']})")
     elif args.command == "reconcile":
         try:
             print(json.dumps(reconcile(engine, index, now=datetime.now(UTC)), ensure_ascii=False))

@@ -208,3 +208,31 @@ class IndexWorker:
         if self.holds_lock:       # by the thread that acquired it: filelock's counts are per thread
             self.lock.release()
             self.holds_lock = False
+
+
+def rebuild_now_or_ask(engine: Engine, index: WhooshIndex, lock_path: Path, *, timeout: float,
+                       stopping: threading.Event | None = None) -> dict:
+    """Rebuild this node's replica: here when no writer runs (this process takes the writer
+    lock for the rebuild), else by asking the running writer and waiting for it — either way
+    only the lock holder writes. Raises TimeoutError when the writer did not within ``timeout``."""
+    stopping = stopping or threading.Event()
+    before = index.current_generation()
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        request_rebuild(index)
+        deadline = time.monotonic() + timeout
+        while rebuild_requested(index) and time.monotonic() < deadline and not stopping.is_set():
+            stopping.wait(0.5)
+        if rebuild_requested(index):
+            raise TimeoutError(f"the index writer did not rebuild within {timeout:.0f} s; the request stays")
+        return {"generation": index.current_generation(), "previous": before, "by": "writer",
+                "documents": index.stats()["documents"]}
+    try:
+        generation = rebuild(engine, index, current().snapshot)
+        drained = drain_all(engine, index)
+    finally:
+        lock.release()
+    return {"generation": generation, "previous": before, "by": "this process",
+            "documents": index.stats()["documents"], "later_changes": drained}

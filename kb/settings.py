@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     similar_k: int = Field(default=5, ge=1, le=50, description="similar resolved cases shown per suggestion")
     embedded_indexer: bool = Field(default=True, description="run the index writer in a uvicorn worker")
     index_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    embedded_worker: bool = Field(default=True, description="run the job worker (training, imports, rebuilds) in "
+                                  "a uvicorn worker; false when `python -m api worker` runs on the node")
+    job_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    job_lease_seconds: float = Field(default=60, ge=2, le=3600,
+                                     description="a job whose worker stops renewing is taken over after this")
+    import_wait_seconds: float = Field(default=600, ge=0, le=3600,
+                                       description="an import request waits this long for its job, then answers 202")
     feed_retention_days: float = Field(default=7, gt=0, le=3650,
                                        description="search change-feed rows kept at least this long")
     model_poll_seconds: float = Field(default=2.0, gt=0, le=3600)

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
-import logging
-import queue
-import threading
+import time as clock_time
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import Agent, AnyUser, ClockDep, QueryDate, QueryFlag, RulesDep, SessionDep, require
+from api.routers.jobs import JobPublic
 from api.schemas import PROBLEM_RESPONSES, Page
+from kb import jobs
 from kb.cases import queries, service, sheet_export, sheet_import
 from kb.clock import Clock
 from kb.db import make_session
-from kb.errors import DomainError, FieldError
+from kb.errors import FieldError, TooLarge
 from kb.models import (
     Case,
     CaseCreate,
@@ -30,15 +30,17 @@ from kb.models import (
     CaseStatus,
     CaseTransition,
     CaseUpdate,
+    Job,
+    JobKind,
     Role,
     User,
 )
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
-log = logging.getLogger("zhiku.import")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NDJSON = "application/x-ndjson"
 EXPORT_MAX_ROWS = 50_000
+IMPORT_POLL_SECONDS = 0.2
 Exporter = Annotated[User, Depends(require(Role.agent, Role.analyst))]
 
 
@@ -128,57 +130,86 @@ def import_template(_user: AnyUser, format: Annotated[Literal["csv", "xlsx"], Qu
 
 @router.post("/import", operation_id="cases-import",
              responses={200: {"content": {"application/json": {}, NDJSON: {}},
-                              "description": "the report; NDJSON progress lines first when asked for"}})
+                              "description": "the report; NDJSON progress lines first when asked for"},
+                        202: {"description": "Prefer: respond-async (or the wait ran out): the job, at Location"}})
 def import_cases(
     request: Request,
     user: Agent,
-    rules: RulesDep,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX in the 需求记录表 layout")],
     dry_run: Annotated[QueryFlag, Query(description="check every row, store nothing")] = False,
     encoding: Annotated[str | None, Query(max_length=16, description="CSV encoding if not UTF-8/GBK")] = None,
+    prefer: Annotated[str | None, Header(max_length=200, description="respond-async: answer 202 at once")] = None,
 ):
-    """导入表格：先检查每一行（行号、列、原因），再把所有合格行在一个事务中保存（编号、脱敏、分派、SLA、索引）。
-    dry_run=true 只检查不保存。请求头 Accept: application/x-ndjson 时逐行返回进度，最后一行是报告。"""
+    """导入表格：作为后台任务运行（先检查每一行：行号、列、原因；再分批保存合格行：编号、脱敏、分派、SLA、索引）。
+    dry_run=true 只检查不保存。默认等待任务完成并返回报告；Accept: application/x-ndjson 时逐行返回进度，最后一行是报告；
+    Prefer: respond-async 时立即返回 202 与任务（GET /api/v1/jobs/{id} 查看进度与报告）。"""
     content = file.file.read(sheet_import.MAX_BYTES + 1)
-    table = sheet_import.read_table(content, file.filename or "", encoding=encoding)
-    engine = request.app.state.engine
-    source = f"导入 {file.filename or '表格'}"
+    if len(content) > sheet_import.MAX_BYTES:
+        raise TooLarge("file", f"文件超过 {sheet_import.MAX_BYTES // (1024 * 1024)} MB")
+    state = request.app.state
+    with make_session(state.engine, write=True) as session:
+        job = jobs.enqueue(session, kind=JobKind.import_cases, actor=user.username,
+                           params={"dry_run": dry_run, "encoding": encoding}, upload=content,
+                           filename=file.filename or "", message=f"排队中：导入 {file.filename or '表格'}")
+    if state.jobs is not None:
+        state.jobs.wake()
+    headers = {"Location": f"/api/v1/jobs/{job.id}", "X-Job-Id": str(job.id)}
+    if prefer and "respond-async" in prefer.lower():
+        return JSONResponse(JobPublic.model_validate(job).model_dump(mode="json"), status_code=202, headers=headers)
+    wait = state.settings.import_wait_seconds
+    if NDJSON in request.headers.get("accept", ""):
+        return StreamingResponse(_progress_lines(state.engine, job.id, wait), media_type=NDJSON, headers=headers)
+    done = _wait_for(state.engine, job.id, wait)
+    if done.status == "failed":
+        jobs.raise_stored_error(done)
+    if done.status != "done":
+        return JSONResponse(JobPublic.model_validate(done).model_dump(mode="json"), status_code=202, headers=headers)
+    return JSONResponse(done.result, headers=headers)
 
-    def run(progress=None) -> dict:
-        # the checks (the slow part) read without the write lock: agents' saves do not wait for them
+
+def _wait_for(engine, job_id: int, wait: float, on_change=None) -> Job:
+    """Poll the job row until it ends or ``wait`` runs out; ``on_change`` sees each new state."""
+    deadline = clock_time.monotonic() + wait
+    seen = None
+    while True:
         with make_session(engine) as session:
-            checks = sheet_import.check_rows(session, table, tz=rules.clock.tz, progress=progress)
-        numbers = None
-        if not dry_run:
-            with make_session(engine, write=True) as session:
-                sheet_import.recheck_stored(session, checks, rules.clock.tz)
-                numbers = sheet_import.store_rows(session, checks, actor=user.username, rules=rules, source=source,
-                                                  progress=progress)
-        return sheet_import.report(table, checks, dry_run=dry_run, numbers=numbers)
-
-    if NDJSON not in request.headers.get("accept", ""):
-        return run()
-    return StreamingResponse(_progress_lines(run), media_type=NDJSON)
+            job = session.get(Job, job_id)
+        state = (job.status, job.result.get("phase"), job.result.get("done"))
+        if on_change and state != seen:
+            on_change(job)
+        seen = state
+        if job.status in ("done", "failed") or clock_time.monotonic() >= deadline:
+            return job
+        clock_time.sleep(IMPORT_POLL_SECONDS)
 
 
-def _progress_lines(run) -> Iterator[bytes]:
-    """Run the import in a worker thread and yield its progress as JSON lines, the report last."""
-    lines: queue.Queue = queue.Queue()
+def _progress_lines(engine, job_id: int, wait: float) -> Iterator[bytes]:
+    """The job's progress as JSON lines while it runs, the report (or the problem) last."""
+    lines: list[dict] = []
 
-    def target():
-        try:
-            lines.put({"report": run(lambda phase, done, total: lines.put(
-                {"phase": phase, "done": done, "total": total}))})
-        except DomainError as exc:
-            lines.put({"error": {"title": exc.title, "detail": exc.message, "field": exc.field}})
-        except Exception:   # reported to the client as a line, logged here
-            log.exception("import failed")
-            lines.put({"error": {"title": "服务器内部错误", "detail": "导入未完成，没有保存任何行"}})
-        lines.put(None)
+    def progress(job: Job) -> None:
+        if job.status == "running" and "phase" in job.result:
+            lines.append({"phase": job.result["phase"], "done": job.result.get("done", 0),
+                          "total": job.result.get("total", 0)})
 
-    threading.Thread(target=target, name="case-import", daemon=True).start()
-    while (item := lines.get()) is not None:
-        yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
+    deadline = clock_time.monotonic() + wait
+    while True:
+        job = _wait_for(engine, job_id, min(1.0, max(deadline - clock_time.monotonic(), 0)), progress)
+        yield from ((json.dumps(line, ensure_ascii=False) + "\n").encode() for line in lines)
+        lines.clear()
+        if job.status in ("done", "failed") or clock_time.monotonic() >= deadline:
+            break
+    if job.status == "done":
+        if not job.result.get("dry_run"):     # the last chunk's count, which polling can miss
+            final = {"phase": "store", "done": job.result["imported"], "total": job.result["imported"]}
+            yield (json.dumps(final, ensure_ascii=False) + "\n").encode()
+        last = {"report": job.result}
+    elif job.status == "failed":
+        error = job.result.get("error") or {"title": "导入失败", "detail": job.message}
+        last = {"error": {"title": error.get("title"), "detail": error.get("detail"), "field": error.get("field")}}
+    else:
+        last = {"job": job.id, "status": job.status, "detail": f"仍在进行：GET /api/v1/jobs/{job.id} 查看进度"}
+    yield (json.dumps(last, ensure_ascii=False) + "\n").encode()
 
 
 def _attachment(filename: str) -> str:

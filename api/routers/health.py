@@ -16,6 +16,7 @@ from api.deps import MaybeUser
 from api.errors import PROBLEM, RETRY_AFTER_SECONDS
 from api.schemas import Problem
 from indexer import feed
+from kb import jobs
 from kb.db import make_session
 from kb.models import Case, Role
 from kb.text import version as text_version
@@ -59,6 +60,7 @@ def health(request: Request, caller: MaybeUser) -> Response:
             db["outbox_lag_seconds"] = (
                 round((state.case_rules.clock.now() - oldest).total_seconds(), 1) if oldest else 0.0
             )
+            job_queue = jobs.queue_state(session)
         db["ok"] = True
     except Exception as exc:  # health must answer even when the database does not
         db.update(ok=False, error=type(exc).__name__)
@@ -81,7 +83,8 @@ def health(request: Request, caller: MaybeUser) -> Response:
     headers = {} if db["ok"] else {"Retry-After": str(RETRY_AFTER_SECONDS)}
     body: dict = {"status": status}
     if db["ok"] and caller is not None and caller.role == Role.admin:
-        body.update(index=index, model=model, text=text_info, version=zhiku_version(), database=db,
+        job_queue["worker_here"] = bool(state.jobs and state.jobs.holds_lock)
+        body.update(jobs=job_queue, index=index, model=model, text=text_info, version=zhiku_version(), database=db,
                     versions=package_versions())
     if not db["ok"]:
         return JSONResponse({"type": "/problems/database-unavailable", "title": "服务暂不可用 Service unavailable",

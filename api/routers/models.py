@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from api.deps import Analyst, Id, RegistryDep, SessionDep
+from api.routers.jobs import JobPublic
 from api.schemas import PROBLEM_RESPONSES
 from api.training import get_job, start_training
 from kb import suggestions
-from kb.models import ModelPromotion, TrainingJob
+from kb.models import Job, JobKind, ModelPromotion
 from kb.models.inputs import Input, json_int
 from kb.taxonomy import active_labels
 from kb.text import version as text_version
@@ -40,18 +41,6 @@ class TrainRequest(Input):
     char_ngram_max: json_int(1, 4) | None = None
 
 
-class TrainingJobPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    status: str
-    progress: float
-    message: str
-    requested_by: str
-    created_at: datetime
-    finished_at: datetime | None
-    version: str | None
-
-
 class PromoteRequest(Input):
     note: str | None = Field(default=None, max_length=500)
 
@@ -61,8 +50,8 @@ def list_models(session: SessionDep, registry: RegistryDep, _user: Analyst) -> l
     return [ModelVersionPublic.model_validate(m) for m in registry.list_versions(session)]
 
 
-@router.post("/train", status_code=202, response_model=TrainingJobPublic, operation_id="models-train")
-def train(data: TrainRequest, request: Request, registry: RegistryDep, user: Analyst) -> TrainingJobPublic:
+@router.post("/train", status_code=202, response_model=JobPublic, operation_id="models-train")
+def train(data: TrainRequest, request: Request, registry: RegistryDep, user: Analyst) -> JobPublic:
     """在后台用当前问题库（客服最终确认的类型/优先级）训练新的候选版本；用 GET /models/train/{id} 查看进度。"""
     model: dict[str, Any] = {}
     if data.C is not None:
@@ -71,19 +60,21 @@ def train(data: TrainRequest, request: Request, registry: RegistryDep, user: Ana
         model["char_ngram"] = (1, data.char_ngram_max)
     state = request.app.state
     job = start_training(state.engine, registry, actor=user.username, params={"model": model},
-                         runner=state.training if state.settings.train_in_background else None)
-    return TrainingJobPublic.model_validate(job)
+                         background=state.settings.train_in_background)
+    if state.jobs is not None:
+        state.jobs.wake()
+    return JobPublic.model_validate(job)
 
 
-@router.get("/train/{job_id:int}", response_model=TrainingJobPublic, operation_id="models-train-status")
-def train_status(job_id: Id, session: SessionDep, _user: Analyst) -> TrainingJobPublic:
-    return TrainingJobPublic.model_validate(get_job(session, job_id))
+@router.get("/train/{job_id:int}", response_model=JobPublic, operation_id="models-train-status")
+def train_status(job_id: Id, session: SessionDep, _user: Analyst) -> JobPublic:
+    return JobPublic.model_validate(get_job(session, job_id))
 
 
-@router.get("/train", response_model=list[TrainingJobPublic], operation_id="models-train-list")
-def train_jobs(session: SessionDep, _user: Analyst) -> list[TrainingJobPublic]:
-    jobs = session.exec(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(50))
-    return [TrainingJobPublic.model_validate(j) for j in jobs]
+@router.get("/train", response_model=list[JobPublic], operation_id="models-train-list")
+def train_jobs(session: SessionDep, _user: Analyst) -> list[JobPublic]:
+    jobs = session.exec(select(Job).where(Job.kind == JobKind.train).order_by(Job.id.desc()).limit(50))
+    return [JobPublic.model_validate(j) for j in jobs]
 
 
 @router.get("/{version:model_version}", operation_id="models-get")

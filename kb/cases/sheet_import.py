@@ -201,7 +201,10 @@ class _Context:
         self.calendar = ChineseWorkCalendar()
 
 
-def check_rows(session: Session, table: Table, *, tz, progress: Progress | None = None) -> list[RowCheck]:
+def check_rows(session: Session, table: Table, *, tz, progress: Progress | None = None,
+               own: frozenset[str] = frozenset()) -> list[RowCheck]:
+    """Every row checked; ``own``: numbers an interrupted run of the same import stored already
+    (they are that import's progress, not duplicates)."""
     ctx = _Context(session)
     header_of = {f: table.headers[i] for i, f in table.fields.items()}
     checks: list[RowCheck] = []
@@ -211,7 +214,7 @@ def check_rows(session: Session, table: Table, *, tz, progress: Progress | None 
         checks.append(_check_row(number, values, header_of, ctx))
         if progress and (n % 200 == 0 or n == total):
             progress("check", n, total)
-    _mark_duplicates(session, checks, tz)
+    _mark_duplicates(session, checks, tz, own)
     return checks
 
 
@@ -473,7 +476,7 @@ def _satisfaction(raw: dict[str, Any], data: dict[str, Any], status: CaseStatus,
         data["satisfaction"] = value
 
 
-def _mark_duplicates(session: Session, checks: list[RowCheck], tz) -> None:
+def _mark_duplicates(session: Session, checks: list[RowCheck], tz, own: frozenset[str] = frozenset()) -> None:
     """The same customer, contact minute and subject twice — in the file or already stored —
     is almost always a sheet imported twice; report it instead of doubling the history."""
     seen: dict[tuple, int] = {}
@@ -485,10 +488,10 @@ def _mark_duplicates(session: Session, checks: list[RowCheck], tz) -> None:
             c.data = None
         else:
             seen[c.key] = c.row
-    recheck_stored(session, checks, tz)
+    recheck_stored(session, checks, tz, own)
 
 
-def recheck_stored(session: Session, checks: list[RowCheck], tz) -> None:
+def recheck_stored(session: Session, checks: list[RowCheck], tz, own: frozenset[str] = frozenset()) -> None:
     """Rows still good that are now stored already. The import checks its rows in a read
     transaction (no write lock while it works) and calls this again inside the writing one,
     so a case another writer stored in between is still refused as a duplicate."""
@@ -502,7 +505,7 @@ def recheck_stored(session: Session, checks: list[RowCheck], tz) -> None:
                       select(Case.customer_name, Case.subject, Case.contact_at, Case.number).where(cond))}
         for c in chunk:
             number = stored.get(c.key)
-            if number:
+            if number and number not in own:
                 c.error("沟通事由", f"已导入过：与问题 {number} 重复（同一客户、沟通时间、事由）", "subject")
                 c.data = None
 

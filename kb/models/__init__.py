@@ -26,11 +26,15 @@ from kb.models.case import (
     Satisfaction,
 )
 from kb.models.dictionary import DictionaryTerm, DictionaryTermCreate, DictionaryTermPublic
-from kb.models.ml import ModelArtifact, ModelPromotion, ModelVersion, SuggestionLog, TrainingJob
+from kb.models.jobs import Job, JobInput, JobKind
+from kb.models.ml import ModelArtifact, ModelPromotion, ModelVersion, SuggestionLog
 from kb.models.outbox import IndexReplica, SearchOutbox
 from kb.models.taxonomy import TAXONOMY_KINDS, Label, LabelCreate, LabelPublic, LabelUpdate
 
 __all__ = [
+    "Job",
+    "JobInput",
+    "JobKind",
     "TAXONOMY_KINDS",
     "ApiKey",
     "Article",
@@ -67,7 +71,6 @@ __all__ = [
     "Satisfaction",
     "SearchOutbox",
     "SuggestionLog",
-    "TrainingJob",
     "User",
     "UserCreate",
     "UserPublic",

@@ -1,4 +1,4 @@
-"""Model versions (the production pointer lives here), promotions, training jobs and the
+"""Model versions (the production pointer lives here), promotions and the
 suggestion log that measures how often agents accept proposals."""
 
 from __future__ import annotations
@@ -54,23 +54,6 @@ class ModelPromotion(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime)
     by: str = Field(max_length=32)
     note: str | None = Field(default=None, max_length=500)
-
-
-class TrainingJob(SQLModel, table=True):
-    __tablename__ = "training_job"
-
-    id: int | None = Field(default=None, primary_key=True)
-    status: str = Field(default="queued", max_length=16, description="queued | running | done | failed")
-    progress: float = 0.0
-    message: str = Field(default="", max_length=500)
-    requested_by: str = Field(max_length=32)
-    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    version: str | None = Field(default=None, max_length=40)
-    # queued/running only while the runner renews this (a killed server must not block training)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    runner: str | None = Field(default=None, max_length=64, description="host:pid of the training process")
 
 
 class SuggestionLog(SQLModel, table=True):

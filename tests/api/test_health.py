@@ -13,7 +13,8 @@ def test_health_reports_database_and_versions(api_model):
     assert resp.status_code == 200 and body["status"] == "ok"
     assert body["model"]["version"] == api_model.model_version
     assert body["text"]["version"] == body["model"]["text_version"]
-    assert body["database"]["schema_revision"] == "0006"
+    assert body["database"]["schema_revision"] == "0007"
+    assert body["jobs"]["worker_here"] is True and body["jobs"]["queued"] == 0
     assert body["versions"]["chinesecalendar"]
 
 

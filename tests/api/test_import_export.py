@@ -164,7 +164,10 @@ def test_import_streams_progress_lines_then_the_report(api):
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/x-ndjson")
     lines = [json.loads(line) for line in resp.text.splitlines()]
     phases = [(x["phase"], x["done"]) for x in lines if "phase" in x]
-    assert ("check", 200) in phases and ("check", 450) in phases and ("store", 450) in phases
+    # progress is sampled from the job row (a fast check phase may pass unseen): it never goes
+    # back, checking comes before storing, and the stored count ends at the total
+    assert phases[-1] == ("store", 450)
+    assert phases == sorted(phases, key=lambda p: (p[0] == "store", p[1]))
     assert lines[-1]["report"]["imported"] == 450
     assert api.get("/api/v1/cases").json()["total"] == 450
 

@@ -14,7 +14,7 @@ from api.app import create_app
 from kb.cases.service import rules_from_settings
 from kb.db import make_session
 from kb.demo import load_demo
-from kb.models import Role, TrainingJob
+from kb.models import Job, Role
 from kb.settings import Settings
 from tests.conftest import DATA_DIR, add_user, wait_for
 
@@ -77,14 +77,10 @@ def test_the_training_process_and_its_workers_end_with_the_job(desk):
 
     status = wait_for(finished, timeout=120)
     assert status and status["status"] == "done", status
-    runner_pid = int(status_runner(client, job["id"]).split(":")[1])
-    assert runner_pid in seen and runner_pid != psutil.Process().pid     # not inside the web worker
+    started_line = next(line["message"] for line in status["log"] if line["message"].startswith("训练进程"))
+    trainer_pid = int(started_line.split()[1].split(":")[1])
+    assert trainer_pid in seen and trainer_pid != psutil.Process().pid     # not inside the web worker
     assert wait_for(lambda: not alive(seen), timeout=30), f"still running after the job: {[psutil.Process(p).cmdline() for p in alive(seen)]}"
-
-
-def status_runner(client, job_id: int) -> str:
-    with make_session(client.app.state.engine) as s:
-        return s.get(TrainingJob, job_id).runner
 
 
 def test_stopping_the_server_ends_the_training_and_marks_the_job_failed(tmp_path, db_url):
@@ -101,7 +97,7 @@ def test_stopping_the_server_ends_the_training_and_marks_the_job_failed(tmp_path
     # the server has stopped: its training process and that process's workers are gone
     assert wait_for(lambda: not alive(children), timeout=30), f"outlived the server: {alive(children)}"
     with make_session(app.state.engine) as s:
-        stopped = s.get(TrainingJob, job["id"])
+        stopped = s.get(Job, job["id"])
     assert stopped.status == "failed" and "服务停止" in stopped.message
 
 
@@ -110,14 +106,14 @@ def test_a_job_abandoned_by_a_killed_server_stops_blocking_once_its_lease_runs_o
     engine = client.app.state.engine
     now = datetime.now(UTC)
     with make_session(engine, write=True) as s:
-        s.add(TrainingJob(status="running", requested_by="ana", params={}, created_at=now - timedelta(hours=1),
+        s.add(Job(kind="train", status="running", requested_by="ana", params={}, created_at=now - timedelta(hours=1),
                           lease_until=now + timedelta(seconds=60), runner="other-node:4242"))
         s.commit()
     blocked = client.post("/api/v1/models/train", headers=headers, json={})
     assert blocked.status_code == 409 and blocked.json()["errors"][0]["field"] == "job"
     with make_session(engine, write=True) as s:
-        held = s.exec(TrainingJob.__table__.select()).first()
-        s.get(TrainingJob, held.id).lease_until = now - timedelta(seconds=1)    # the runner stopped renewing
+        held = s.exec(Job.__table__.select()).first()
+        s.get(Job, held.id).lease_until = now - timedelta(seconds=1)    # the runner stopped renewing
         s.commit()
     started = client.post("/api/v1/models/train", headers=headers, json={})
     assert started.status_code == 202, started.text

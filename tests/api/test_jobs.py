@@ -1,0 +1,188 @@
+"""Background jobs as database rows: imports and rebuilds run by the node's job worker, with
+progress through the API; a job whose worker died is taken over and an import resumes at
+the rows it had stored; a worker that lost its lease writes nothing more."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import func, select
+
+from api.app import create_app
+from kb import jobs
+from kb.cases import import_job
+from kb.cases.sheet_layout import SERVICE_HEADERS
+from kb.db import make_session
+from kb.models import Case, Job, JobKind, Role
+from kb.settings import Settings
+from tests.conftest import DATA_DIR, add_user, wait_for
+
+
+def sheet(n: int, start: int = 0) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(SERVICE_HEADERS)
+    for i in range(start, start + n):
+        writer.writerow([str(i), "2024-05-21", f"{8 + i // 60 % 10:02d}:{i % 60:02d}", "电话", f"客户{i}", "", "",
+                         f"咨询发票{i}", "想了解电子发票如何开具", "咨询", "中", "待处理", "", "", "", "", ""])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def cases_in(engine) -> int:
+    with make_session(engine) as s:
+        return s.exec(select(func.count()).select_from(Case)).one()
+
+
+def job_row(engine, job_id: int) -> Job:
+    with make_session(engine) as s:
+        return s.get(Job, job_id)
+
+
+def test_an_async_import_is_a_job_others_cannot_see(api):
+    resp = api.client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(30), "text/csv")},
+                           headers={**api.as_("agent"), "Prefer": "respond-async"})
+    assert resp.status_code == 202, resp.text
+    job = resp.json()
+    assert resp.headers["Location"] == f"/api/v1/jobs/{job['id']}" and job["kind"] == "import"
+    done = wait_for(lambda: (j := api.get(f"/api/v1/jobs/{job['id']}").json())["status"] in ("done", "failed") and j)
+    assert done["status"] == "done", done
+    assert done["result"]["imported"] == 30 and len(done["result"]["numbers"]) == 30
+    assert done["runner"] and done["attempts"] == 1 and done["log"][-1]["message"].startswith("完成")
+    assert cases_in(api.engine) == 30
+    # another agent sees neither the job nor its report; an analyst (and admin) does
+    other = add_user(api.engine, "agent2", Role.agent)
+    assert api.client.get(f"/api/v1/jobs/{job['id']}", headers={"Authorization": f"Bearer {other}"}).status_code == 404
+    assert api.client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {other}"}).json() == []
+    assert api.get(f"/api/v1/jobs/{job['id']}", role="analyst").status_code == 200
+    assert [j["id"] for j in api.get("/api/v1/jobs?kind=import", role="admin").json()] == [job["id"]]
+
+
+def test_a_bad_file_fails_its_job_and_the_waiting_request_answers_422(api):
+    resp = api.post("/api/v1/cases/import", files={"file": ("x.csv", "名称,地址\n张三,北京\n".encode(), "text/csv")})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "file"
+    failed = api.get(f"/api/v1/jobs/{resp.json()['job_id']}").json()
+    assert failed["status"] == "failed" and "找不到表头行" in failed["message"]
+
+
+@pytest.fixture
+def no_worker(db_url, tmp_path, clock):
+    """A node whose web workers run no jobs (``python -m api worker`` would)."""
+    settings = Settings(data_dir=DATA_DIR, var_dir=tmp_path / "var", database_url=db_url, embedded_worker=False,
+                        embedded_indexer=False, import_wait_seconds=0.3)
+    app = create_app(settings, clock=clock)
+    with TestClient(app) as client:
+        key = add_user(app.state.engine, "agent1", Role.agent)
+        yield client, {"Authorization": f"Bearer {key}"}, app, settings
+
+
+def test_without_a_worker_the_import_waits_then_answers_202_and_a_queued_job_can_be_cancelled(no_worker):
+    client, headers, app, _ = no_worker
+    resp = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(5), "text/csv")}, headers=headers)
+    assert resp.status_code == 202 and resp.json()["status"] == "queued"
+    job_id = resp.json()["id"]
+    state = client.get("/api/v1/jobs?status=queued", headers=headers).json()
+    assert [j["id"] for j in state] == [job_id]
+    cancelled = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "failed"
+    again = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=headers)
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "job_id"
+    assert cases_in(app.state.engine) == 0
+
+
+def claim_import(engine, runner: str, job_id: int) -> Job:
+    job = jobs.claim(engine, runner=runner, node=None, kinds=(JobKind.import_cases,))
+    assert job is not None and job.id == job_id
+    return job
+
+
+class StopAfter(threading.Event):
+    """A stop signal that arrives after ``n`` chunks were stored."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.left = n
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+def test_a_job_whose_worker_died_is_taken_over_and_the_import_resumes_where_it_stopped(no_worker, rules):
+    client, headers, app, _ = no_worker
+    engine = app.state.engine
+    resp = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(500), "text/csv")},
+                       headers={**headers, "Prefer": "respond-async"})
+    job_id = resp.json()["id"]
+    # worker A stores two chunks of 200, then dies without a word (no release, no finish)
+    claim_import(engine, "node-a:1:jobs", job_id)
+    with pytest.raises(import_job.Interrupted):
+        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(2))
+    assert cases_in(engine) == 400
+    assert jobs.claim(engine, runner="node-b:2:jobs", node=None) is None      # A's lease still holds
+    with make_session(engine, write=True) as s:
+        s.get(Job, job_id).lease_until = jobs.now() - timedelta(seconds=1)
+        s.commit()
+    # worker B takes it over and stores only the rest: no row twice, the numbers of A's rows kept
+    taken = claim_import(engine, "node-b:2:jobs", job_id)
+    assert taken.attempts == 2 and "接手" in taken.log[-1]["message"]
+    import_job.run(engine, job_id, "node-b:2:jobs", rules=rules)
+    done = job_row(engine, job_id)
+    assert done.status == "done", done.message
+    assert done.result["imported"] == 500 and done.result["bad_rows"] == 0
+    assert cases_in(engine) == 500 and len(set(done.result["numbers"])) == 500
+    # A, waking up late, can no longer write to the job it lost
+    with pytest.raises(jobs.LostLease):
+        jobs.report(engine, job_id, "node-a:1:jobs", progress=0.5, message="late")
+
+
+def test_a_worker_that_lost_its_lease_stores_no_more_rows(no_worker, rules):
+    client, headers, app, _ = no_worker
+    engine = app.state.engine
+    job_id = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(300), "text/csv")},
+                         headers={**headers, "Prefer": "respond-async"}).json()["id"]
+    claim_import(engine, "node-a:1:jobs", job_id)
+    with make_session(engine, write=True) as s:       # meanwhile B took the job over
+        job = s.get(Job, job_id)
+        job.runner = "node-b:2:jobs"
+        s.commit()
+    with pytest.raises(jobs.LostLease):
+        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules)
+    assert cases_in(engine) == 0
+
+
+def test_a_clean_stop_puts_the_import_back_in_the_queue_with_its_rows_kept(no_worker, rules):
+    client, headers, app, _ = no_worker
+    engine = app.state.engine
+    job_id = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(450), "text/csv")},
+                         headers={**headers, "Prefer": "respond-async"}).json()["id"]
+    claim_import(engine, "node-a:1:jobs", job_id)
+    with pytest.raises(import_job.Interrupted):
+        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(1))
+    jobs.release(engine, job_id, "node-a:1:jobs", "stopping")
+    queued = job_row(engine, job_id)
+    assert queued.status == "queued" and queued.runner is None and cases_in(engine) == 200
+    claim_import(engine, "node-b:2:jobs", job_id)
+    import_job.run(engine, job_id, "node-b:2:jobs", rules=rules)
+    assert job_row(engine, job_id).result["imported"] == 450 and cases_in(engine) == 450
+
+
+def test_an_admin_rebuilds_every_replica_through_jobs(api):
+    assert api.post("/api/v1/index/rebuild").status_code == 403
+    before = api.get("/health", role="admin").json()["index"]["generation"]
+    queued = api.post("/api/v1/index/rebuild", role="admin")
+    assert queued.status_code == 202, queued.text
+    assert [j["kind"] for j in queued.json()] == ["rebuild"] and queued.json()[0]["node"]
+
+    def finished():
+        job = api.get(f"/api/v1/jobs/{queued.json()[0]['id']}", role="admin").json()
+        return job if job["status"] in ("done", "failed") else None
+
+    job = wait_for(finished, timeout=60)
+    assert job and job["status"] == "done", job
+    assert job["result"]["previous"] == before and job["result"]["generation"] != before
+    assert api.get("/health", role="admin").json()["index"]["generation"] == job["result"]["generation"]
