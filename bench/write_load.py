@@ -44,7 +44,8 @@ def case_body(i: int, text: str) -> dict:
             "type": "咨询", "priority": "中"}
 
 
-async def mixed(url: str, key: str, drafts: list[dict], texts: list[str], seconds: float, tag: str) -> dict:
+async def mixed(url: str, key: str, drafts: list[dict], texts: list[str], seconds: float, tag: str,
+                rates: tuple[float, float] = (CREATE_RATE, SUGGEST_RATE)) -> dict:
     """Creations and suggestions on their own schedules; latency from the scheduled start."""
     out = {"create": [], "suggest": [], "create_errors": 0, "suggest_errors": 0, "created": 0}
     timeout = aiohttp.ClientTimeout(total=30)
@@ -69,8 +70,8 @@ async def mixed(url: str, key: str, drafts: list[dict], texts: list[str], second
                 out[f"{kind}_errors"] += 1
 
         start = time.perf_counter()
-        plan = sorted([(i / CREATE_RATE, "create", i) for i in range(int(CREATE_RATE * seconds))]
-                      + [(i / SUGGEST_RATE, "suggest", i) for i in range(int(SUGGEST_RATE * seconds))])
+        plan = sorted([(i / rates[0], "create", i) for i in range(int(rates[0] * seconds))]
+                      + [(i / rates[1], "suggest", i) for i in range(int(rates[1] * seconds))])
         tasks = []
         for at, kind, i in plan:
             delay = start + at - time.perf_counter()
@@ -97,7 +98,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--import-rows", type=int, default=20_000)
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in the temp var dir)")
+    parser.add_argument("--create-rate", type=float, default=CREATE_RATE)
+    parser.add_argument("--suggest-rate", type=float, default=SUGGEST_RATE,
+                        help="lower it to see the import's effect at a load the machine sustains")
     args = parser.parse_args()
+    rates = (args.create_rate, args.suggest_rate)
     short, long = corpus()
     random.Random(1).shuffle(short)
     replies = list(read_tsv("tipdm2020_gov_messages/messages_with_replies.tsv").reply)
@@ -118,9 +123,9 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url, proc, log, key)
-            asyncio.run(mixed(url, key, drafts, texts, 5, "warm"))            # both workers warm
+            asyncio.run(mixed(url, key, drafts, texts, 5, "warm", rates))            # both workers warm
             before = case_total(url, key)
-            quiet = asyncio.run(mixed(url, key, drafts, texts, args.seconds, "quiet"))
+            quiet = asyncio.run(mixed(url, key, drafts, texts, args.seconds, "quiet", rates))
             report: dict = {}
 
             def importer():
@@ -132,7 +137,7 @@ def main() -> None:
 
             thread = threading.Thread(target=importer)
             thread.start()
-            busy = asyncio.run(mixed(url, key, drafts, texts, args.seconds, "busy"))
+            busy = asyncio.run(mixed(url, key, drafts, texts, args.seconds, "busy", rates))
             thread.join()
             after = case_total(url, key)
         finally:
@@ -142,7 +147,7 @@ def main() -> None:
     expected = before + quiet["created"] + busy["created"] + report.get("imported", 0)
     lost = expected - after
     print(f"{args.cases} resolved cases, {backend}, 2 workers, {os.cpu_count()} cores shared with the client; "
-          f"offered {CREATE_RATE} creations/s + {SUGGEST_RATE} suggestions/s for {args.seconds:g} s")
+          f"offered {rates[0]:g} creations/s + {rates[1]:g} suggestions/s for {args.seconds:g} s")
     print(f"{'run':28s} {'kind':8s} {'requests':>8s} {'errors':>6s} {'p50 ms':>8s} {'p99 ms':>8s}")
     rows = {}
     for name, run in (("baseline (no import)", quiet), (f"during a {args.import_rows}-row import", busy)):
@@ -156,9 +161,11 @@ def main() -> None:
     busy_c = rows[(f"during a {args.import_rows}-row import", "create")]
     busy_s = rows[(f"during a {args.import_rows}-row import", "suggest")]
     errors = sum(r[f"{k}_errors"] for r in (quiet, busy) for k in ("create", "suggest"))
-    ok = (base_c <= 250 and base_s <= 100 and busy_c <= 1.5 * base_c and busy_s <= 1.5 * base_s
+    at_target_load = rates == (CREATE_RATE, SUGGEST_RATE)      # lower rates show the import's effect only
+    ok = at_target_load and (base_c <= 250 and base_s <= 100 and busy_c <= 1.5 * base_c and busy_s <= 1.5 * base_s
           and errors == 0 and lost == 0 and report.get("imported", 0) > 0)
-    finish(ok, f"{backend}: creation p99 {base_c:.0f} ms → {busy_c:.0f} ms during the import (×{busy_c / base_c:.2f}), "
+    finish(ok, ("" if at_target_load else f"(offered {rates[0]:g}+{rates[1]:g}/s, below the targets' "
+                                          f"{CREATE_RATE}+{SUGGEST_RATE}/s) ") + f"{backend}: creation p99 {base_c:.0f} ms → {busy_c:.0f} ms during the import (×{busy_c / base_c:.2f}), "
                f"suggestion p99 {base_s:.0f} → {busy_s:.0f} ms (×{busy_s / base_s:.2f}); errors {errors}, lost {lost}")
 
 

@@ -89,14 +89,17 @@ def expire_abandoned(session: Session) -> int:
 
 def claim(engine: Engine, *, runner: str, node: str | None, kinds: tuple[str, ...] = JobKind.ALL,
           lease: timedelta = LEASE) -> Job | None:
-    """Take the oldest job this worker may run: queued, or running with a lapsed lease."""
+    """Take the oldest job this worker may run: queued, or running with a lapsed lease. Looks
+    first in a read transaction: an idle worker polls without ever taking SQLite's write lock."""
+    condition = (Job.kind.in_(kinds),
+                 or_(Job.status == "queued", (Job.status == "running") & (Job.lease_until < now())),
+                 or_(Job.node.is_(None), Job.node == node))
+    with make_session(engine) as session:
+        if session.exec(select(Job.id).where(*condition).limit(1)).first() is None:
+            return None
     with make_session(engine, write=True) as session:
         expire_abandoned(session)
-        query = (select(Job)
-                 .where(Job.kind.in_(kinds),
-                        or_(Job.status == "queued", (Job.status == "running") & (Job.lease_until < now())),
-                        or_(Job.node.is_(None), Job.node == node))
-                 .order_by(Job.id).limit(1))
+        query = select(Job).where(*condition).order_by(Job.id).limit(1)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         job = session.exec(query).first()
