@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import messages
 from kb.errors import (
     Conflict,
     DomainError,
@@ -55,10 +56,14 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"field": field_path(e.get("loc", ())), "message": e.get("msg", "invalid"), "type": e.get("type", "")}
-              for e in exc.errors()]
-    fields = "、".join(dict.fromkeys(e["field"] for e in errors))
-    return problem(422, "请求参数无效 Validation failed", f"以下字段无效：{fields}", request, errors=errors,
+    errors = []
+    for e in exc.errors():
+        field = field_path(e.get("loc", ()))
+        name = messages.label(field)
+        errors.append({"field": field, "label": name, "message": f"{name}：{messages.message(e)}",
+                       "type": e.get("type", "")})
+    listed = "；".join(dict.fromkeys(e["message"] for e in errors))
+    return problem(422, "请求参数无效 Validation failed", f"请检查：{listed}", request, errors=errors,
                    type_="/problems/validation")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,12 +26,15 @@ from indexer.sync import rebuild_now_or_ask
 from indexer.whoosh_index import WhooshIndex
 from kb import jobs
 from kb.cases import import_job
-from kb.cases.service import rules_from_settings
+from kb.cases.service import prune_idempotency_keys, rules_from_settings
+from kb.db import make_session
 from kb.models import Job, JobKind
 
 log = logging.getLogger("zhiku.jobs")
 STOP_GRACE_SECONDS = 10           # a training child: SIGTERM → this long to finish cleanly → SIGKILL
 REBUILD_WAIT_SECONDS = 1800
+HOUSEKEEPING_SECONDS = 3600
+IDEMPOTENCY_KEPT = timedelta(days=1)
 
 
 class JobWorker:
@@ -49,6 +53,7 @@ class JobWorker:
         self._stopping = threading.Event()
         self._job_stop = threading.Event()
         self._child: multiprocessing.Process | None = None
+        self._cleaned_at = float("-inf")
         self._thread = threading.Thread(target=self._loop, name="zhiku-jobs", daemon=True)
 
     def start(self) -> None:
@@ -85,6 +90,7 @@ class JobWorker:
                 log.exception("could not look for jobs")
                 job = None
             if job is None:
+                self._housekeeping()
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
@@ -99,6 +105,19 @@ class JobWorker:
         if self.holds_lock:       # by the thread that acquired it: filelock's counts are per thread
             self.lock.release()
             self.holds_lock = False
+
+    def _housekeeping(self) -> None:
+        """Once an hour: forget idempotency keys older than a day."""
+        if time.monotonic() - self._cleaned_at < HOUSEKEEPING_SECONDS:
+            return
+        self._cleaned_at = time.monotonic()
+        try:
+            with make_session(self.engine, write=True) as session:
+                pruned = prune_idempotency_keys(session, older_than=jobs.now() - IDEMPOTENCY_KEPT)
+            if pruned:
+                log.info("forgot old idempotency keys", extra={"rows": pruned})
+        except Exception:
+            log.exception("could not prune idempotency keys")
 
     def _run(self, job: Job) -> None:
         log.info("running job", extra={"job": job.id, "kind": job.kind})

@@ -19,7 +19,7 @@ from kb import jobs
 from kb.cases import queries, service, sheet_export, sheet_import
 from kb.clock import Clock
 from kb.db import make_session
-from kb.errors import FieldError, TooLarge
+from kb.errors import Conflict, FieldError, TooLarge
 from kb.models import (
     Case,
     CaseCreate,
@@ -54,9 +54,33 @@ def to_public(case: Case, clock: Clock) -> CasePublic:
 
 
 @router.post("", status_code=201, response_model=CasePublic, operation_id="cases-create")
-def create_case(data: CaseCreate, session: SessionDep, user: Agent, rules: RulesDep, response: Response) -> CasePublic:
+def create_case(
+    data: CaseCreate, session: SessionDep, user: Agent, rules: RulesDep, response: Response,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", pattern=r"^[!-~]{1,200}$",
+        description="同一个键再次提交同样的内容（重复点击、超时重试）时返回第一次登记的问题，不会重复登记")] = None,
+) -> CasePublic:
     """登记一条新的客户沟通记录：自动编号、联系方式脱敏、按类型分派处理组、计算 SLA 时限。"""
-    case = service.create_case(session, data, actor=user.username, rules=rules)
+    case = None
+    if idempotency_key is not None:
+        case = service.replay(session, data, actor=user.username, idempotency_key=idempotency_key)
+    if case is None:
+        try:
+            case = service.create_case(session, data, actor=user.username, rules=rules,
+                                       idempotency_key=idempotency_key)
+        except Conflict:
+            # the same key committed by a concurrent request (a double click): that case is the answer
+            case = service.replay(session, data, actor=user.username, idempotency_key=idempotency_key) \
+                if idempotency_key is not None else None
+            if case is None:
+                raise
+        else:
+            idempotency_key = None
+    if idempotency_key is not None:
+        # end the transaction the look-up began: a write request's transaction holds SQLite's
+        # write lock, and the response is still to be serialised in the thread pool
+        session.commit()
+        response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/cases/{case.number}"
     return to_public(case, rules.clock)
 

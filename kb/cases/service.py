@@ -4,11 +4,13 @@ nothing and every stored change is both audited and seen by the indexer."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -17,6 +19,7 @@ from kb.cases.numbering import next_case_number, next_case_numbers
 from kb.clock import Clock
 from kb.errors import Conflict, FieldError, NotFound
 from kb.models import (
+    IdempotencyKey,
     Case,
     CaseCreate,
     CaseFeedback,
@@ -75,7 +78,10 @@ def get_case_or_raise(session: Session, number: str) -> Case:
     return case
 
 
-def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRules) -> Case:
+def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRules,
+                idempotency_key: str | None = None) -> Case:
+    """Log a case. With ``idempotency_key`` the key is stored with the case in the same
+    transaction; ``replay`` finds it for the same request sent again."""
     now = rules.clock.now()
     _check_codes(session, data.model_dump(exclude_unset=False))
     _check_owner(session, data.owner)
@@ -101,9 +107,36 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
     _history(session, case, actor, now, "created", note=f"{case.type} / {case.priority} → {case.group or '未分组'}")
     if data.suggestion_id:
         _link_suggestion(session, data.suggestion_id, case, now)
+    if idempotency_key is not None:
+        session.add(IdempotencyKey(username=actor, key=idempotency_key, request_hash=request_hash(data),
+                                   case_id=case.id, created_at=now))
     record_change(session, entity="case", entity_id=case.id, at=now)
     _commit(session)
     return case
+
+
+def request_hash(data: CaseCreate) -> str:
+    canonical = json.dumps(data.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def replay(session: Session, data: CaseCreate, *, actor: str, idempotency_key: str) -> Case | None:
+    """The case this user already created with this key, if any. The same key with a
+    different request is refused: it would silently drop the second case."""
+    row = session.exec(select(IdempotencyKey).where(IdempotencyKey.username == actor,
+                                                    IdempotencyKey.key == idempotency_key)).first()
+    if row is None:
+        return None
+    if row.request_hash != request_hash(data):
+        raise FieldError("idempotency-key", "这个 Idempotency-Key 已用于内容不同的另一次登记；新问题请使用新的键")
+    return session.get(Case, row.case_id)
+
+
+def prune_idempotency_keys(session: Session, *, older_than: datetime) -> int:
+    """Keys are kept a day: long enough for any retry, short enough to stay small."""
+    result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < older_than))
+    session.commit()
+    return result.rowcount or 0
 
 
 def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]], *, actor: str,

@@ -23,6 +23,7 @@ from kb.models.case import (
     CaseTransition,
     CaseUpdate,
     CustomerKind,
+    IdempotencyKey,
     Satisfaction,
 )
 from kb.models.dictionary import DictionaryTerm, DictionaryTermCreate, DictionaryTermPublic
@@ -32,6 +33,7 @@ from kb.models.outbox import IndexReplica, SearchOutbox
 from kb.models.taxonomy import TAXONOMY_KINDS, Label, LabelCreate, LabelPublic, LabelUpdate
 
 __all__ = [
+    "IdempotencyKey",
     "Job",
     "JobInput",
     "JobKind",

@@ -291,3 +291,18 @@ class CaseImport(CaseCreate):
 
     _instants_in_range = field_validator("resolution_due_at", "resolved_at")(
         lambda cls, value: plausible_instant(value))
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A client's ``Idempotency-Key`` for a case it created: the same key and request again
+    (a second click, a retry after a timeout) returns that case instead of a duplicate."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("username", "key", name="uq_idempotency_key_user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=32)
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    case_id: int = Field(foreign_key="case.id")
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)

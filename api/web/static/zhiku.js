@@ -100,16 +100,20 @@ const Zk = (() => {
   function showErrors(form, err, summary) {
     clearErrors(form);
     const left = [];
+    let first = null;
     for (const e of err.errors || []) {
       const field = form && form.querySelector(`[name="${CSS.escape(e.field || "")}"]`);
       if (field) {
         field.classList.add("invalid");
         field.setAttribute("aria-invalid", "true");
         field.insertAdjacentElement("afterend", h("small", { class: "field-error" }, e.message));
+        first = first || field;
       } else left.push(e.message);
     }
+    if (first) first.focus();
     const box = summary || (form && form.querySelector(".form-error"));
-    const text = left.length ? left.join("；") : err.message;
+    // each message once: next to its field, and on top only what has no field on the page
+    const text = left.length ? left.join("；") : first ? "请修改标出的字段后再保存" : err.message;
     if (box) { box.textContent = text; box.hidden = false; } else toast(text, "error");
   }
 

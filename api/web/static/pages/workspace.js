@@ -139,8 +139,15 @@
         h("button", { type: "button", onclick: () => fb(false) }, "没帮助")));
   }
 
+  // one key per case being logged: a second click, Enter pressed twice or a retry after a
+  // timeout sends the same key, and the server answers with the case the first one created
+  const newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID()
+    : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+  let saveKey = newKey();
+
   async function save(ev) {
     ev.preventDefault();
+    if ($("#save").disabled) return;
     const form = $("#case-form");
     Zk.clearErrors(form);
     const body = Zk.formValues(form);
@@ -148,7 +155,8 @@
     if (lastSuggestion) body.suggestion_id = lastSuggestion.suggestion_id;
     $("#save").disabled = true;
     try {
-      const c = await api("/api/v1/cases", { method: "POST", body });
+      const c = await api("/api/v1/cases", { method: "POST", body, headers: { "Idempotency-Key": saveKey } });
+      saveKey = newKey();
       showSaved(c);
       toast(`已保存 ${c.number}`);
     } catch (err) {
