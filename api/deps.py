@@ -4,7 +4,7 @@ built once in the lifespan."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Annotated
 
@@ -31,14 +31,9 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer zk_…
 _header_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
     """A session per request. Use cases commit themselves; this only closes (and so rolls back
-    anything uncommitted, e.g. after an error). Write requests take SQLite's write lock up front.
-
-    Async on purpose, though the session is not: the close runs on the event loop, not in the
-    thread pool. Closed in the pool, a request holding the write lock (a 409, a replayed
-    Idempotency-Key) waited for a free thread to release it while every thread waited for the
-    lock — with ``ZHIKU_THREADS`` concurrent writers one worker stalled 30 s."""
+    anything uncommitted, e.g. after an error). Write requests take SQLite's write lock up front."""
     session = make_session(request.app.state.engine, write=request.method in _WRITE_METHODS)
     try:
         yield session
@@ -72,7 +67,7 @@ QueryDate = Annotated[date, BeforeValidator(_iso_date)]
 QueryFlag = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
-async def get_read_session(request: Request) -> AsyncIterator[Session]:
+def get_read_session(request: Request) -> Iterator[Session]:
     """A session that never takes the write lock, for POSTs that mostly compute (suggestions,
     classification): holding SQLite's single write lock through ~10 ms of ranking would
     serialise every worker behind it. Such endpoints write their log in a short session of their own."""

@@ -13,7 +13,11 @@ def test_health_reports_database_and_versions(api_model):
     assert resp.status_code == 200 and body["status"] == "ok"
     assert body["model"]["version"] == api_model.model_version
     assert body["text"]["version"] == body["model"]["text_version"]
-    assert body["database"]["schema_revision"] == "0007"
+    from alembic.script import ScriptDirectory
+
+    from kb.db import MIGRATIONS_DIR
+
+    assert body["database"]["schema_revision"] == ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     assert body["jobs"]["worker_here"] is True and body["jobs"]["queued"] == 0
     assert body["versions"]["chinesecalendar"]
 

@@ -67,3 +67,4 @@ def test_keys_older_than_a_day_are_forgotten(api):
         cutoff = row.created_at + timedelta(seconds=1)
         assert prune_idempotency_keys(s, older_than=cutoff) == 1
     assert post(api, "old-key").status_code == 201 and count(api) == 2
+
