@@ -94,6 +94,14 @@ def test_without_a_worker_the_import_waits_then_answers_202_and_a_queued_job_can
     assert cases_in(app.state.engine) == 0
 
 
+def queue_import(client, headers, rows: int) -> int:
+    """An import queued on the node without a worker: the tests below play the workers."""
+    resp = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(rows), "text/csv")},
+                       headers={**headers, "Prefer": "respond-async"})
+    assert resp.status_code == 202, resp.text
+    return resp.json()["id"]
+
+
 def claim_import(engine, runner: str, job_id: int) -> Job:
     job = jobs.claim(engine, runner=runner, node=None, kinds=(JobKind.import_cases,))
     assert job is not None and job.id == job_id
@@ -115,13 +123,11 @@ class StopAfter(threading.Event):
 def test_a_job_whose_worker_died_is_taken_over_and_the_import_resumes_where_it_stopped(no_worker, rules):
     client, headers, app, _ = no_worker
     engine = app.state.engine
-    resp = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(500), "text/csv")},
-                       headers={**headers, "Prefer": "respond-async"})
-    job_id = resp.json()["id"]
+    job_id = queue_import(client, headers, 500)
     # worker A stores two chunks of 200, then dies without a word (no release, no finish)
     claim_import(engine, "node-a:1:jobs", job_id)
     with pytest.raises(import_job.Interrupted):
-        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(2))
+        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(2), chunk=200)
     assert cases_in(engine) == 400
     assert jobs.claim(engine, runner="node-b:2:jobs", node=None) is None      # A's lease still holds
     with make_session(engine, write=True) as s:
@@ -143,8 +149,7 @@ def test_a_job_whose_worker_died_is_taken_over_and_the_import_resumes_where_it_s
 def test_a_worker_that_lost_its_lease_stores_no_more_rows(no_worker, rules):
     client, headers, app, _ = no_worker
     engine = app.state.engine
-    job_id = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(300), "text/csv")},
-                         headers={**headers, "Prefer": "respond-async"}).json()["id"]
+    job_id = queue_import(client, headers, 300)
     claim_import(engine, "node-a:1:jobs", job_id)
     with make_session(engine, write=True) as s:       # meanwhile B took the job over
         job = s.get(Job, job_id)
@@ -158,11 +163,10 @@ def test_a_worker_that_lost_its_lease_stores_no_more_rows(no_worker, rules):
 def test_a_clean_stop_puts_the_import_back_in_the_queue_with_its_rows_kept(no_worker, rules):
     client, headers, app, _ = no_worker
     engine = app.state.engine
-    job_id = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(450), "text/csv")},
-                         headers={**headers, "Prefer": "respond-async"}).json()["id"]
+    job_id = queue_import(client, headers, 450)
     claim_import(engine, "node-a:1:jobs", job_id)
     with pytest.raises(import_job.Interrupted):
-        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(1))
+        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(1), chunk=200)
     jobs.release(engine, job_id, "node-a:1:jobs", "stopping")
     queued = job_row(engine, job_id)
     assert queued.status == "queued" and queued.runner is None and cases_in(engine) == 200
