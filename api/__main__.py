@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     clock = Clock(tz=settings.tz)
 
     if args.command == "worker":
-        return _worker(engine, settings)
+        engine.dispose()
+        from api.background import run
+
+        return run()
     if args.command == "create-admin":
         with session_scope(engine, write=True) as session:
             plain = ensure_admin(session, now=clock.now(), username=args.username)
@@ -90,36 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"知库 Zhiku serving on http://{settings.host}:{settings.port}/  — 在浏览器打开并用 API 密钥登录"
           f"  (API docs: /docs)", flush=True)
     serve(settings.host, settings.port, workers=getattr(args, "workers", 1))
-    return 0
-
-
-def _worker(engine, settings) -> int:
-    """The node's background process: the job worker and the index writer, until SIGTERM."""
-    import signal
-    import threading
-
-    from api.jobs import JobWorker
-    from indexer.sync import IndexWorker
-    from indexer.whoosh_index import WhooshIndex
-    from kb.dictionary import install_segmenter_from_db
-
-    install_segmenter_from_db(engine, settings.jieba_cache_dir)
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)
-    writer = IndexWorker(engine, index, settings.var_dir / "indexer.lock", interval=settings.index_poll_seconds,
-                         retention_days=settings.feed_retention_days)
-    worker = JobWorker(engine, settings, index, poll_seconds=settings.job_poll_seconds)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    writer.start()
-    worker.start()
-    print(f"知库 worker running on node {worker.node} (jobs + index writer); SIGTERM to stop", flush=True)
-    stop.wait()
-    worker.stop()
-    writer.stop()
-    index.close()
-    engine.dispose()
     return 0
 
 

@@ -6,7 +6,9 @@ worker's event loop accepts a whole burst of connections at once, and keep-alive
 stay where they were accepted: measured, one worker served almost all of 16 connections and
 two workers did no better than one. The sockets also set TCP_NODELAY (uvicorn issue #3149:
 Nagle's algorithm cost 2.5 → 44 ms p50 on keep-alive). A small supervisor restarts a worker
-that dies and stops them all on SIGTERM/SIGINT."""
+that dies and stops them all on SIGTERM/SIGINT. Next to the web workers runs one background
+process (``api.background``): the job worker and the index writer, out of the web workers'
+GIL."""
 
 from __future__ import annotations
 
@@ -44,13 +46,29 @@ def _worker(host: str, port: int, log_level: str) -> None:
     uvicorn.Server(_config(host, port, log_level)).run(sockets=[sock])
 
 
+def _background(jobs: bool, index_writer: bool) -> None:
+    from api.background import run
+
+    run(jobs=jobs, index_writer=index_writer, announce=False)
+
+
 def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> None:
-    if workers <= 1:
-        uvicorn.Server(_config(host, port, log_level)).run()
-        return
+    """The web workers plus, unless the node runs ``python -m api worker`` instead, one
+    background process for the job worker and the index writer (``api.background``)."""
+    import os
+
+    from kb.settings import get_settings
+
+    settings = get_settings()
+    jobs, index_writer = settings.embedded_worker, settings.embedded_indexer
     if not hasattr(socket, "SO_REUSEPORT"):
-        raise SystemExit("--workers > 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
+        if workers > 1:
+            raise SystemExit("--workers > 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
+        uvicorn.Server(_config(host, port, log_level)).run()     # jobs and writer stay embedded
+        return
     listening_socket(host, port).close()     # fail here, once, if the port is taken
+    # the web workers (spawned: they read the environment afresh) leave both to the background process
+    os.environ["ZHIKU_EMBEDDED_WORKER"] = os.environ["ZHIKU_EMBEDDED_INDEXER"] = "false"
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
@@ -59,18 +77,26 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning")
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
     def start_worker():
         process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
         process.start()
         return process
 
-    processes = [start_worker() for _ in range(workers)]
+    def start_background():
+        process = context.Process(target=_background, args=(jobs, index_writer), name="zhiku-background",
+                                  daemon=False)
+        process.start()
+        return process
+
+    starters = [start_worker] * max(workers, 1) + ([start_background] if jobs or index_writer else [])
+    processes = [start() for start in starters]
     while not stopping.wait(0.5):
         for i, p in enumerate(processes):
-            if not p.is_alive():                                  # a crashed worker is replaced
-                processes[i] = start_worker()
+            if not p.is_alive():                                  # a crashed process is replaced
+                processes[i] = starters[i]()
     for p in processes:
-        p.terminate()                                             # SIGTERM: uvicorn shuts down gracefully
+        p.terminate()                                             # SIGTERM: each shuts down gracefully
     for p in processes:
         p.join(timeout=30)
         if p.is_alive():

@@ -44,10 +44,12 @@ class Settings(BaseSettings):
     article_review_required: bool = Field(default=True, description="articles go draft → 审核中 → 已发布")
     article_review_days: int = Field(default=180, ge=1, le=3650, description="default next review date")
     similar_k: int = Field(default=5, ge=1, le=50, description="similar resolved cases shown per suggestion")
-    embedded_indexer: bool = Field(default=True, description="run the index writer in a uvicorn worker")
+    embedded_indexer: bool = Field(default=True, description="this node's `serve` runs the index writer (in its "
+                                   "background process); false when `python -m api worker` runs on the node")
     index_poll_seconds: float = Field(default=0.5, gt=0, le=60)
-    embedded_worker: bool = Field(default=True, description="run the job worker (training, imports, rebuilds) in "
-                                  "a uvicorn worker; false when `python -m api worker` runs on the node")
+    embedded_worker: bool = Field(default=True, description="this node's `serve` runs the job worker (training, "
+                                  "imports, rebuilds) in its background process; false when `python -m api worker` "
+                                  "runs on the node")
     job_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     job_lease_seconds: float = Field(default=60, ge=2, le=3600,
                                      description="a job whose worker stops renewing is taken over after this")
