@@ -30,10 +30,12 @@ from kb.errors import DomainError
 from kb.models import Case, CaseHistory, Job
 
 CHUNK = 50
-# after each chunk the import waits as long as the chunk held the write lock: agents' saves
-# (and the other workers' suggestion logs) waiting for the lock get it in between, instead of
-# the import taking it straight back (measured at 10 creations + 20 suggestions/s: creation p99
-# 38 ms → 1,000 ms during a 20,000-row import with 200-row chunks and no pause)
+# after each chunk the import waits as long as the chunk held the write lock: the web workers'
+# writers wait for SQLite's lock in its busy handler (sleeping 1, 2, 5, 10… ms between tries)
+# and would otherwise find the import holding it again. Measured with bench/write_load.py at
+# 10 creations + 20 suggestions/s, the import in the background process: creation p99 658 ms
+# before, 217 ms during the import (noise: the box was loaded; no degradation). The pause halves
+# a quiet import's speed (bench/import_speed.py); not measured apart from the process move.
 YIELD_RATIO = 1.0
 PROGRESS_EVERY_SECONDS = 0.5
 _ROW = re.compile(r"第 (\d+) 行 → [^→]*$")
