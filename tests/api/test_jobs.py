@@ -120,14 +120,18 @@ class StopAfter(threading.Event):
         return self.left < 0
 
 
+def stopped_after(engine, rules, job_id: int, chunks: int) -> None:
+    """Worker A claims the import and stops after ``chunks`` chunks of 200 rows."""
+    claim_import(engine, "node-a:1:jobs", job_id)
+    with pytest.raises(import_job.Interrupted):
+        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(chunks), chunk=200)
+
+
 def test_a_job_whose_worker_died_is_taken_over_and_the_import_resumes_where_it_stopped(no_worker, rules):
     client, headers, app, _ = no_worker
     engine = app.state.engine
     job_id = queue_import(client, headers, 500)
-    # worker A stores two chunks of 200, then dies without a word (no release, no finish)
-    claim_import(engine, "node-a:1:jobs", job_id)
-    with pytest.raises(import_job.Interrupted):
-        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(2), chunk=200)
+    stopped_after(engine, rules, job_id, 2)      # worker A then dies without a word (no release, no finish)
     assert cases_in(engine) == 400
     assert jobs.claim(engine, runner="node-b:2:jobs", node=None) is None      # A's lease still holds
     with make_session(engine, write=True) as s:
@@ -164,9 +168,7 @@ def test_a_clean_stop_puts_the_import_back_in_the_queue_with_its_rows_kept(no_wo
     client, headers, app, _ = no_worker
     engine = app.state.engine
     job_id = queue_import(client, headers, 450)
-    claim_import(engine, "node-a:1:jobs", job_id)
-    with pytest.raises(import_job.Interrupted):
-        import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, stopping=StopAfter(1), chunk=200)
+    stopped_after(engine, rules, job_id, 1)
     jobs.release(engine, job_id, "node-a:1:jobs", "stopping")
     queued = job_row(engine, job_id)
     assert queued.status == "queued" and queued.runner is None and cases_in(engine) == 200
