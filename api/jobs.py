@@ -197,7 +197,3 @@ class JobWorker:
         message = ("中断：服务停止，训练已结束，请重新训练" if self._stopping.is_set()
                    else f"中断：训练进程意外退出（退出码 {child.exitcode}）")
         jobs.finish(self.engine, job.id, self.runner, "failed", message)    # no-op when the child finished it
-
-    def children(self) -> list[multiprocessing.Process]:
-        child = self._child
-        return [child] if child is not None else []

@@ -115,11 +115,7 @@ def _store_chunk(engine: Engine, job_id: int, runner: str, chunk: list[sheet_imp
     the job's progress — all or nothing, and only while this runner holds the job."""
     with make_session(engine, write=True) as session:
         job = jobs.held(session, job_id, runner)
-        sheet_import.recheck_stored(session, chunk, rules.clock.tz, own)
-        ok = [c for c in chunk if c.data is not None]
-        cases = service.import_cases(session, [(c.data, c.owner, f"{source} 第 {c.row} 行") for c in ok],
-                                     actor=actor, rules=rules) if ok else []
-        stored = {c.row: case.number for c, case in zip(ok, cases, strict=True)}
+        stored = sheet_import.store_chunk(session, chunk, actor=actor, rules=rules, source=source, own=own)
         count = len(done) + len(stored)
         jobs.update(job, progress=0.5 + 0.5 * count / max(total, 1), message=f"已保存 {count}/{total} 行",
                     result={"phase": "store", "done": count, "total": total})

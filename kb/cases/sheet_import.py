@@ -2,9 +2,9 @@
 
 Three steps, so a dry run and a real import report exactly the same rows:
 ``read_table`` finds the header row and the cells; ``check_rows`` turns every row into a
-validated ``CaseImport`` or a list of (column, reason) problems; ``store_rows`` writes all
-good rows in **one** transaction (numbered, masked, redacted, routed, SLA, history, search
-outbox) — a failure stores nothing."""
+validated ``CaseImport`` or a list of (column, reason) problems; ``store_chunk`` writes a
+chunk of good rows (numbered, masked, redacted, routed, SLA, history, search outbox) in the
+caller's transaction — ``kb.cases.import_job`` runs the three as a job, in short transactions."""
 
 from __future__ import annotations
 
@@ -512,22 +512,18 @@ def recheck_stored(session: Session, checks: list[RowCheck], tz, own: frozenset[
 
 # ---------------------------------------------------------------- storing
 
-def store_rows(session: Session, checks: list[RowCheck], *, actor: str, rules: service.CaseRules, source: str,
-               progress: Progress | None = None, batch: int = 500) -> list[str]:
-    """All good rows in one transaction; returns their new case numbers in sheet order."""
-    good = [c for c in checks if c.data is not None and not c.errors]
-    numbers: list[str] = []
-    for start in range(0, len(good), batch):
-        chunk = good[start:start + batch]
-        cases = service.import_cases(session, [(c.data, c.owner, f"{source} 第 {c.row} 行") for c in chunk],
-                                     actor=actor, rules=rules)
-        numbers.extend(c.number for c in cases)
-        if progress:
-            progress("store", len(numbers), len(good))
-    if not good and progress:
-        progress("store", 0, 0)
-    service._commit(session)
-    return numbers
+def store_chunk(session: Session, chunk: list[RowCheck], *, actor: str, rules: service.CaseRules, source: str,
+                own: frozenset[str] = frozenset()) -> dict[int, str]:
+    """Store a chunk of good rows in the caller's write transaction (not committed): each row
+    is checked again against what is stored now (another writer may have stored it since the
+    check), then stored. Returns sheet row → new case number."""
+    recheck_stored(session, chunk, rules.clock.tz, own)
+    ok = [c for c in chunk if c.data is not None and not c.errors]
+    if not ok:
+        return {}
+    cases = service.import_cases(session, [(c.data, c.owner, f"{source} 第 {c.row} 行") for c in ok],
+                                 actor=actor, rules=rules)
+    return {c.row: case.number for c, case in zip(ok, cases, strict=True)}
 
 
 def report(table: Table, checks: list[RowCheck], *, dry_run: bool, numbers: list[str] | None = None) -> dict:

@@ -208,9 +208,10 @@ def test_rows_are_checked_without_the_write_lock_and_rechecked_inside_it(api, ru
     assert [c.errors for c in checks] == [[], [], []]
     first = checks[0]
     with make_session(api.engine, write=True) as s:              # another writer, in between
-        sheet_import.store_rows(s, [first], actor="other", rules=rules, source="另一个导入")
+        sheet_import.store_chunk(s, [first], actor="other", rules=rules, source="另一个导入")
+        s.commit()
     with make_session(api.engine, write=True) as s:
-        sheet_import.recheck_stored(s, checks, rules.clock.tz)
-        numbers = sheet_import.store_rows(s, checks, actor="u_agent", rules=rules, source="导入")
+        numbers = list(sheet_import.store_chunk(s, checks, actor="u_agent", rules=rules, source="导入").values())
+        s.commit()
     assert len(numbers) == 2 and "已导入过" in first.errors[0]["reason"]
     assert api.get("/api/v1/cases?page_size=1").json()["total"] == 3
