@@ -37,6 +37,7 @@ from classifier.registry import ModelRegistry
 from classifier.rules import TriageRules
 from indexer import WhooshIndex
 from indexer.sync import IndexWorker
+from kb import recent
 from kb.articles.service import ArticleRules
 from kb.cases.service import rules_from_settings
 from kb.clock import Clock
@@ -44,6 +45,7 @@ from kb.db import make_session
 from kb.dictionary import install_segmenter_from_db
 from kb.settings import Settings, get_settings
 from kb.setup import prepare_database
+from kb.suggestion_log import SuggestionLogWriter
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # default 40 made 16 concurrent suggestions slower than one at a time (GIL convoys).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.engine = prepare_database(settings)
+        recent.configure(settings.cache_seconds)
         app.state.auth_throttle = FailedAuthThrottle(limit=settings.auth_failures_per_minute)
         app.state.case_rules = rules_from_settings(settings, clock)
         app.state.article_rules = ArticleRules(review_required=settings.article_review_required,
@@ -71,7 +74,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.refresher = Refresher(app.state.engine, app.state.predictor, settings.jieba_cache_dir,
                                         settings.model_poll_seconds)
         app.state.refresher.start()
-        app.state.index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)
+        app.state.index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir, cache_mb=settings.index_cache_mb)
+        app.state.suggestion_log = SuggestionLogWriter(app.state.engine,
+                                                       flush_seconds=settings.suggestion_log_flush_seconds)
+        app.state.suggestion_log.start()
         app.state.jobs = None
         if settings.embedded_worker:
             settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -93,6 +99,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if app.state.index_worker is not None:
                 app.state.index_worker.stop()
             app.state.refresher.stop()
+            app.state.suggestion_log.stop()
             app.state.index.close()
             app.state.engine.dispose()
 

@@ -18,13 +18,14 @@ from sqlmodel import Session
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
 from indexer import WhooshIndex
-from kb.access import authenticate, key_prefix, require_role
+from kb.access import key_prefix, require_role, user_for_key
 from kb.cases.service import CaseRules
 from kb.clock import Clock
 from kb.db import make_session
 from kb.errors import TooManyRequests, Unauthorized
 from kb.models import Role, User
 from kb.models.inputs import INT32_MAX
+from kb.suggestion_log import SuggestionLogWriter
 
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer zk_…")
@@ -108,10 +109,15 @@ async def get_index(request: Request) -> WhooshIndex:
     return request.app.state.index
 
 
+async def get_suggestion_log(request: Request) -> SuggestionLogWriter:
+    return request.app.state.suggestion_log
+
+
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]
 IndexDep = Annotated[WhooshIndex, Depends(get_index)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+SuggestionLogDep = Annotated[SuggestionLogWriter, Depends(get_suggestion_log)]
 
 
 def _key(bearer: HTTPAuthorizationCredentials | None, header_key: str | None) -> str | None:
@@ -124,8 +130,7 @@ def _authenticate(request: Request, plain: str | None) -> User:
     throttle = request.app.state.auth_throttle
     # A separate short session: authentication must not hold the request's write lock open.
     try:
-        with make_session(request.app.state.engine) as session:
-            user = authenticate(session, plain)
+        user = user_for_key(request.app.state.engine, plain)
     except Unauthorized:
         if not plain:                 # no key at all is a plain 401: nothing was tried
             raise

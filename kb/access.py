@@ -14,8 +14,12 @@ from datetime import datetime
 
 from sqlmodel import Session, func, select
 
+from kb import recent
+from kb.db import make_session
 from kb.errors import Conflict, Forbidden, NotFound, Unauthorized
 from kb.models import ApiKey, Role, User, UserCreate, UserUpdate
+
+_users_by_key = recent.Memo("users by key", watch=(User, ApiKey))
 
 _KEY = re.compile(r"zk_([0-9a-f]{8})_[A-Za-z0-9_\-]{20,100}")
 ROLE_ZH = {Role.agent: "客服专员", Role.knowledge_manager: "知识管理员", Role.analyst: "数据分析", Role.admin: "管理员"}
@@ -128,6 +132,21 @@ def authenticate(session: Session, plain: str | None) -> User:
     if user is None or not user.active:
         raise Unauthorized("该密钥所属用户已停用")
     return user
+
+
+def user_for_key(engine, plain: str | None) -> User:
+    """``authenticate`` through the per-process memo (``kb.recent``): a request's key costs no
+    database read when the same key was seen within the last second. Failures are never
+    remembered. Each call gets its own detached copy, so no request can change another's."""
+    if key_prefix(plain) is None:
+        with make_session(engine) as session:
+            return authenticate(session, plain)       # raises the right message
+
+    def look_up() -> dict:
+        with make_session(engine) as session:
+            return authenticate(session, plain).model_dump()
+
+    return User(**_users_by_key.get((str(engine.url), _hash(plain)), look_up))
 
 
 def require_role(user: User, allowed: frozenset[Role]) -> None:

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     index_dir: Path | None = Field(default=None, description="Whoosh generations; default <var_dir>/index")
     article_review_required: bool = Field(default=True, description="articles go draft → 审核中 → 已发布")
     article_review_days: int = Field(default=180, ge=1, le=3650, description="default next review date")
+    cache_seconds: float = Field(default=1.0, ge=0, le=60,
+                                 description="how long a worker remembers a key's user, the active labels and a "
+                                 "role's audiences; a change made on another worker or node is seen within this")
+    suggestion_log_flush_seconds: float = Field(
+        default=0.25, gt=0, le=10, description="how often a worker writes the suggestions it served (in one "
+        "transaction); a crash can lose this much of the log, a clean stop nothing")
+    index_cache_mb: int = Field(default=128, ge=8, le=16_384,
+                                description="per process: decoded postings and BM25 parts kept in memory (the "
+                                "rest of a worker is ~300 MB at 100k cases; 2 workers + the background process "
+                                "fit a 4 GB box with the default)")
     similar_k: int = Field(default=5, ge=1, le=50, description="similar resolved cases shown per suggestion")
     embedded_indexer: bool = Field(default=True, description="this node's `serve` runs the index writer (in its "
                                    "background process); false when `python -m api worker` runs on the node")

@@ -7,8 +7,11 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
+from kb import recent
 from kb.errors import Conflict, FieldError, NotFound
 from kb.models import TAXONOMY_KINDS, Case, Label, LabelCreate, LabelUpdate
+
+_active_labels = recent.Memo("active type and priority labels", watch=(Label,), maxsize=64)
 
 
 def load_default_taxonomy(session: Session, path: Path) -> int:
@@ -50,6 +53,12 @@ def active_labels(session: Session) -> dict[str, set[str]]:
                                                                          Label.kind.in_(list(out)))):
         out[kind].add(code)
     return out
+
+
+def recent_active_labels(session: Session) -> dict[str, set[str]]:
+    """``active_labels`` as the request path reads it: remembered for a second (``kb.recent``)."""
+    labels = _active_labels.get(str(session.get_bind().url), lambda: active_labels(session))
+    return {kind: set(codes) for kind, codes in labels.items()}
 
 
 def require_code(session: Session, kind: str, code: str | None, *, field: str) -> None:

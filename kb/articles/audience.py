@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
+from kb import recent
 from kb.errors import Conflict, FieldError, NotFound
 from kb.models import Audience, Role, User
 from kb.models.article import AudienceCreate, AudienceUpdate
@@ -73,12 +74,20 @@ def update_audience(session: Session, code: str, data: AudienceUpdate) -> Audien
     return audience
 
 
+_audiences_by_role = recent.Memo("audiences by role and group", watch=(Audience,))
+
+
 def visible_audiences(session: Session, user: User) -> set[str] | None:
-    """Audience codes ``user`` may read; None means every audience (curators)."""
+    """Audience codes ``user`` may read; None means every audience (curators). Depends only on
+    the role and group, so it is remembered per (role, group) for a second (``kb.recent``)."""
     if user.role in CURATORS:
         return None
-    return {a.code for a in list_audiences(session)
-            if a.active and (user.role.value in a.roles or (user.group_code and user.group_code in a.groups))}
+
+    def read() -> frozenset[str]:
+        return frozenset(a.code for a in list_audiences(session)
+                         if a.active and (user.role.value in a.roles or (user.group_code and user.group_code in a.groups)))
+
+    return set(_audiences_by_role.get((str(session.get_bind().url), user.role, user.group_code), read))
 
 
 def is_curator(user: User) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Row, and_, or_
+from sqlalchemy import Row, and_, bindparam, or_
 from sqlmodel import Session, func, select
 
 from kb.cases.service import get_case_or_raise
@@ -70,46 +70,29 @@ def list_cases(session: Session, flt: CaseFilter, *, now: datetime, offset: int 
     return list(rows), total
 
 
-def count_similar_open(session: Session, tokens: set[str], *, since: datetime, similarity: float,
-                       limit: int = 300) -> int:
-    """Open cases logged since ``since`` whose subject+description tokens overlap the draft's
-    by at least ``similarity`` (Jaccard): a burst of the same problem is a P0 candidate."""
-    if not tokens:
-        return 0
-    from kb.text import version as text_version
-
-    rows = session.exec(select(Case.subject, Case.description).where(Case.status.in_(list(OPEN_STATES)),
-                                                                    Case.received_at >= since)
-                        .order_by(Case.received_at.desc()).limit(limit))
-    count = 0
-    for subject, description in rows:
-        other = _token_set(f"{subject}\n{description}", text_version())
-        if other and len(tokens & other) / len(tokens | other) >= similarity:
-            count += 1
-    return count
-
-
-@lru_cache(maxsize=4096)
-def _token_set(text: str, text_version: str) -> frozenset[str]:
-    """Open cases are compared with every new draft; segment each one once per text version."""
-    from kb.text import prepare
-
-    return frozenset(prepare(text))
-
-
+RANK_COLUMNS = (Case.id, Case.subject, Case.status, Case.solution_temp, Case.solution_perm, Case.satisfaction,
+                Case.reopen_count)
 HIT_COLUMNS = (Case.id, Case.number, Case.subject, Case.description, Case.type, Case.status, Case.product,
                Case.root_cause, Case.solution_temp, Case.solution_perm, Case.result, Case.fixed_in_version,
                Case.satisfaction, Case.reopen_count, Case.resolved_at)
 
 
-def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus] | None = None) -> list[Row]:
-    """The columns a search hit shows (``HIT_COLUMNS``), for cases by id in the given order (an
+@lru_cache(maxsize=8)
+def _by_ids(columns: tuple):
+    """One statement per column set, built once: building ``id IN (…)`` anew per call cost
+    more than running it (0.51 vs 0.22 ms for 20 rows at 100k cases)."""
+    return select(*columns).where(Case.id.in_(bindparam("ids", expanding=True)))
+
+
+def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus] | None = None,
+             columns: tuple = HIT_COLUMNS) -> list[Row]:
+    """``columns`` (those a search hit shows by default) of cases by id in the given order (an
     index's ranking), skipping ids that no longer exist or are not in ``statuses``: a stale
-    index can never show a deleted or reopened case. Plain rows, not ORM objects: building
-    twenty full cases was a tenth of a suggestion's time."""
+    index can never show a deleted or reopened case. Plain rows through the Core (no ORM
+    row processing): building the rows was a tenth of a suggestion's time."""
     if not ids:
         return []
-    rows = {r.id: r for r in session.exec(select(*HIT_COLUMNS).where(Case.id.in_(ids)))}
+    rows = {r.id: r for r in session.connection().execute(_by_ids(columns), {"ids": list(ids)})}
     return [rows[i] for i in ids if i in rows and (statuses is None or rows[i].status in statuses)]
 
 
