@@ -16,9 +16,10 @@ from classifier.predictor import Predictor
 from indexer import Hit, IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
 from kb.articles.queries import Reader, get_many_visible, helpfulness, visible_ids
-from kb.cases.queries import get_many
+from kb.cases.queries import RANK_COLUMNS, get_many
 from kb.clock import Clock
 from kb.models import Case, Satisfaction
+from kb.suggestion_log import SuggestionLogWriter
 from kb.text.highlight import highlight
 
 log = logging.getLogger("zhiku.suggest")
@@ -45,19 +46,32 @@ def similar_cases(session: Session, index: WhooshIndex, terms: list[str], *, k: 
 
 
 def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rerank: bool) -> list[SimilarCase]:
-    """Re-read hits from the database (the truth), drop what is no longer resolved,
-    re-rank by outcome, drop near-identical cases, and highlight in the original script."""
+    """Re-read hits from the database (the truth), drop what is no longer resolved, re-rank by
+    outcome, drop near-identical cases, and highlight in the original script. Ranking reads
+    only the few columns it needs for every candidate; the shown columns are read for the k
+    shown."""
     scores = {h.entity_id: h.score for h in hits}
-    cases = get_many(session, [h.entity_id for h in hits], statuses=INDEXABLE)
-    ranked = [(scores[c.id] * (outcome_factor(c) if rerank else 1.0), c) for c in cases]
+    ids = [h.entity_id for h in hits]
     if rerank:
+        ranked = [(scores[c.id] * outcome_factor(c), c) for c in get_many(session, ids, statuses=INDEXABLE,
+                                                                          columns=RANK_COLUMNS)]
         ranked.sort(key=lambda sc: -sc[0])
-    out, seen = [], set()
-    for score, case in ranked:
-        key = _dedupe_key(case)
-        if rerank and key in seen:
+        chosen, seen = [], set()
+        for score, case in ranked:
+            key = _dedupe_key(case)
+            if key not in seen:
+                seen.add(key)
+                chosen.append((score, case.id))
+            if len(chosen) >= k:
+                break
+    else:
+        chosen = [(scores[i], i) for i in ids][:k]
+    rows = {c.id: c for c in get_many(session, [i for _, i in chosen], statuses=INDEXABLE)}
+    out = []
+    for score, case_id in chosen:
+        case = rows.get(case_id)
+        if case is None:                   # reopened or deleted between the two reads
             continue
-        seen.add(key)
         out.append(SimilarCase(
             number=case.number, subject=case.subject, type=case.type, status=case.status.value,
             product=case.product, root_cause=case.root_cause, solution_temp=case.solution_temp,
@@ -67,8 +81,6 @@ def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rera
             highlights={"subject": highlight(case.subject, terms, width=60),
                         "description": highlight(case.description, terms),
                         "solution": highlight(case.solution_perm or case.solution_temp, terms)}))
-        if len(out) >= k:
-            break
     return out
 
 
@@ -101,7 +113,7 @@ def hydrate_articles(session: Session, hits: list[Hit], terms: list[str], reader
 
 
 def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor, index: WhooshIndex,
-            clock: Clock, actor: str, reader: Reader, k: int) -> SuggestionResponse:
+            clock: Clock, actor: str, reader: Reader, k: int, log_writer: SuggestionLogWriter) -> SuggestionResponse:
     text = triage.draft_text(draft)
     proposal = triage.propose(session, draft, text, predictor=predictor, clock=clock)
     missing = list(proposal.missing)
@@ -114,11 +126,12 @@ def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor,
     except IndexUnavailable as exc:
         log.warning("index unavailable", extra={"reason": str(exc)})
         missing.append("index_unavailable")
-    entry = triage.log_suggestion(session, proposal, clock=clock, actor=actor,
-                                  shown={"similar_cases": [c.number for c in cases],
-                                         "articles": [a.id for a in articles]})
+    triage.reads_done(session)
+    suggestion_id = triage.log_suggestion(log_writer, proposal, clock=clock, actor=actor,
+                                          shown={"similar_cases": [c.number for c in cases],
+                                                 "articles": [a.id for a in articles]})
     return SuggestionResponse(
-        suggestion_id=entry.id, model_version=proposal.model_version, text_version=proposal.text_version,
+        suggestion_id=suggestion_id, model_version=proposal.model_version, text_version=proposal.text_version,
         type=triage.head_out(proposal.type), priority=triage.head_out(proposal.priority),
         cold_start=proposal.cold_start, similar_cases=cases, articles=articles, missing=missing)
 

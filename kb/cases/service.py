@@ -38,6 +38,7 @@ from kb.models import (
 from kb.outbox import record_change
 from kb.privacy import mask_contact, mask_name, redact_text
 from kb.sla import SlaEngine
+from kb.suggestion_log import may_still_arrive, pending_row
 from kb.taxonomy import require_code, route_group_for
 
 FREE_TEXT_FIELDS = (
@@ -185,11 +186,20 @@ def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]
 
 
 def _link_suggestion(session: Session, suggestion_id: str, case: Case, now: datetime) -> None:
-    """Record whether the agent kept or changed each proposal (acceptance per model version)."""
+    """Record whether the agent kept or changed each proposal (acceptance per model version).
+    The suggestion's row may not be written yet (``kb.suggestion_log``): served here, it is
+    written now with the link; served by another process, the link is written alone and the
+    row merges into it when that process writes it."""
     log = session.get(SuggestionLog, suggestion_id)
     if log is None:
-        raise FieldError("suggestion_id", f"建议 {suggestion_id} 不存在")
-    if log.case_id is not None:
+        pending = pending_row(suggestion_id)
+        if pending:
+            log = SuggestionLog(**pending)
+        elif may_still_arrive(suggestion_id):
+            log = SuggestionLog(id=suggestion_id, created_at=now, actor=case.created_by, source="pending")
+        else:
+            raise FieldError("suggestion_id", f"建议 {suggestion_id} 不存在")
+    elif log.case_id is not None:
         raise FieldError("suggestion_id", f"建议 {suggestion_id} 已关联到其他问题")
     log.case_id, log.linked_at = case.id, now
     log.final_type, log.final_priority = case.type, case.priority

@@ -18,6 +18,11 @@ RESOLUTION = {"analysis": "定位坐标未转换为国测局坐标，偏移约50
 
 
 
+def _logged(engine, suggestion_id: str) -> SuggestionLog | None:
+    with make_session(engine) as s:
+        return s.get(SuggestionLog, suggestion_id)
+
+
 def test_create_resolve_then_suggest_returns_it_with_its_solution(api_model):
     number = api_model.post("/api/v1/cases", json=case_payload(
         subject="考勤打卡定位失败", description="員工用App打卡一直提示不在考勤範圍內，錯誤碼E1024")).json()["number"]
@@ -35,8 +40,8 @@ def test_create_resolve_then_suggest_returns_it_with_its_solution(api_model):
     assert "<mark>" in hit["highlights"]["description"] and "範圍" in hit["highlights"]["description"]
     assert body["model_version"] == api_model.model_version and body["type"]["label"]
     assert body["articles"] == [] and body["missing"] == []
-    with make_session(api_model.engine) as s:
-        log = s.get(SuggestionLog, body["suggestion_id"])
+    log = wait_for(lambda: _logged(api_model.engine, body["suggestion_id"]))
+    assert log is not None, "the suggestion's row was never written"
     assert log.model_version == api_model.model_version and number in log.details["similar_cases"]
 
 
@@ -114,5 +119,9 @@ def test_a_burst_of_suggestions_all_answer(api_model):
     with ThreadPoolExecutor(max_workers=48) as pool:
         codes = list(pool.map(lambda _: api_model.post("/api/v1/suggestions", json=draft).status_code, range(96)))
     assert codes == [200] * 96
-    with make_session(api_model.engine) as s:
-        assert len(s.exec(select(SuggestionLog)).all()) == 96
+
+    def logged() -> int:
+        with make_session(api_model.engine) as s:
+            return len(s.exec(select(SuggestionLog)).all())
+
+    assert wait_for(lambda: logged() == 96) and logged() == 96
