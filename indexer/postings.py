@@ -10,6 +10,7 @@ This reads the block layout of Whoosh 2.7.4's W3 codec (``whoosh==2.7.4`` is pin
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-POSTINGS_BUDGET = 8_000_000      # decoded postings kept per index (8 bytes each: ~64 MB)
+CACHE_MB = 128                   # decoded postings and BM25 parts kept per process (ZHIKU_INDEX_CACHE_MB)
+FREQUENCIES_CAPACITY = 200_000   # (segment, field, term) document frequencies kept per index (~40 MB at most)
 
 
 def term_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +73,7 @@ class Segment:
     lengths: dict[str, np.ndarray]
     live: np.ndarray | None          # None: no deletions
     cache: SegmentCache
-    key_prefix: str
+    key_prefix: tuple                # (generation, segment id): names the segment in the cache
 
 
 class SegmentCache:
@@ -79,13 +81,20 @@ class SegmentCache:
     holding a filter value (kind, status, audience, …). Segments are immutable (deletions are
     applied separately), so a new commit only adds work for its own small segment."""
 
-    def __init__(self, capacity: int = 512, postings_budget: int = POSTINGS_BUDGET) -> None:
+    def __init__(self, capacity: int = 512, cache_mb: float = CACHE_MB) -> None:
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._postings_size = 0
+        self._frequencies: OrderedDict[tuple, int] = OrderedDict()
+        self._normalised: OrderedDict[tuple, tuple] = OrderedDict()
+        self._normalised_size = 0
+        # half the budget each: decoded postings (int32 id + float32 tf = 8 bytes) and BM25 tf
+        # parts (float64 + the id array they keep alive = 12 bytes)
+        self.postings_budget = int(cache_mb * 2**20 / 2 / 8)
+        self.normalised_budget = int(cache_mb * 2**20 / 2 / 12)
+        self.frequencies_capacity = FREQUENCIES_CAPACITY
         self._lock = threading.Lock()
         self.capacity = capacity
-        self.postings_budget = postings_budget
 
     def _get(self, key: tuple, compute) -> np.ndarray:
         with self._lock:
@@ -100,16 +109,16 @@ class SegmentCache:
                 self._cache.popitem(last=False)
         return value
 
-    def lengths(self, key_prefix: str, reader, field: str) -> np.ndarray:
+    def lengths(self, key_prefix: tuple, reader, field: str) -> np.ndarray:
         size = reader.doc_count_all()
-        return self._get((key_prefix, reader.segment().segment_id(), "len", field), lambda: np.fromiter(
+        return self._get((key_prefix, "len", field), lambda: np.fromiter(
             (reader.doc_field_length(d, field, 0) or 0 for d in range(size)), dtype=np.float64, count=size))
 
-    def postings(self, key_prefix: str, reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    def postings(self, key_prefix: tuple, reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """``term_postings`` kept decoded (int32 ids, float32 frequencies) within a budget of
         postings, least recently used first out: a desk's drafts reuse the same vocabulary, and
         unpickling Whoosh's blocks is the largest cost of a query."""
-        key = (key_prefix, reader.segment().segment_id(), field, term)
+        key = (key_prefix, field, term)
         with self._lock:
             hit = self._postings.get(key)
             if hit is not None:
@@ -128,13 +137,60 @@ class SegmentCache:
                     self._postings_size -= len(old) + 1
         return value
 
-    def having(self, key_prefix: str, reader, field: str, value: str) -> np.ndarray:
+    def doc_frequency(self, key_prefix: tuple, reader, field: str, term: str) -> int:
+        """Documents of the segment (deleted ones included, as Whoosh counts) holding ``term``:
+        remembered per segment for every thread, since a term look-up reads the term file."""
+        key = (key_prefix, "df", field, term)
+        with self._lock:
+            df = self._frequencies.get(key)
+        if df is None:
+            df = reader.doc_frequency(field, term)
+            with self._lock:
+                self._frequencies[key] = df
+                if len(self._frequencies) > self.frequencies_capacity:
+                    self._frequencies.popitem(last=False)
+        return df
+
+    def entity_ids(self, key_prefix: tuple, reader) -> np.ndarray:
+        """The ``entity_id`` stored with each document of the segment, -1 until first read (a
+        stored-fields read per hit was a file read per hit)."""
+        return self._get((key_prefix, "entity"),
+                         lambda: np.full(reader.doc_count_all(), -1, dtype=np.int64))
+
+    def normalised(self, key_prefix: tuple, reader, field: str, term: str, lengths: np.ndarray, avgfl: float,
+                   B: float, K1: float) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, BM25's term-frequency part tf·(K1+1) / (tf + K1·(1 − B + B·fl/avgfl))) of a
+        term in the segment: the per-document factor of its score, idf and boost aside. Kept
+        with the average field length it was computed for (a commit changes that, and then
+        it is computed again)."""
+        key = (key_prefix, "norm", field, term)
+        with self._lock:
+            hit = self._normalised.get(key)
+        if hit is not None and hit[0] == (avgfl, B, K1):
+            return hit[1], hit[2]
+        ids, tf = self.postings(key_prefix, reader, field, term)
+        tf64 = tf.astype(np.float64)
+        part = tf64 * (K1 + 1) / (tf64 + K1 * ((1 - B) + B * lengths[ids] / avgfl))
+        if len(ids) > self.normalised_budget // 4:
+            return ids, part                               # too big to be worth evicting others for
+        with self._lock:
+            old = self._normalised.pop(key, None)
+            if old is not None:
+                self._normalised_size -= len(old[1]) + 1
+            self._normalised[key] = ((avgfl, B, K1), ids, part)
+            self._normalised_size += len(ids) + 1
+            while self._normalised_size > self.normalised_budget:
+                _, (_, gone, _) = self._normalised.popitem(last=False)
+                self._normalised_size -= len(gone) + 1
+        return ids, part
+
+    def having(self, key_prefix: tuple, reader, field: str, value: str) -> np.ndarray:
         """Mask of the segment's documents (deleted ones included) whose ``field`` holds ``value``."""
         def compute() -> np.ndarray:
             mask = np.zeros(reader.doc_count_all(), dtype=bool)
             mask[term_postings(reader, field, value)[0]] = True
             return mask
-        return self._get((key_prefix, reader.segment().segment_id(), "has", field, value), compute)
+        return self._get((key_prefix, "has", field, value), compute)
 
 
 def segments(searcher, fields, cache: SegmentCache, key_prefix: str) -> list[Segment]:
@@ -148,8 +204,9 @@ def segments(searcher, fields, cache: SegmentCache, key_prefix: str) -> list[Seg
         if reader.has_deletions():
             live = np.ones(size, dtype=bool)
             live[np.fromiter(reader.segment().deleted_docs(), dtype=np.int64)] = False
-        out.append(Segment(reader, offset, size, {f: cache.lengths(key_prefix, reader, f) for f in fields}, live,
-                           cache, key_prefix))
+        segment_key = (key_prefix, reader.segment().segment_id())    # the cache's key for this segment
+        out.append(Segment(reader, offset, size, {f: cache.lengths(segment_key, reader, f) for f in fields}, live,
+                           cache, segment_key))
     return out
 
 
@@ -174,14 +231,24 @@ def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[st
     return mask
 
 
-def _bm25(searcher, field: str, term: str):
+def doc_frequency(leaves: list[Segment], field: str, term: str) -> int:
+    """``searcher.doc_frequency`` from the segments' shared cache."""
+    return sum(leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term) for leaf in leaves)
+
+
+def idf(searcher, leaves: list[Segment], field: str, term: str) -> float:
+    """Whoosh's ``WeightingModel.idf`` (log(N / (df + 1)) + 1) with the cached frequencies."""
+    return math.log(searcher.doc_count_all() / (doc_frequency(leaves, field, term) + 1)) + 1
+
+
+def _bm25(searcher, field: str, term: str, leaves: list[Segment]):
     """Whoosh's BM25F for one (field, term): tf, length → score (idf and average length global)."""
     weighting = searcher.weighting
-    idf = searcher.idf(field, term)
+    idf_ = idf(searcher, leaves, field, term)
     avgfl = searcher.avg_field_length(field) or 1.0
     B = weighting._field_B.get(field, weighting.B)
     K1 = weighting.K1
-    return lambda tf, fl: idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))
+    return lambda tf, fl: idf_ * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))
 
 
 def bm25f(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]]) -> np.ndarray:
@@ -189,12 +256,16 @@ def bm25f(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]
     Σ boost × BM25(idf, tf, field length) with Whoosh's BM25F parameters — the same numbers
     ``searcher.search(Or([Term(field, term, boost=boost), …]))`` gives."""
     scores = np.zeros(searcher.doc_count_all())
+    weighting = searcher.weighting
     for field, term, boost in weighted:
-        score = _bm25(searcher, field, term)
+        factor = boost * idf(searcher, leaves, field, term)
+        avgfl = searcher.avg_field_length(field) or 1.0
+        B = weighting._field_B.get(field, weighting.B)
         for leaf in leaves:
-            ids, tf = leaf.cache.postings(leaf.key_prefix, leaf.reader, field, term)
+            ids, part = leaf.cache.normalised(leaf.key_prefix, leaf.reader, field, term, leaf.lengths[field], avgfl,
+                                              B, weighting.K1)
             if len(ids):
-                scores[leaf.offset + ids] += boost * score(tf, leaf.lengths[field][ids])
+                scores[leaf.offset + ids] += factor * part
     return scores
 
 
@@ -203,7 +274,7 @@ def bm25f_for(searcher, leaves: list[Segment], weighted: list[tuple[str, str, fl
     """The same sum, for the given documents only (each term's postings searched, not scattered)."""
     out = np.zeros(len(docs))
     for field, term, boost in weighted:
-        score = _bm25(searcher, field, term)
+        score = _bm25(searcher, field, term, leaves)
         for leaf in leaves:
             inside = (docs >= leaf.offset) & (docs < leaf.offset + leaf.size)
             if not inside.any():

@@ -34,7 +34,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 
 from indexer import integrity
-from indexer.postings import Segment, SegmentCache, allowed, bm25f, bm25f_for, segments, top
+from indexer.postings import CACHE_MB, Segment, SegmentCache, allowed, bm25f, bm25f_for, doc_frequency, segments, top
 from indexer.schema import SCHEMA_VERSION, TEXT_FIELDS, make_schema
 from kb.text.segment import DictionarySnapshot, Segmenter, for_version
 
@@ -47,11 +47,11 @@ MIN_DF_LONG = 2                 # …that occur in at least this many documents
 BULK_PARALLEL_FROM = 20_000     # documents from which a rebuild writes with two processes
 OPEN_ATTEMPTS = 5               # opening races a concurrent commit at most this many times
 RECHECK_SECONDS = 0.2           # how often a searcher checks for a new generation / commit
-DF_CACHE_TERMS = 200_000        # per searcher: document frequencies kept between requests
 COMMON_DF_RATIO = 0.05          # terms in more of the index than this are scored on candidates only…
 MIN_COMMON_DF = 2000            # …unless they are in fewer documents than this (cheap to score exactly)
 SELECTIVE_FILTER_DOCS = 5000    # filters leaving at most this many documents…
 SELECTIVE_FILTER_SHARE = 0.2    # …and this share of the index: score those directly
+MASKS_PER_SEARCHER = 64        # filter masks kept per searcher (100k documents: 100 kB each)
 CANDIDATE_FACTOR = 5            # candidates gathered per requested hit…
 MIN_CANDIDATES = 150            # …and at least this many (AFQMC: 50 → 0.0439, 150 → 0.0445 MRR@10)
 
@@ -100,6 +100,21 @@ def _guarded(method):
     return wrapper
 
 
+def _one_at_a_time(method):
+    """Searches of one process run one at a time. Why: a search is a few ms of numpy and file
+    reads, each of which lets go of the GIL and must win it back; with the worker's four
+    request threads searching at once, they spent their time handing the GIL around — 4
+    threads searched at half the rate of 1 (110 vs 231 queries/s at 100k cases, measured
+    with bench/suggest_load.py's index). Queued on a lock, waiting threads sleep instead."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._search_lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class Hit:
     kind: str
@@ -114,12 +129,21 @@ class _ThreadSearcher:
     checked_at: float
     files: dict[str, int] = field(default_factory=dict)   # name → size when opened
     leaves: list[Segment] | None = None
-    doc_frequencies: dict[str, int] = field(default_factory=dict)   # term → df in title or body
+    masks: dict = field(default_factory=dict)      # filter conditions → allowed mask, for this searcher
 
 
-def _hits(searcher, kind: str, docs: np.ndarray, scores: np.ndarray) -> list[Hit]:
-    """Ranked document numbers → hits carrying the entity id stored with each document."""
-    return [Hit(kind, int(searcher.stored_fields(int(d))["entity_id"]), float(score)) for d, score in zip(docs, scores)]
+def _hits(searcher, leaves: list[Segment], kind: str, docs: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    """Ranked document numbers → hits carrying the entity id stored with each document (read
+    once per document and segment, then remembered for every thread)."""
+    out = []
+    for d, score in zip(docs, scores):
+        d = int(d)
+        leaf = next(leaf for leaf in leaves if leaf.offset <= d < leaf.offset + leaf.size)
+        ids = leaf.cache.entity_ids(leaf.key_prefix, leaf.reader)
+        if ids[d - leaf.offset] < 0:
+            ids[d - leaf.offset] = int(searcher.stored_fields(d)["entity_id"])
+        out.append(Hit(kind, int(ids[d - leaf.offset]), float(score)))
+    return out
 
 
 class WhooshIndex:
@@ -127,12 +151,13 @@ class WhooshIndex:
     dictionary is stored in meta.json), so a dictionary edit never mixes token versions: the
     writer rebuilds a new generation with the new dictionary and switches when it is done."""
 
-    def __init__(self, root: Path, cache_dir: Path | None = None) -> None:
+    def __init__(self, root: Path, cache_dir: Path | None = None, *, cache_mb: int = CACHE_MB) -> None:
         self.root = root
         self.cache_dir = cache_dir
         self._local = threading.local()
         self._meta: dict[str, dict] = {}    # generations are immutable: read each meta.json once
-        self._segment_cache = SegmentCache()
+        self._segment_cache = SegmentCache(cache_mb=cache_mb)
+        self._search_lock = threading.Lock()
 
     # -- generations ------------------------------------------------------------------------
 
@@ -293,15 +318,11 @@ class WhooshIndex:
         long one the best LONG_QUERY_TERMS by query tf × idf among terms in ≥ MIN_DF_LONG documents."""
         counts = Counter(tokens)
         n_docs = max(searcher.doc_count(), 1)
-        state: _ThreadSearcher | None = getattr(self._local, "state", None)
-        known = state.doc_frequencies if state is not None and state.searcher is searcher else {}
-        if len(known) > DF_CACHE_TERMS:
-            known.clear()
+        leaves = self._leaves()
         scored = []
         for term, tf in counts.items():
-            df = known.get(term)
-            if df is None:    # a term dictionary look-up per field; drafts repeat the same words
-                df = known[term] = max(searcher.doc_frequency("title", term), searcher.doc_frequency("body", term))
+            # a term dictionary look-up per field and segment, remembered for every thread
+            df = max(doc_frequency(leaves, "title", term), doc_frequency(leaves, "body", term))
             if df == 0:
                 continue
             scored.append((tf * math.log(1 + n_docs / df), df, term, tf))
@@ -322,6 +343,7 @@ class WhooshIndex:
         return self.similar_to(self.query_tokens(text), k=k, filters=filters, kind=kind)
 
     @_guarded
+    @_one_at_a_time
     def similar_to(self, tokens: list[str], *, k: int = 10, filters: Filters | None = None,
                    kind: str = "case") -> list[Hit]:
         """Documents of ``kind`` most similar to a draft's tokens (from ``query_tokens``), best
@@ -347,7 +369,7 @@ class WhooshIndex:
         def weighted(selected):
             return [(field, term, boost * weight) for term, weight, _ in selected for field, boost in FIELD_BOOSTS.items()]
 
-        mask = allowed(searcher, leaves, {**(filters or {}), "kind": kind})
+        mask = self._allowed(searcher, leaves, {**(filters or {}), "kind": kind})
         if mask is not None:
             allowed_docs = np.flatnonzero(mask)
             if len(allowed_docs) <= min(SELECTIVE_FILTER_DOCS, SELECTIVE_FILTER_SHARE * len(mask)):
@@ -357,7 +379,7 @@ class WhooshIndex:
                     return []
                 totals = bm25f_for(searcher, leaves, weighted(terms), allowed_docs)
                 best = [i for i in np.argsort(-totals, kind="stable")[:k] if totals[i] > 0]
-                return _hits(searcher, kind, allowed_docs[best], totals[best])
+                return _hits(searcher, leaves, kind, allowed_docs[best], totals[best])
         scores = bm25f(searcher, leaves, weighted(rare))
         candidates = top(scores, limit, mask)
         if len(candidates) < k and common:
@@ -372,7 +394,19 @@ class WhooshIndex:
         if common:
             totals += bm25f_for(searcher, leaves, weighted(common), docs)
         best = np.argsort(-totals, kind="stable")[:k]
-        return _hits(searcher, kind, docs[best], totals[best])
+        return _hits(searcher, leaves, kind, docs[best], totals[best])
+
+    def _allowed(self, searcher, leaves: list[Segment], conditions: dict) -> np.ndarray | None:
+        """``allowed`` remembered per searcher: a desk's suggestions repeat a few filter sets
+        (cases of a product, articles of a reader's audiences), and a new commit opens a new
+        searcher, so a mask never outlives the documents it was computed for."""
+        state: _ThreadSearcher = self._local.state
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in conditions.items()))
+        if key not in state.masks:
+            if len(state.masks) >= MASKS_PER_SEARCHER:
+                state.masks.pop(next(iter(state.masks)))
+            state.masks[key] = allowed(searcher, leaves, conditions)
+        return state.masks[key]
 
     def _leaves(self) -> list[Segment]:
         """The segments of this thread's searcher with their field lengths (computed once per searcher)."""
@@ -386,6 +420,7 @@ class WhooshIndex:
         return self.search_tokens(self.query_tokens(text), offset=offset, limit=limit, filters=filters, kind=kind)
 
     @_guarded
+    @_one_at_a_time
     def search_tokens(self, tokens: list[str], *, offset: int = 0, limit: int = 20, filters: Filters | None = None,
                       kind: str = "case") -> tuple[list[Hit], int]:
         """Full-text search over the text fields of ``kind``; every token counts (no key-term cut),
@@ -397,14 +432,14 @@ class WhooshIndex:
             return [], 0
         leaves = self._leaves()
         weighted = [(field, t, SEARCH_BOOSTS[field]) for t in distinct for field in TEXT_FIELDS
-                    if searcher.doc_frequency(field, t)]
+                    if doc_frequency(leaves, field, t)]
         scores = bm25f(searcher, leaves, weighted)
-        mask = allowed(searcher, leaves, {**(filters or {}), "kind": kind})
+        mask = self._allowed(searcher, leaves, {**(filters or {}), "kind": kind})
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         matched = np.flatnonzero(scores > 0)
         page = matched[np.argsort(-scores[matched], kind="stable")][offset: offset + limit]
-        return _hits(searcher, kind, page, scores[page]), len(matched)
+        return _hits(searcher, leaves, kind, page, scores[page]), len(matched)
 
     @_guarded
     def stored_versions(self) -> dict[tuple[str, int], str | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
+from functools import lru_cache
 
 from kb.text.normalize import to_simplified
 
@@ -22,13 +23,16 @@ class _FoldTable(dict):
 _FOLD = _FoldTable()
 
 
-def _normalized_with_map(text: str) -> tuple[str, range | list[int]] | None:
-    """The folded, Simplified text and, per folded character, its index in ``text``."""
+@lru_cache(maxsize=4096)
+def _normalized_with_map(text: str) -> tuple[str, range | tuple[int, ...]] | None:
+    """The folded, Simplified text and, per folded character, its index in ``text``.
+    Remembered for the last few thousand texts: the same resolved cases are shown again and
+    again, and the Simplified conversion of their text was most of a highlight's cost."""
     folded = text.translate(_FOLD)
     if len(folded) == len(text):
-        origin: range | list[int] = range(len(text))
+        origin: range | tuple[int, ...] = range(len(text))
     else:                                 # some character folded to several: map them one by one
-        origin = [i for i, ch in enumerate(text) for _ in _FOLD[ord(ch)]]
+        origin = tuple(i for i, ch in enumerate(text) for _ in _FOLD[ord(ch)])
     simplified = to_simplified(folded)
     if len(simplified) != len(folded):    # a phrase conversion changed length: no safe map
         return None

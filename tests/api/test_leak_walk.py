@@ -11,7 +11,7 @@ import zipfile
 
 from kb.models import Role
 from tests.api.test_articles import KM, create, publish
-from tests.conftest import case_payload
+from tests.conftest import case_payload, wait_for
 from tests.e2e.test_log_and_suggest import RESOLUTION
 
 TITLE = "仅技术团队的税控盘密钥重置手册"
@@ -104,6 +104,10 @@ def test_no_get_route_shows_a_restricted_article_to_an_outsider(api):
     publish(api, create(api, title="红冲发票的通用说明", audience="内部公开", body="红冲发票需要先作废原票。"))
     routes = operations(api)
     assert len(routes) >= 30, routes
+    # the index writer has applied both before the first walk: otherwise a count that grew
+    # because the case or the public article arrived late would look like a leak
+    assert wait_for(lambda: api.get("/api/v1/search", params={"q": "红冲 税控盘"}).json()["total"]
+                    and api.get("/api/v1/search", params={"q": "红冲 作废", "kind": "article"}).json()["total"])
 
     # the id the restricted article will get: walk the same URLs before it exists
     restricted_id = max(a["id"] for a in api.get("/api/v1/articles", KM).json()["items"]) + 1

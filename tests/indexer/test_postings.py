@@ -91,6 +91,44 @@ def test_filters_and_deletions_are_applied(ix):
         assert {d["entity_id"] for d in docs} == expected
 
 
+def _assert_equal_to_whoosh(s, cache, terms):
+    boosts = {"title": 1.0, "body": 0.6}
+    weighted = [(field, t, b) for t in terms for field, b in boosts.items()]
+    leaves = segments(s, boosts, cache, "g")
+    ours = dict(top(bm25f(s, leaves, weighted), 100_000, allowed(s, leaves, {})))
+    theirs = {r.docnum: r.score for r in s.search(Or([Term(f, t, boost=b) for f, t, b in weighted]), limit=None)}
+    assert set(ours) == set(theirs)
+    for doc, score in theirs.items():
+        assert ours[doc] == pytest.approx(score, rel=1e-6)
+
+
+def test_a_small_cache_stays_within_its_budget_and_scores_stay_exact(ix):
+    cache = SegmentCache(cache_mb=0.005)          # a few hundred postings: most terms are evicted again
+    with ix.searcher(weighting=BM25F()) as s:
+        for _ in range(2):
+            for word in WORDS:
+                _assert_equal_to_whoosh(s, cache, [word])
+    assert 0 < cache._postings_size <= cache.postings_budget
+    assert 0 < cache._normalised_size <= cache.normalised_budget
+
+
+def test_scores_stay_exact_after_a_commit_changes_the_average_field_length(tmp_path):
+    rng = random.Random(3)
+    ix = whoosh_index.create_in(str(tmp_path), make_schema())
+    with ix.writer() as w:
+        for i in range(200):
+            w.add_document(**_doc(i, rng))
+    cache = SegmentCache()
+    with ix.searcher(weighting=BM25F()) as s:
+        _assert_equal_to_whoosh(s, cache, ["w0", "w1", "w7"])
+    with ix.writer() as w:                        # long documents: every field's average length grows
+        for i in range(200, 260):
+            w.add_document(doc_id=f"case:{i}", kind="case", entity_id=i, type="咨询",
+                           title=" ".join(["w1"] * 40), body=" ".join(["w0", "w7"] * 60))
+    with ix.searcher(weighting=BM25F()) as s:
+        _assert_equal_to_whoosh(s, cache, ["w0", "w1", "w7"])    # the first segment's cached parts recomputed
+
+
 def test_top_orders_and_bounds():
     scores = np.array([0.0, 3.0, 1.0, 5.0, 0.0, 2.0])
     assert top(scores, 2) == [(3, 5.0), (1, 3.0)]
