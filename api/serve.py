@@ -32,18 +32,18 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(host: str, port: int, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(APP, factory=True, host=host, port=port, log_level=log_level, access_log=False)
+def _config(host: str, port: int, log_level: str, app: str = APP) -> uvicorn.Config:
+    return uvicorn.Config(app, factory=True, host=host, port=port, log_level=log_level, access_log=False)
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(host: str, port: int, log_level: str, app: str = APP) -> None:
     # a spawned worker starts with no logging set up: without this its access lines were lost
     from api.logging import configure_logging
     from kb.settings import get_settings
 
     configure_logging(json_lines=get_settings().log_json)
     sock = listening_socket(host, port)
-    uvicorn.Server(_config(host, port, log_level)).run(sockets=[sock])
+    uvicorn.Server(_config(host, port, log_level, app)).run(sockets=[sock])
 
 
 def _background(jobs: bool, index_writer: bool) -> None:
@@ -52,15 +52,16 @@ def _background(jobs: bool, index_writer: bool) -> None:
     run(jobs=jobs, index_writer=index_writer, announce=False)
 
 
-def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> None:
+def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning", app: str = APP) -> None:
     """The web workers plus, unless the node runs ``python -m api worker`` instead, one
-    background process for the job worker and the index writer (``api.background``)."""
+    background process for the job worker and the index writer (``api.background``).
+    ``app``: another app factory served the same way (bench/suggest_load.py's framework ceiling)."""
     import os
 
     from kb.settings import get_settings
 
     settings = get_settings()
-    jobs, index_writer = settings.embedded_worker, settings.embedded_indexer
+    jobs, index_writer = (settings.embedded_worker, settings.embedded_indexer) if app == APP else (False, False)
     if not hasattr(socket, "SO_REUSEPORT"):
         if workers > 1:
             raise SystemExit("--workers > 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
@@ -79,7 +80,7 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning")
     signal.signal(signal.SIGINT, stop)
 
     def start_worker():
-        process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        process = context.Process(target=_worker, args=(host, port, log_level, app), daemon=False)
         process.start()
         return process
 
