@@ -11,6 +11,7 @@ node whose web workers run with ``ZHIKU_EMBEDDED_WORKER=false ZHIKU_EMBEDDED_IND
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
@@ -27,6 +28,10 @@ def run(*, jobs: bool = True, index_writer: bool = True, announce: bool = True) 
 
     settings = get_settings()
     configure_logging(json_lines=settings.log_json)
+    if settings.background_nice and hasattr(os, "nice"):
+        # agents' requests first: imports, rebuilds and training (its child inherits this) take
+        # the CPU the web workers leave (bench/write_load.py, docs/operations.md)
+        os.nice(settings.background_nice)
     engine = make_engine(settings.database_url, settings=settings)
     install_segmenter_from_db(engine, settings.jieba_cache_dir)
     settings.var_dir.mkdir(parents=True, exist_ok=True)

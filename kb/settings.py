@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(default=True, description="this node's `serve` runs the job worker (training, "
                                   "imports, rebuilds) in its background process; false when `python -m api worker` "
                                   "runs on the node")
+    background_nice: int = Field(default=10, ge=0, le=19,
+                                 description="CPU niceness of the background process (jobs, index writer): "
+                                 "agents' requests are served first on a busy node")
     job_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     job_lease_seconds: float = Field(default=60, ge=2, le=3600,
                                      description="a job whose worker stops renewing is taken over after this")

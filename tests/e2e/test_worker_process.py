@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import httpx2 as httpx
+import psutil
 import pytest
 
 from kb.cases.sheet_layout import SERVICE_HEADERS
@@ -88,6 +89,7 @@ def test_the_worker_process_runs_imports_and_rebuilds_and_a_killed_one_is_taken_
         done = wait_for(lambda: (j := job(small))["status"] in ("done", "failed") and j, timeout=60)
         assert done["status"] == "done" and done["result"]["imported"] == 50, done
         assert done["runner"].split(":")[1] == str(first.pid)          # the worker process, not the web node
+        assert psutil.Process(first.pid).nice() == 10                   # ZHIKU_BACKGROUND_NICE: agents first
 
         rebuild = httpx.post(f"{url}/api/v1/index/rebuild", headers=headers, timeout=30).json()
         rebuilt = wait_for(lambda: (j := job(rebuild[0]["id"]))["status"] in ("done", "failed") and j, timeout=120)
