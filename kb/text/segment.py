@@ -18,7 +18,6 @@ import json
 import logging
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,10 +63,6 @@ class DictionarySnapshot:
         return h.hexdigest()[:12]
 
 
-RECENT_TEXTS = 256           # texts whose normalised form and tokens a segmenter remembers
-RECENT_TEXT_CHARS = 4000     # longer texts (bulk imports, training) are not remembered
-
-
 @dataclass
 class Segmenter:
     snapshot: DictionarySnapshot
@@ -76,12 +71,8 @@ class Segmenter:
     _synonyms: dict[str, str] = field(init=False, repr=False)
     _typo_re: re.Pattern | None = field(init=False, repr=False)
     _typos: dict[str, str] = field(init=False, repr=False)
-    _recent: OrderedDict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # the same draft is normalised and segmented three times per suggestion (index query,
-        # burst rule, classifier): the last few results are remembered, results are immutable
-        self._recent = OrderedDict()
         tokenizer = jieba.Tokenizer()
         if self.cache_dir is not None:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -105,37 +96,14 @@ class Segmenter:
     def version(self) -> str:
         return self.snapshot.version
 
-    def _remembered(self, key: tuple, compute):
-        value = self._recent.get(key)
-        if value is None:
-            value = compute()
-            self._recent[key] = value
-            if len(self._recent) > RECENT_TEXTS:
-                try:
-                    self._recent.popitem(last=False)
-                except KeyError:          # another thread emptied it first
-                    pass
-        return value
-
     def normalize(self, text: str) -> str:
         """Redact, normalise and correct known typos: the text both analyzers see."""
-        if len(text) > RECENT_TEXT_CHARS:
-            return self._normalize(text)
-        return self._remembered(("n", text), lambda: self._normalize(text))
-
-    def _normalize(self, text: str) -> str:
         text = normalize(redact_text(text) or "")
         if self._typo_re is not None:
             text = self._typo_re.sub(lambda m: self._typos[m.group()], text)
         return text
 
     def tokens(self, normalized: str, mode: str = "classify") -> list[str]:
-        """Tokens of already-normalised text (a new list: callers may change it)."""
-        if len(normalized) > RECENT_TEXT_CHARS:
-            return self._tokens(normalized, mode)
-        return list(self._remembered(("t", mode, normalized), lambda: tuple(self._tokens(normalized, mode))))
-
-    def _tokens(self, normalized: str, mode: str) -> list[str]:
         """Tokens of already-normalised text.
 
         ``index`` mode: jieba's search mode (sub-words too) with the HMM for unknown words, for
