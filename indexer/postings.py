@@ -76,6 +76,37 @@ class Segment:
     key_prefix: tuple                # (generation, segment id): names the segment in the cache
 
 
+class _BudgetedLru:
+    """Arrays kept within a budget of elements, least recently used out; a value larger than a
+    quarter of the budget is not kept (not worth evicting everything else for)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self._items: OrderedDict[tuple, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, value: tuple, elements: int) -> None:
+        if elements > self.budget // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= old[0]
+            self._items[key] = (elements + 1, value)
+            self.size += elements + 1
+            while self.size > self.budget:
+                _, (gone, _) = self._items.popitem(last=False)
+                self.size -= gone
+
+
 class SegmentCache:
     """Per-segment arrays shared by all threads' searchers: field lengths and the documents
     holding a filter value (kind, status, audience, …). Segments are immutable (deletions are
@@ -83,15 +114,11 @@ class SegmentCache:
 
     def __init__(self, capacity: int = 512, cache_mb: float = CACHE_MB) -> None:
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._postings_size = 0
-        self._frequencies: OrderedDict[tuple, int] = OrderedDict()
-        self._normalised: OrderedDict[tuple, tuple] = OrderedDict()
-        self._normalised_size = 0
         # half the budget each: decoded postings (int32 id + float32 tf = 8 bytes) and BM25 tf
         # parts (float64 + the id array they keep alive = 12 bytes)
-        self.postings_budget = int(cache_mb * 2**20 / 2 / 8)
-        self.normalised_budget = int(cache_mb * 2**20 / 2 / 12)
+        self._postings = _BudgetedLru(int(cache_mb * 2**20 / 2 / 8))
+        self._normalised = _BudgetedLru(int(cache_mb * 2**20 / 2 / 12))
+        self._frequencies: OrderedDict[tuple, int] = OrderedDict()
         self.frequencies_capacity = FREQUENCIES_CAPACITY
         self._lock = threading.Lock()
         self.capacity = capacity
@@ -119,22 +146,12 @@ class SegmentCache:
         postings, least recently used first out: a desk's drafts reuse the same vocabulary, and
         unpickling Whoosh's blocks is the largest cost of a query."""
         key = (key_prefix, field, term)
-        with self._lock:
-            hit = self._postings.get(key)
-            if hit is not None:
-                self._postings.move_to_end(key)
-                return hit
+        hit = self._postings.get(key)
+        if hit is not None:
+            return hit[1]
         ids, tf = term_postings(reader, field, term)
         value = (ids.astype(np.int32), tf.astype(np.float32))
-        if len(ids) > self.postings_budget // 4:
-            return value                                   # too big to be worth evicting others for
-        with self._lock:
-            if key not in self._postings:
-                self._postings[key] = value
-                self._postings_size += len(ids) + 1
-                while self._postings_size > self.postings_budget:
-                    _, (old, _) = self._postings.popitem(last=False)
-                    self._postings_size -= len(old) + 1
+        self._postings.put(key, value, len(ids))
         return value
 
     def doc_frequency(self, key_prefix: tuple, reader, field: str, term: str) -> int:
@@ -164,24 +181,13 @@ class SegmentCache:
         with the average field length it was computed for (a commit changes that, and then
         it is computed again)."""
         key = (key_prefix, "norm", field, term)
-        with self._lock:
-            hit = self._normalised.get(key)
-        if hit is not None and hit[0] == (avgfl, B, K1):
-            return hit[1], hit[2]
+        hit = self._normalised.get(key)
+        if hit is not None and hit[1][0] == (avgfl, B, K1):
+            return hit[1][1], hit[1][2]
         ids, tf = self.postings(key_prefix, reader, field, term)
         tf64 = tf.astype(np.float64)
         part = tf64 * (K1 + 1) / (tf64 + K1 * ((1 - B) + B * lengths[ids] / avgfl))
-        if len(ids) > self.normalised_budget // 4:
-            return ids, part                               # too big to be worth evicting others for
-        with self._lock:
-            old = self._normalised.pop(key, None)
-            if old is not None:
-                self._normalised_size -= len(old[1]) + 1
-            self._normalised[key] = ((avgfl, B, K1), ids, part)
-            self._normalised_size += len(ids) + 1
-            while self._normalised_size > self.normalised_budget:
-                _, (_, gone, _) = self._normalised.popitem(last=False)
-                self._normalised_size -= len(gone) + 1
+        self._normalised.put(key, ((avgfl, B, K1), ids, part), len(ids))
         return ids, part
 
     def having(self, key_prefix: tuple, reader, field: str, value: str) -> np.ndarray:
@@ -241,14 +247,13 @@ def idf(searcher, leaves: list[Segment], field: str, term: str) -> float:
     return math.log(searcher.doc_count_all() / (doc_frequency(leaves, field, term) + 1)) + 1
 
 
-def _bm25(searcher, field: str, term: str, leaves: list[Segment]):
-    """Whoosh's BM25F for one (field, term): tf, length → score (idf and average length global)."""
+def _tf_parts(searcher, leaf: Segment, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, BM25 tf parts) of ``term`` in ``leaf`` with Whoosh's BM25F B, K1 and the searcher's
+    average field length (``SegmentCache.normalised``)."""
     weighting = searcher.weighting
-    idf_ = idf(searcher, leaves, field, term)
-    avgfl = searcher.avg_field_length(field) or 1.0
-    B = weighting._field_B.get(field, weighting.B)
-    K1 = weighting.K1
-    return lambda tf, fl: idf_ * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))
+    return leaf.cache.normalised(leaf.key_prefix, leaf.reader, field, term, leaf.lengths[field],
+                                 searcher.avg_field_length(field) or 1.0, weighting._field_B.get(field, weighting.B),
+                                 weighting.K1)
 
 
 def bm25f(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]]) -> np.ndarray:
@@ -256,14 +261,10 @@ def bm25f(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]
     Σ boost × BM25(idf, tf, field length) with Whoosh's BM25F parameters — the same numbers
     ``searcher.search(Or([Term(field, term, boost=boost), …]))`` gives."""
     scores = np.zeros(searcher.doc_count_all())
-    weighting = searcher.weighting
     for field, term, boost in weighted:
         factor = boost * idf(searcher, leaves, field, term)
-        avgfl = searcher.avg_field_length(field) or 1.0
-        B = weighting._field_B.get(field, weighting.B)
         for leaf in leaves:
-            ids, part = leaf.cache.normalised(leaf.key_prefix, leaf.reader, field, term, leaf.lengths[field], avgfl,
-                                              B, weighting.K1)
+            ids, part = _tf_parts(searcher, leaf, field, term)
             if len(ids):
                 scores[leaf.offset + ids] += factor * part
     return scores
@@ -274,19 +275,19 @@ def bm25f_for(searcher, leaves: list[Segment], weighted: list[tuple[str, str, fl
     """The same sum, for the given documents only (each term's postings searched, not scattered)."""
     out = np.zeros(len(docs))
     for field, term, boost in weighted:
-        score = _bm25(searcher, field, term, leaves)
+        factor = boost * idf(searcher, leaves, field, term)
         for leaf in leaves:
             inside = (docs >= leaf.offset) & (docs < leaf.offset + leaf.size)
             if not inside.any():
                 continue
             local = docs[inside] - leaf.offset
-            ids, tf = leaf.cache.postings(leaf.key_prefix, leaf.reader, field, term)
+            ids, part = _tf_parts(searcher, leaf, field, term)
             if not len(ids):
                 continue
             pos = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
             found = ids[pos] == local
             add = np.zeros(len(local))
-            add[found] = boost * score(tf[pos[found]], leaf.lengths[field][local[found]])
+            add[found] = factor * part[pos[found]]
             out[inside] += add
     return out
 

@@ -108,8 +108,8 @@ def test_a_small_cache_stays_within_its_budget_and_scores_stay_exact(ix):
         for _ in range(2):
             for word in WORDS:
                 _assert_equal_to_whoosh(s, cache, [word])
-    assert 0 < cache._postings_size <= cache.postings_budget
-    assert 0 < cache._normalised_size <= cache.normalised_budget
+    assert 0 < cache._postings.size <= cache._postings.budget
+    assert 0 < cache._normalised.size <= cache._normalised.budget
 
 
 def test_scores_stay_exact_after_a_commit_changes_the_average_field_length(tmp_path):
