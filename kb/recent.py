@@ -73,13 +73,6 @@ def configure(seconds: float) -> None:
         memo.set_seconds(seconds)
 
 
-def forget_all() -> None:
-    with _lock:
-        memos = list(_memos)
-    for memo in memos:
-        memo.clear()
-
-
 @event.listens_for(OrmSession, "after_flush")
 def _note_changes(session: OrmSession, _context: Any) -> None:
     changed = {type(obj) for obj in (*session.new, *session.dirty, *session.deleted)}

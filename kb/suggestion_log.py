@@ -73,7 +73,6 @@ class SuggestionLogWriter:
         self._flush_lock = threading.Lock()       # one flush at a time (the thread, stop, a test)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.written = 0
         self.dropped = 0
 
     # -- the request side --------------------------------------------------------------------
@@ -111,15 +110,15 @@ class SuggestionLogWriter:
             self._thread.join(timeout=30)
         try:
             self.flush()
-        except Exception:                # noqa: BLE001 — stopping must not fail; say what is lost
-            log.error("suggestion log rows not written at stop", extra={"rows": self.pending}, exc_info=True)
+        except Exception:                # stopping must not fail; say what is lost
+            log.exception("suggestion log rows not written at stop", extra={"rows": self.pending})
         _writers.discard(self)
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
-            except Exception:            # noqa: BLE001 — the database may be down: keep the rows, retry
+            except Exception:            # the database may be down: keep the rows, retry
                 log.warning("suggestion log flush failed; retrying", exc_info=True)
 
     def flush(self) -> int:
@@ -136,7 +135,6 @@ class SuggestionLogWriter:
                 for row in rows:
                     if self._pending.get(row["id"]) is row:
                         del self._pending[row["id"]]
-            self.written += len(rows)
             return len(rows)
 
 
