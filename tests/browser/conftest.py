@@ -82,6 +82,7 @@ def service(tmp_path_factory) -> Iterator[Service]:
                               headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=10)
             assert resp.status_code == 201, resp.text
             keys[role] = resp.json()["key"]
+        _wait_for_index(url, keys["admin"], deadline=time.monotonic() + 180)
         yield Service(url, keys)
     finally:
         proc.terminate()
@@ -90,6 +91,20 @@ def service(tmp_path_factory) -> Iterator[Service]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _wait_for_index(url: str, admin_key: str, deadline: float) -> None:
+    """/health answers as soon as the web workers listen; the demo cases reach the index a little
+    later, from the background process (nice 10, so on a busy 2-core CI box it can take seconds).
+    Tests that expect similar cases start once the change feed is applied."""
+    last: dict = {}
+    while time.monotonic() < deadline:
+        last = httpx.get(f"{url}/health", headers={"Authorization": f"Bearer {admin_key}"}, timeout=10).json()
+        database, index = last.get("database", {}), last.get("index", {})
+        if database.get("outbox_pending") == 0 and (index.get("documents") or 0) > 0:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the index did not catch up with the demo data: {last}")
 
 
 @pytest.fixture(scope="session")
