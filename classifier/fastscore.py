@@ -12,7 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kb.privacy import PLACEHOLDERS
 from kb.text.segment import Segmenter
+
+
+# redaction placeholders ([手机号] …) are in every text that had a contact: they say nothing about the case
+_PLACEHOLDER_WORDS = tuple(p.strip("[]") for p in PLACEHOLDERS.values())
+
+
+def _explains(feature: str) -> bool:
+    """Whether a feature means something to an agent as a reason: not a bare number or symbol, not a
+    redaction placeholder."""
+    if not any(ch.isalpha() for ch in feature):
+        return False
+    return not any(word in feature for word in _PLACEHOLDER_WORDS)
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,8 @@ class CompiledModel:
                 name = names[int(cols[idx])]
                 if len(name) < 2 and not name.isascii():
                     continue            # single characters explain nothing to a person
+                if not _explains(name):
+                    continue
                 merged[name] = merged.get(name, 0.0) + float(contrib[idx])
             contributions = sorted(merged.items(), key=lambda kv: -kv[1])[:explain]
         return Scored(proba, contributions)

@@ -115,9 +115,15 @@ class Predictor:
         fired = self.rules.fire(text, facts, normalized=norm)
         final = self.rules.raise_priority(priority_head.label, fired)
         if final != priority_head.label or fired:
+            alternatives = priority_head.alternatives
+            if final != priority_head.label:
+                # the rules raised it: the model's own choice becomes an alternative, never the final label
+                alternatives = [a for a in alternatives if a.label != final]
+                if priority_head.confidence is not None:
+                    alternatives.insert(0, Alternative(priority_head.label, priority_head.confidence))
             priority_head = HeadProposal(
                 label=final, confidence=priority_head.confidence if final == priority_head.label else None,
-                alternatives=priority_head.alternatives, drivers=priority_head.drivers,
+                alternatives=alternatives, drivers=priority_head.drivers,
                 abstain=priority_head.abstain and final == priority_head.label,
                 auto_apply=priority_head.auto_apply and final == priority_head.label,
                 source=priority_head.source if final == priority_head.label else "rules",

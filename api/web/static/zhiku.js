@@ -85,6 +85,21 @@ const Zk = (() => {
     const parts = Object.fromEntries(timeFormat.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
     return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
   }
+  /* A stored value as a person reads it: times in the service zone, lists joined with 、,
+     yes/no in words — never raw ISO strings or JSON (history, diffs). */
+  const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+  function readable(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    if (Array.isArray(value)) return value.length ? value.map(readable).join("、") : "—";
+    if (typeof value === "boolean") return value ? "是" : "否";
+    if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${k}：${readable(v)}`).join("，");
+    if (typeof value !== "string") return String(value);
+    if (ISO_TIME.test(value)) return dt(value);
+    if (/^[\[{]/.test(value)) {
+      try { const parsed = JSON.parse(value); if (typeof parsed === "object") return readable(parsed); } catch (_) { /* plain text */ }
+    }
+    return value;
+  }
   const pct = (x, digits = 0) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(digits)}%`);
 
   let toastTimer;
@@ -187,6 +202,6 @@ const Zk = (() => {
     });
   }
 
-  return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, pct, toast, showErrors, clearErrors, download,
+  return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, readable, pct, toast, showErrors, clearErrors, download,
            debounce, taxonomy, fillSelect, can, showByRole, formValues, page, ROLE_NAMES };
 })();

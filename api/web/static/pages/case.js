@@ -45,7 +45,7 @@
   }
 
   const ACTIONS = { created: "登记", updated: "修改", status: "状态变更", reopened: "重开", resolved: "解决",
-                    feedback: "回访", imported: "导入" };
+                    feedback: "回访", imported: "导入", sla: "SLA 重算" };
   const FIELD_NAMES = { status: "处理状态", priority: "优先级", type: "需求类型", owner: "负责人", group: "处理组",
     channel: "沟通渠道", subject: "沟通事由", description: "客户需求描述", analysis: "问题分析过程", root_cause: "根本原因",
     solution_temp: "临时方案", solution_perm: "永久方案", result: "处理结果", fixed_in_version: "修复版本",
@@ -58,7 +58,7 @@
     $("#history tbody").replaceChildren(...items.map((x) => h("tr", {},
       h("td", { style: "white-space:nowrap" }, dt(x.at)), h("td", {}, x.actor), h("td", {}, ACTIONS[x.action] || x.action),
       h("td", {}, x.field ? FIELD_NAMES[x.field] || x.field : ""),
-      h("td", {}, x.field ? `${x.old_value ?? "—"} → ${x.new_value ?? "—"}` : ""), h("td", {}, x.note || ""))));
+      h("td", {}, x.field ? `${Zk.readable(x.old_value)} → ${Zk.readable(x.new_value)}` : ""), h("td", {}, x.note || ""))));
   }
 
   async function reload() {
@@ -98,6 +98,9 @@
     });
     try { await reload(); } catch (err) {
       $("#case-title").textContent = err.status === 404 ? `问题 ${number} 不存在` : err.message;
+      // nothing to act on: no transition, resolve, feedback or article card for a case that is not there
+      Zk.$$("aside .card", $("#case-root")).forEach((card) => { card.hidden = true; });
+      $("#case-root").classList.add("missing");
     }
   }
 

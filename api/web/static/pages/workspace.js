@@ -24,8 +24,15 @@
     for (const id of ["type", "priority"]) $(`#${id}`).addEventListener("change", () => { touched.add(id); markAccepted(); });
     const ask = Zk.debounce(suggest, 400);
     for (const id of ["subject", "description", "product", "emotion", "customer_kind"]) {
-      $(`#${id}`).addEventListener(id === "emotion" || id === "customer_kind" ? "change" : "input", ask);
+      const el = $(`#${id}`);
+      if (el.tagName === "SELECT") { el.addEventListener("change", ask); continue; }
+      // while the IME composes (pinyin 'fapiao' before it becomes 发票) there is nothing to ask about
+      el.addEventListener("input", (ev) => { if (!ev.isComposing) ask(); });
+      el.addEventListener("compositionend", ask);
     }
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && !$("#drawer").hidden) closeDrawer();
+    });
     $("#case-form").addEventListener("submit", save);
     $("#case-form").addEventListener("reset", () => setTimeout(resetAll, 0));
   }
@@ -57,17 +64,19 @@
     const p = s[head];
     if (!p || !p.label) return null;
     const conf = p.confidence;
+    const others = p.alternatives.filter((a) => a.label !== p.label);
     const box = h("div", { class: "proposal", id: `proposal-${head}`, dataset: { label: p.label } },
       h("div", {},
         h("span", { class: "muted" }, `建议${name}：`), h("span", { class: "label" }, p.label),
         conf !== null ? h("span", { class: "conf", title: pct(conf, 1) }, h("i", { style: `width:${Math.round(conf * 100)}%` })) : null,
-        conf !== null ? h("span", { class: "muted" }, ` ${pct(conf)}`) : h("span", { class: "muted" }, " 规则"),
-        p.abstain ? h("span", { class: "chip" }, "把握不大，仅供参考") : null,
+        conf !== null ? h("span", { class: "muted", title: "模型认为是这一项的可能性" }, ` 可能性 ${pct(conf)}`) : h("span", { class: "muted" }, " 按关键词规则"),
+        p.abstain ? h("span", { class: "chip", title: "这一项在历史问题上误判较多，达到它的自动填写线需要更高的可能性" },
+          "未自动填写，请确认") : null,
         h("button", { type: "button", class: "small primary", style: "float:right", id: `accept-${head}`,
                       onclick: () => accept(head, p.label) }, "采纳")),
       p.drivers.length ? h("div", { class: "muted" }, "依据：", p.drivers.slice(0, 6).map((d) => h("span", { class: "chip accent", title: `权重 ${d.weight}` }, d.term))) : null,
-      p.alternatives.length ? h("div", { class: "muted" }, "其他：",
-        p.alternatives.slice(0, 3).map((a) => h("button", { type: "button", class: "small", onclick: () => accept(head, a.label) },
+      others.length ? h("div", { class: "muted alternatives" }, "其他：",
+        others.slice(0, 3).map((a) => h("button", { type: "button", class: "small", onclick: () => accept(head, a.label) },
           `${a.label} ${pct(a.confidence)}`))) : null,
       (p.rules_fired || []).length ? h("div", { class: "muted" }, "规则：", p.rules_fired.map((r) => r.detail || r.rule).join("；")) : null);
     if (p.auto_apply && !touched.has(head) && !$(`#${head}`).value) {
@@ -110,10 +119,18 @@
     $("#articles").replaceChildren(...(articles.length ? articles : [h("p", { class: "muted" }, "没有匹配的文章")]));
   }
 
+  let drawerOpener = null;
   function drawer(...children) {
     const d = $("#drawer");
-    d.replaceChildren(h("button", { type: "button", class: "close", onclick: () => { d.hidden = true; } }, "关闭 ✕"), ...children);
+    drawerOpener = document.activeElement;
+    d.replaceChildren(h("button", { type: "button", class: "close", onclick: closeDrawer }, "关闭 ✕"), ...children);
     d.hidden = false;
+    $(".close", d).focus();
+  }
+
+  function closeDrawer() {
+    $("#drawer").hidden = true;
+    if (drawerOpener && drawerOpener.isConnected) drawerOpener.focus();   // back where the agent was
   }
 
   async function openCase(number) {
@@ -157,6 +174,7 @@
     try {
       const c = await api("/api/v1/cases", { method: "POST", body, headers: { "Idempotency-Key": saveKey } });
       saveKey = newKey();
+      $("#contact").value = "";          // the raw number is not kept on screen; the saved box shows it masked
       showSaved(c);
       toast(`已保存 ${c.number}`);
     } catch (err) {
