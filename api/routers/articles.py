@@ -67,11 +67,12 @@ def list_articles(session: SessionDep, user: AnyUser, clock: ClockDep,
                   product: Annotated[str | None, Query(max_length=64)] = None,
                   tag: Annotated[str | None, Query(max_length=32)] = None,
                   owner: Annotated[str | None, Query(max_length=32)] = None,
+                  q: Annotated[str | None, Query(max_length=100, description="关键词（空格分隔，全部命中）：标题、正文、标签")] = None,
                   page: Annotated[int, Query(ge=1, le=100_000)] = 1,
                   page_size: Annotated[int, Query(ge=1, le=200)] = 20) -> Page[ArticlePublic]:
     """文章列表（按状态、受众、产品、标签、负责人筛选）；只列出当前用户可见的文章。"""
     rows, total = queries.list_articles(session, queries.Reader.of(session, user), state=state, audience=audience,
-                                        product=product, tag=tag, owner=owner, offset=(page - 1) * page_size,
+                                        product=product, tag=tag, owner=owner, q=q, offset=(page - 1) * page_size,
                                         limit=page_size)
     ids = [a.id for a in rows]
     links, helpful = queries.linked_case_numbers(session, ids), queries.helpfulness(session, ids)

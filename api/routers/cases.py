@@ -98,13 +98,15 @@ def case_filter(
     date_from: Annotated[QueryDate | None, Query(description="沟通日期 ≥ (service timezone)")] = None,
     date_to: Annotated[QueryDate | None, Query(description="沟通日期 ≤ (inclusive)")] = None,
     overdue: QueryFlag | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="关键词（空格分隔，全部命中）：编号、事由、描述、客户、订单号、标签…")] = None,
+    sort: Annotated[Literal["recent", "due"], Query(description="recent：最近沟通在前；due：最先到期在前")] = "recent",
 ) -> queries.CaseFilter:
     """The list filters, shared by the list and the export."""
     if date_from and date_to and date_from > date_to:
         raise FieldError("date_to", "结束日期早于开始日期")
     return queries.CaseFilter(
         status=status, type=type, priority=priority, channel=channel, owner=owner, group=group,
-        customer_id=customer_id, product=product, overdue=overdue,
+        customer_id=customer_id, product=product, overdue=overdue, q=q, sort=sort,
         date_from=datetime.combine(date_from, time(0), clock.tz) if date_from else None,
         date_to=datetime.combine(date_to + timedelta(days=1), time(0), clock.tz) if date_to else None,
     )

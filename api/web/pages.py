@@ -57,6 +57,13 @@ for _path, (_template, _title, _roles) in PAGES.items():
     router.add_api_route(_path, _page(_template, _title), methods=["GET"], response_class=HTMLResponse)
 
 
+@router.get("/find", response_class=HTMLResponse)
+def find_page(request: Request) -> HTMLResponse:
+    """The top bar's search: a case number jumps to the case, words find cases in every status and
+    the articles the user may see (both through the API, so the visibility rules are its own)."""
+    return _render(request, "find.html", "搜索")
+
+
 @router.get("/cases/{number}", response_class=HTMLResponse)
 def case_page(request: Request, number: str) -> HTMLResponse:
     transitions = {s.value: [t.value for t in nxt] for s, nxt in TRANSITIONS.items()}

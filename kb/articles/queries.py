@@ -45,7 +45,7 @@ def get_visible(session: Session, article_id: int, reader: Reader) -> Article:
 
 def list_articles(session: Session, reader: Reader, *, state: ArticleState | None = None, audience: str | None = None,
                   product: str | None = None, tag: str | None = None, owner: str | None = None,
-                  offset: int = 0, limit: int = 20) -> tuple[list[Article], int]:
+                  q: str | None = None, offset: int = 0, limit: int = 20) -> tuple[list[Article], int]:
     stmt = select(Article).where(*reader.conditions())
     if state:
         stmt = stmt.where(Article.state == state)
@@ -58,6 +58,12 @@ def list_articles(session: Session, reader: Reader, *, state: ArticleState | Non
     rows = list(session.exec(stmt.order_by(Article.updated_at.desc(), Article.id.desc())))
     if tag:                                   # tags are a JSON list: filtered here, portable across backends
         rows = [a for a in rows if tag in (a.tags or [])]
+    if q and (words := [w.casefold() for w in q.split()]):
+        # a knowledge base holds hundreds to a few thousand articles: matched here, the same on every backend
+        def matches(a: Article) -> bool:
+            text = " ".join([a.title, a.body, *(a.tags or []), a.product or "", a.module or ""]).casefold()
+            return all(w in text for w in words)
+        rows = [a for a in rows if matches(a)]
     return rows[offset: offset + limit], len(rows)
 
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Row, and_, bindparam, or_
+import json
+
+from sqlalchemy import Row, String, and_, bindparam, case as sql_case, cast, or_
 from sqlmodel import Session, func, select
 
 from kb.cases.service import get_case_or_raise
@@ -27,6 +29,8 @@ class CaseFilter:
     date_from: datetime | None = None
     date_to: datetime | None = None
     overdue: bool | None = None
+    q: str | None = None                # words that must all occur (number, subject, customer, order, tags…)
+    sort: str = "recent"                # "recent": newest contact first; "due": the due time that matters next
 
 
 def overdue_condition(now: datetime):
@@ -63,11 +67,39 @@ def list_cases(session: Session, flt: CaseFilter, *, now: datetime, offset: int 
         conditions.append(overdue_condition(now))
     elif flt.overdue is False:
         conditions.append(~overdue_condition(now))
+    conditions.extend(keyword_conditions(flt.q))
     total = session.exec(select(func.count()).select_from(Case).where(*conditions)).one()
-    rows = session.exec(
-        select(Case).where(*conditions).order_by(Case.contact_at.desc(), Case.id.desc()).offset(offset).limit(limit)
-    )
+    if flt.sort == "due":
+        due = next_due()
+        order = (due.is_(None), due, Case.id)
+    else:
+        order = (Case.contact_at.desc(), Case.id.desc())
+    rows = session.exec(select(Case).where(*conditions).order_by(*order).offset(offset).limit(limit))
     return list(rows), total
+
+
+KEYWORD_COLUMNS = (Case.number, Case.subject, Case.description, Case.customer_name, Case.customer_id,
+                   Case.order_number, Case.product, Case.module, Case.notes)
+
+
+def keyword_conditions(q: str | None) -> list:
+    """Every whitespace-separated word must occur in one of the columns an agent would search by
+    (substring, case-insensitive for Latin letters; ``%`` and ``_`` are literal). Tags are a JSON
+    list stored with ASCII escapes, so a word is also looked for in that escaped form."""
+    out = []
+    for word in (q or "").split():
+        escaped_json = json.dumps(word)[1:-1]
+        columns = [col.icontains(word, autoescape=True) for col in KEYWORD_COLUMNS]
+        columns.append(cast(Case.tags, String).icontains(escaped_json, autoescape=True))
+        out.append(or_(*columns))
+    return out
+
+
+def next_due():
+    """The deadline an open case is working against: the response due until someone answered,
+    then the resolution due."""
+    return sql_case((Case.first_response_at.is_(None), func.coalesce(Case.response_due_at, Case.resolution_due_at)),
+                    else_=Case.resolution_due_at)
 
 
 RANK_COLUMNS = (Case.id, Case.subject, Case.status, Case.solution_temp, Case.solution_perm, Case.satisfaction,

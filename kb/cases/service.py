@@ -233,10 +233,12 @@ def update_case(session: Session, number: str, data: CaseUpdate, *, actor: str, 
         changes["group"] = route_group_for(session, changes["type"])
     if first_response and case.first_response_at is None:
         changes["first_response_at"] = now
+    old_response_due = case.response_due_at
     changed = _apply(session, case, changes, actor, now, action="updated")
     if "priority" in changed:
         _apply_sla(case, rules)
-        _history_field(session, case, actor, now, "sla", "response_due_at", None,
+        _history_field(session, case, actor, now, "sla", "response_due_at",
+                       rules.clock.local(old_response_due).isoformat() if old_response_due else None,
                        case.response_due_at.isoformat() if case.response_due_at else None)
     if changed:
         _save(session, case, now)

@@ -65,7 +65,7 @@ const Zk = (() => {
       else if (k === "dataset") Object.assign(el.dataset, v);
       else el.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       el.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -100,6 +100,38 @@ const Zk = (() => {
     }
     return value;
   }
+  /* Text with every occurrence of the search words marked — built as nodes, so nothing in the
+     text is ever read as HTML. */
+  function marked(text, words) {
+    const s = String(text ?? "");
+    const ws = (words || []).filter(Boolean).map((w) => w.toLowerCase());
+    if (!ws.length) return [s];
+    const lower = s.toLowerCase();
+    const out = [];
+    let i = 0;
+    while (i < s.length) {
+      let best = -1, len = 0;
+      for (const w of ws) {
+        const at = lower.indexOf(w, i);
+        if (at !== -1 && (best === -1 || at < best || (at === best && w.length > len))) { best = at; len = w.length; }
+      }
+      if (best === -1) { out.push(s.slice(i)); break; }
+      if (best > i) out.push(s.slice(i, best));
+      out.push(h("mark", {}, s.slice(best, best + len)));
+      i = best + len;
+    }
+    return out;
+  }
+
+  /* A window of the text around the first search word, for result snippets. */
+  function around(text, words, width = 70) {
+    const s = String(text ?? "");
+    const lower = s.toLowerCase();
+    const at = Math.min(...(words || []).map((w) => lower.indexOf(w.toLowerCase())).filter((x) => x >= 0), s.length);
+    const start = at === s.length ? 0 : Math.max(0, at - 20);
+    return (start > 0 ? "…" : "") + s.slice(start, start + width) + (start + width < s.length ? "…" : "");
+  }
+
   const pct = (x, digits = 0) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(digits)}%`);
 
   let toastTimer;
@@ -195,6 +227,17 @@ const Zk = (() => {
       showByRole($$("#nav a"));
       $$("#nav a").forEach((a) => { if (location.pathname.startsWith(a.getAttribute("href"))) a.classList.add("active"); });
       $("#who").hidden = false;
+      $("#find-form").hidden = false;
+      const q = new URLSearchParams(location.search).get("q");
+      if (location.pathname === "/find" && q) $("#find-q").value = q;
+      // "/" jumps to the search box from anywhere but a text field, as in most desk tools
+      document.addEventListener("keydown", (ev) => {
+        const t = ev.target;
+        if (ev.key === "/" && !ev.ctrlKey && !ev.metaKey && !(t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) {
+          ev.preventDefault();
+          $("#find-q").focus();
+        }
+      });
       $("#who-name").textContent = u.display_name || u.username;
       $("#who-role").textContent = ROLE_NAMES[u.role] || u.role;
       $("#sign-out").addEventListener("click", signOut);
@@ -202,6 +245,6 @@ const Zk = (() => {
     });
   }
 
-  return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, readable, pct, toast, showErrors, clearErrors, download,
+  return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, readable, marked, around, pct, toast, showErrors, clearErrors, download,
            debounce, taxonomy, fillSelect, can, showByRole, formValues, page, ROLE_NAMES };
 })();

@@ -17,7 +17,52 @@
     ["客户反馈", "feedback"], ["标签", (c) => c.tags.join("、")], ["备注", "notes"], ["重开次数", (c) => c.reopen_count || null],
   ];
 
+  const WORK_FIELDS = ["type", "priority", "group", "owner", "product", "module", "product_version", "tags", "notes"];
+  let current = null;
+
+  function fillWork(c) {
+    for (const f of WORK_FIELDS) {
+      const el = $(`#w-${f}`);
+      el.value = f === "tags" ? c.tags.join("，") : (c[f] ?? "");
+    }
+    const open = !["已关闭"].includes(c.status);
+    Zk.$$("#work-form input, #work-form select, #work-form button, #assign-me").forEach((el) => { el.disabled = !open; });
+    $("#assign-me").hidden = c.owner === (Zk.user() || {}).username;
+  }
+
+  /* Only what the agent changed goes to the API: history then records exactly those fields. */
+  function workChanges() {
+    const out = {};
+    for (const f of WORK_FIELDS) {
+      const raw = $(`#w-${f}`).value.trim();
+      if (f === "tags") {
+        const tags = raw.split(/[,，、\s]+/).filter(Boolean);
+        if (tags.join("\u0001") !== current.tags.join("\u0001")) out.tags = tags;
+        continue;
+      }
+      const before = current[f] ?? "";
+      if (raw !== before) out[f] = raw === "" ? null : raw;
+    }
+    return out;
+  }
+
+  async function saveWork(ev) {
+    ev.preventDefault();
+    const form = $("#work-form");
+    Zk.clearErrors(form);
+    const changes = workChanges();
+    if (!Object.keys(changes).length) { toast("没有修改"); return; }
+    $("#work-save").disabled = true;
+    try {
+      await api(path, { method: "PATCH", body: changes });
+      toast(changes.priority ? "已保存，时限已按新优先级重算" : "已保存");
+      await reload();
+    } catch (err) { Zk.showErrors(form, err); } finally { $("#work-save").disabled = false; }
+  }
+
   function show(c) {
+    current = c;
+    fillWork(c);
     $("#case-title").replaceChildren(`${c.number} ${c.subject}`);
     $("#case-meta").replaceChildren(h("span", { class: `badge ${c.priority}` }, c.priority), ` ${c.type} · `,
       h("b", { id: "case-status" }, c.status), c.overdue ? h("span", { class: "chip", style: "color:#c62828" }, "超期") : "",
@@ -82,6 +127,18 @@
   }
 
   async function init() {
+    const tax = await Zk.taxonomy();
+    Zk.fillSelect($("#w-type"), tax.type || []);
+    Zk.fillSelect($("#w-priority"), tax.priority || []);
+    Zk.fillSelect($("#w-group"), tax.group || [], { empty: "—" });
+    $("#work-form").addEventListener("submit", saveWork);
+    $("#assign-me").addEventListener("click", async () => {
+      try {
+        await api(path, { method: "PATCH", body: { owner: Zk.user().username } });
+        toast("已分派给我");
+        await reload();
+      } catch (err) { Zk.showErrors($("#work-form"), err); }
+    });
     bind("#transition-form", `${path}/transitions`, (v) => v);
     bind("#resolve-form", `${path}/resolve`, (v) => v);
     bind("#feedback-form", `${path}/feedback`, (v) => ({ ...v, nps_score: v.nps_score !== undefined ? Number(v.nps_score) : undefined, reopen: v.reopen === "true" }));

@@ -41,6 +41,7 @@
     Zk.fillSelect($("#f-type"), tax.type || [], { empty: "全部" });
     Zk.fillSelect($("#f-priority"), tax.priority || [], { empty: "全部" });
     Zk.fillSelect($("#f-channel"), tax.channel || [], { empty: "全部" });
+    Zk.fillSelect($("#f-group"), tax.group || [], { empty: "全部" });
     Zk.showByRole(Zk.$$("[data-roles]", $("#filters")));
     const params = new URLSearchParams(location.search);
     for (const [k, v] of params) {
