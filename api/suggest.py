@@ -15,6 +15,7 @@ from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionReque
 from classifier.predictor import Predictor
 from indexer import Hit, IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
+from kb.articles.render import plain_text
 from kb.articles.queries import Reader, get_many_visible, helpfulness, visible_ids
 from kb.cases.queries import RANK_COLUMNS, get_many
 from kb.clock import Clock
@@ -108,7 +109,7 @@ def hydrate_articles(session: Session, hits: list[Hit], terms: list[str], reader
         id=a.id, title=a.title, state=a.state.value, audience=a.audience, product=a.product,
         problem_type=a.problem_type, fixed_in_version=a.fixed_in_version, tags=a.tags or [], version=a.version,
         helpful_ratio=helpful[a.id].ratio if a.id in helpful else None, score=round(scores[a.id], 4),
-        highlights={"title": highlight(a.title, terms, width=60), "body": highlight(a.body, terms)})
+        highlights={"title": highlight(a.title, terms, width=60), "body": highlight(plain_text(a.body), terms)})
         for a in articles]
 
 

@@ -1,8 +1,9 @@
-"""/api/v1/users: accounts, roles and API keys (admin only)."""
+"""/api/v1/users: accounts, roles and API keys (admin only); /api/v1/people: who is who, for everyone."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from api.deps import Admin, AnyUser, ClockDep, SessionDep
 from api.schemas import PROBLEM_RESPONSES, IssuedKey, KeyPublic, KeyRequest
@@ -15,6 +16,22 @@ router = APIRouter(prefix="/api/v1", tags=["users"], responses=PROBLEM_RESPONSES
 @router.get("/me", response_model=UserPublic, operation_id="users-me")
 def me(user: AnyUser) -> UserPublic:
     return UserPublic.model_validate(user)
+
+
+class Person(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    group_code: str | None
+    active: bool
+
+
+@router.get("/people", response_model=list[Person], operation_id="users-people")
+def people(session: SessionDep, _user: AnyUser) -> list[Person]:
+    """同事名录（任何登录用户可读）：用户名、显示名、角色、处理组。页面用它显示姓名而不是用户名，
+    并列出可分派的负责人；不含密钥或创建时间。"""
+    return [Person(username=u.username, display_name=u.display_name, role=u.role.value, group_code=u.group_code,
+                   active=u.active) for u in access.list_users(session)]
 
 
 @router.get("/users", response_model=list[UserPublic], operation_id="users-list")

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -16,3 +19,13 @@ _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"s
 def render_markdown(body: str) -> str:
     return nh3.clean(_md.render(body), tags=_TAGS, attributes=_ATTRIBUTES, url_schemes={"http", "https", "mailto"},
                      link_rel="noopener noreferrer")
+
+
+_BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|tr|td|th|pre|blockquote)>|<br\s*/?>|<hr\s*/?>")
+
+
+def plain_text(body: str) -> str:
+    """What a reader sees of the Markdown, as one line of text: snippets and highlights show
+    ``红冲``, never ``## `` or ``**红冲**``."""
+    html_text = _BLOCK_END.sub(" ", _md.render(body))
+    return " ".join(unescape(nh3.clean(html_text, tags=set())).split())

@@ -297,9 +297,22 @@ def record_feedback(session: Session, article: Article, data: ArticleFeedbackCre
         case_id = _case_field(session, data.case_number, "case_number").id
     if data.suggestion_id and session.get(SuggestionLog, data.suggestion_id) is None:
         raise FieldError("suggestion_id", f"建议 {data.suggestion_id} 不存在")
-    feedback = ArticleFeedback(article_id=article.id, case_id=case_id, suggestion_id=data.suggestion_id,
-                               helped=data.helped, comment=redact_text(data.comment) if data.comment else None,
-                               by=actor, at=now)
-    session.add(feedback)
-    session.commit()
+    values = {"case_id": case_id, "suggestion_id": data.suggestion_id, "helped": data.helped,
+              "comment": redact_text(data.comment) if data.comment else None, "at": now}
+    for attempt in range(2):
+        feedback = session.exec(select(ArticleFeedback).where(ArticleFeedback.article_id == article.id,
+                                                              ArticleFeedback.by == actor)).first()
+        if feedback is None:                 # first vote of this user on this article
+            feedback = ArticleFeedback(article_id=article.id, by=actor, **values)
+        else:                                # a second click changes the vote, never adds one
+            for key, value in values.items():
+                setattr(feedback, key, value)
+        session.add(feedback)
+        try:
+            session.commit()
+            return feedback
+        except IntegrityError:
+            session.rollback()               # the same user's vote from another tab won the race
+            if attempt:
+                raise
     return feedback

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import StringConstraints
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
@@ -121,7 +121,10 @@ class ArticleCaseLink(SQLModel, table=True):
 
 
 class ArticleFeedback(SQLModel, table=True):
+    """One vote per user per article: voting again changes the vote (and its case, comment, time)."""
+
     __tablename__ = "article_feedback"
+    __table_args__ = (Index("uq_article_feedback_article_by", "article_id", "by", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="article.id", index=True)

@@ -139,14 +139,26 @@ def test_publish_from_case_uses_the_template_redacts_and_links(api):
 def test_feedback_gives_per_article_helpfulness(api):
     a = publish(api, create(api))
     number = api.post("/api/v1/cases", json=case_payload()).json()["number"]
-    for helped in (True, True, False):
-        r = api.post(f"/api/v1/articles/{a['id']}/feedback", json={"helped": helped, "case_number": number,
-                                                                     "comment": "客户电话 13812345678 已回访"})
+    voters = [api.keys[Role.agent], add_user(api.engine, "agent_b", Role.agent), add_user(api.engine, "agent_c", Role.agent)]
+    for key, helped in zip(voters, (True, True, False), strict=True):
+        r = api.client.post(f"/api/v1/articles/{a['id']}/feedback", headers={"Authorization": f"Bearer {key}"},
+                            json={"helped": helped, "case_number": number, "comment": "客户电话 13812345678 已回访"})
         assert r.status_code == 201
     assert r.json() == {"helped": 2, "not_helped": 1, "ratio": 0.667}
     assert api.get(f"/api/v1/articles/{a['id']}").json()["helpfulness"]["ratio"] == 0.667
     r = api.post(f"/api/v1/articles/{a['id']}/feedback", json={"helped": "也许"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "helped"
+
+
+def test_one_vote_per_user_per_article_which_a_second_click_changes(api):
+    a = publish(api, create(api))
+    url = f"/api/v1/articles/{a['id']}/feedback"
+    assert api.post(url, json={"helped": True}).json() == {"helped": 1, "not_helped": 0, "ratio": 1.0}
+    assert api.post(url, json={"helped": True}).json() == {"helped": 1, "not_helped": 0, "ratio": 1.0}
+    assert api.post(url, json={"helped": False}).json() == {"helped": 0, "not_helped": 1, "ratio": 0.0}
+    other = add_user(api.engine, "agent_d", Role.agent)
+    r = api.client.post(url, headers={"Authorization": f"Bearer {other}"}, json={"helped": True})
+    assert r.json() == {"helped": 1, "not_helped": 1, "ratio": 0.5}
 
 
 def test_audience_filtering_never_reveals_an_article(api):

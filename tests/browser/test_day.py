@@ -56,7 +56,8 @@ def test_agent_works_a_case_and_picks_the_next_from_the_queue(screen, service):
     screen.sign_in("agent", then=f"/cases/{case['number']}")
     expect(page.locator("#w-priority")).to_have_value("低")
     page.click("#assign-me")
-    expect(page.locator("#case-fields")).to_contain_text("liwei")
+    expect(page.locator("#case-fields")).to_contain_text("李伟 / ")          # display names, not usernames
+    expect(page.locator("#w-owner")).to_have_value("liwei")
     page.select_option("#w-priority", "高")
     page.fill("#w-tags", "会员，余额")
     page.click("#work-save")
@@ -74,6 +75,8 @@ def test_agent_works_a_case_and_picks_the_next_from_the_queue(screen, service):
     page.goto(f"{service.url}/")
     mine = page.locator("#my-queue tbody tr", has_text=case["number"])
     expect(mine).to_be_visible()
+    group_owners = page.locator("#group-queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert group_owners and not any(re.fullmatch(r"[a-z_]+", o) for o in group_owners), group_owners
     due_cells = page.locator("#my-queue tbody tr td:last-child").all_inner_texts()
     stamps = [re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", t).group(0) for t in due_cells if re.match(r"\d{4}", t)]
     assert len(stamps) >= 2 and stamps == sorted(stamps), due_cells             # most urgent first

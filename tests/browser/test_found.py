@@ -122,3 +122,28 @@ def test_the_proposal_box_says_what_it_means(screen, service):
         assert chosen not in others, (chosen, others)          # 其他 never repeats the proposed label
         text = box.inner_text()
         assert not ("把握不大" in text and re.search(r"\d+%", text)), text
+
+
+def test_an_agent_reads_an_article_votes_once_and_cannot_open_a_hidden_one(screen, service):
+    page = screen.page
+    screen.expected_statuses.add(404)
+    published = service.api("GET", "/api/v1/articles", role="agent", params={"state": "已发布"}).json()["items"][0]
+    before = published["helpfulness"]
+    screen.sign_in("agent", then=f"/knowledge/{published['id']}")
+    expect(page.locator("#reader-title")).to_have_text(published["title"])
+    expect(page.locator("#a-body")).to_be_hidden()                      # no Markdown editor for agents
+    assert "##" not in page.locator("#reader-body").inner_text()
+    page.click("#vote-yes")
+    expect(page.locator("#vote-yes")).to_have_attribute("aria-pressed", "true")
+    page.click("#vote-yes")                                              # a second click is the same vote
+    expect(page.locator("#vote-state")).to_contain_text(f"有帮助 {before['helped'] + 1}")
+    page.click("#vote-no")                                               # and the vote can be changed
+    expect(page.locator("#vote-state")).to_contain_text(f"有帮助 {before['helped']}，没帮助 {before['not_helped'] + 1}")
+    screen.shot("16-article-reader")
+
+    draft = service.api("POST", "/api/v1/articles", role="knowledge_manager", json={
+        "title": "内部：税控盘批量换绑流程", "body": "仅供知识管理员审核"}).json()
+    page.goto(f"{service.url}/knowledge/{draft['id']}")
+    expect(page.locator("#reader-title")).to_have_text("文章不存在，或你没有查看权限")
+    expect(page.locator("#reader-vote")).to_be_hidden()
+    assert "仅供" not in page.content()

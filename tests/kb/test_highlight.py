@@ -36,3 +36,14 @@ def test_long_text_is_cut_around_the_first_match_with_ellipses():
 def test_single_ascii_letters_are_not_marked_and_no_match_gives_the_start():
     assert highlight("a 版本问题", ["a"]) == "a 版本问题"
     assert highlight(None, ["x"]) is None and highlight("", ["x"]) == ""
+
+
+def test_article_snippets_show_text_not_markdown():
+    from kb.articles.render import plain_text
+
+    body = "## 问题现象\n\n开票后需要**红冲**，步骤见 [帮助](https://example.com/h)：\n\n1. 申请红字信息表\n2. `重新开具`\n\n| 项 | 值 |\n|---|---|\n| 税号 | A&B |"
+    text = plain_text(body)
+    assert text == "问题现象 开票后需要红冲，步骤见 帮助： 申请红字信息表 重新开具 项 值 税号 A&B"
+    # raw HTML in Markdown is text to the reader (rendering has HTML off); the highlighter escapes it
+    assert plain_text("<script>alert(1)</script>正文") == "<script>alert(1)</script>正文"
+    assert "<script>" not in highlight(plain_text("<script>alert(1)</script>正文"), ["正文"])

@@ -195,6 +195,18 @@ const Zk = (() => {
     return taxonomyCache;
   }
 
+  /* Staff directory: pages show 李伟, not liwei. Loaded once per page before it renders. */
+  let peopleCache;
+  let names = {};
+  async function people() {
+    peopleCache = peopleCache || api("/api/v1/people").then((list) => {
+      names = Object.fromEntries(list.map((p) => [p.username, p.display_name]));
+      return list;
+    }).catch(() => []);
+    return peopleCache;
+  }
+  const name = (username) => (username ? names[username] || username : "—");
+
   function fillSelect(select, labels, { empty } = {}) {
     select.replaceChildren();
     if (empty !== undefined) select.append(h("option", { value: "" }, empty));
@@ -241,10 +253,10 @@ const Zk = (() => {
       $("#who-name").textContent = u.display_name || u.username;
       $("#who-role").textContent = ROLE_NAMES[u.role] || u.role;
       $("#sign-out").addEventListener("click", signOut);
-      try { await init(); } catch (err) { toast(err.message, "error"); throw err; }
+      try { await people(); await init(); } catch (err) { toast(err.message, "error"); throw err; }
     });
   }
 
   return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, readable, marked, around, pct, toast, showErrors, clearErrors, download,
-           debounce, taxonomy, fillSelect, can, showByRole, formValues, page, ROLE_NAMES };
+           debounce, taxonomy, people, name, fillSelect, can, showByRole, formValues, page, ROLE_NAMES };
 })();

@@ -24,7 +24,7 @@
     for (const k of META) $(`#a-${k}`).value = a[k] || "";
     $("#a-tags").value = a.tags.join(", ");
     $("#preview").innerHTML = a.body_html;
-    $("#state-box").replaceChildren(h("span", {}, "状态 ", h("b", { id: "a-state" }, a.state), ` · v${a.version} · 负责人 ${a.owner}`),
+    $("#state-box").replaceChildren(h("span", {}, "状态 ", h("b", { id: "a-state" }, a.state), ` · v${a.version} · 负责人 ${Zk.name(a.owner)}`),
       ...(Zk.can(["knowledge_manager"]) ? (flow[a.state] || []).map((s) => h("button", { type: "button", class: "small", onclick: () => move(s) },
         { 审核中: "提交审核", 已发布: "发布", 已归档: "归档", 草稿: "退回草稿" }[s] || s)) : []));
     $("#links-card").hidden = !a.linked_cases.length;
@@ -37,7 +37,7 @@
     $("#versions-card").hidden = false;
     $("#versions tbody").replaceChildren(...versions.slice().sort((a, b) => b.number - a.number).map((v) => h("tr", {},
       h("td", {}, h("input", { type: "checkbox", class: "pick", value: v.number, "aria-label": `选择版本 ${v.number}` })),
-      h("td", {}, `v${v.number}`), h("td", {}, v.author), h("td", {}, dt(v.created_at)), h("td", {}, v.change_note),
+      h("td", {}, `v${v.number}`), h("td", {}, Zk.name(v.author)), h("td", {}, dt(v.created_at)), h("td", {}, v.change_note),
       h("td", {}, v.number !== article.version && Zk.can(["knowledge_manager"])
         ? h("button", { type: "button", class: "small", id: `restore-${v.number}`, onclick: () => restore(v.number) }, "恢复此版本") : h("span", { class: "muted" }, v.number === article.version ? "当前" : "")))));
     const picks = $$(".pick");
@@ -61,11 +61,47 @@
     } catch (err) { toast(err.message, "error"); }
   }
 
+  const FIELD_LABELS = { title: "标题", audience: "受众", product: "产品", module: "模块", problem_type: "问题类型",
+    fixed_in_version: "解决版本", applies_to_versions: "适用版本", tags: "标签", next_review_at: "复审日期", owner: "负责人",
+    state: "状态", body: "正文" };
+
+  /* Agents and analysts read an article; only knowledge managers get the editor. */
+  async function reader() {
+    $("#editor-card").hidden = true;
+    $("#versions-card").hidden = true;
+    $("#reader").hidden = false;
+    let a;
+    try { a = await api(`/api/v1/articles/${id}`); } catch (err) {
+      $("#reader-title").textContent = err.status === 404 ? "文章不存在，或你没有查看权限" : err.message;
+      $("#article-heading").textContent = "";
+      $("#reader-vote").hidden = true;
+      return;
+    }
+    document.title = `${a.title} · 知库`;
+    $("#reader-title").textContent = a.title;
+    $("#reader-meta").replaceChildren(`${a.product || "通用"}${a.module ? " · " + a.module : ""} · v${a.version} · 更新于 ${dt(a.updated_at)} `,
+      ...a.tags.map((t) => h("span", { class: "chip" }, t)));
+    $("#reader-body").innerHTML = a.body_html;            // sanitised server-side (nh3)
+    $("#links-card").hidden = !a.linked_cases.length;
+    $("#linked").replaceChildren(...a.linked_cases.flatMap((n) => [h("a", { href: `/cases/${n}` }, n), " "]));
+    const vote = async (helped) => {
+      try {
+        const r = await api(`/api/v1/articles/${id}/feedback`, { method: "POST", body: { helped } });
+        $("#vote-yes").setAttribute("aria-pressed", String(helped));
+        $("#vote-no").setAttribute("aria-pressed", String(!helped));
+        $("#vote-state").textContent = `已记录（可以改）。有帮助 ${r.helped}，没帮助 ${r.not_helped}`;
+      } catch (err) { toast(err.message, "error"); }
+    };
+    $("#vote-yes").addEventListener("click", () => vote(true));
+    $("#vote-no").addEventListener("click", () => vote(false));
+  }
+
   async function compare() {
     const picked = $$(".pick").filter((c) => c.checked).map((c) => Number(c.value)).sort((a, b) => a - b);
     if (picked.length !== 2) { toast("请勾选两个版本", "error"); return; }
     const d = await api(`/api/v1/articles/${id}/diff?from=${picked[0]}&to=${picked[1]}`);
-    const fields = d.fields.map((f) => h("div", {}, h("b", {}, f.field), "：", JSON.stringify(f.old), " → ", JSON.stringify(f.new)));
+    const fields = d.fields.map((f) => h("div", {}, h("b", {}, FIELD_LABELS[f.field] || f.field), "：",
+      Zk.readable(f.old), " → ", Zk.readable(f.new)));
     const rows = d.rows.filter((r) => r.op !== "equal" || d.rows.length < 80).map((r) => h("tr", { class: r.op },
       h("td", { class: "ln" }, r.old_line ?? ""), h("td", { class: "old" }, r.old ?? ""), h("td", { class: "ln" }, r.new_line ?? ""), h("td", { class: "new" }, r.new ?? "")));
     $("#diff").replaceChildren(h("h3", {}, `v${d.from_version} → v${d.to_version}`), ...fields,
@@ -101,6 +137,7 @@
 
   Zk.page(async () => {
     Zk.showByRole($$("[data-roles]", $("#article-root")));
+    if (!Zk.can(["knowledge_manager"])) { await reader(); return; }
     const audiences = await api("/api/v1/audiences");
     Zk.fillSelect($("#a-audience"), audiences.map((a) => ({ code: a.code, name: a.name, active: a.active })));
     $("#a-body").addEventListener("input", preview);

@@ -11,7 +11,7 @@
     ["沟通时间", (c) => dt(c.contact_at)], ["沟通渠道", "channel"], ["客户", (c) => `${c.customer_name}（${c.customer_kind}${c.industry ? "，" + c.industry : ""}）`],
     ["客户ID", "customer_id"], ["联系方式", "contact_masked"], ["客户需求描述", "description"], ["订单号", "order_number"],
     ["产品", (c) => [c.product, c.module, c.product_version].filter(Boolean).join(" ")], ["客户情绪", "emotion"],
-    ["负责人/组", (c) => `${c.owner || "—"} / ${c.group || "—"}`], ["问题分析过程", "analysis"], ["根本原因", "root_cause"],
+    ["负责人/组", (c) => `${Zk.name(c.owner)} / ${c.group || "—"}`], ["问题分析过程", "analysis"], ["根本原因", "root_cause"],
     ["临时方案", "solution_temp"], ["永久方案", "solution_perm"], ["处理结果", "result"], ["修复版本", "fixed_in_version"],
     ["解决时间", (c) => c.resolved_at && dt(c.resolved_at)], ["满意度", (c) => [c.satisfaction, c.nps_score !== null ? `NPS ${c.nps_score}` : null].filter(Boolean).join("，")],
     ["客户反馈", "feedback"], ["标签", (c) => c.tags.join("、")], ["备注", "notes"], ["重开次数", (c) => c.reopen_count || null],
@@ -23,7 +23,12 @@
   function fillWork(c) {
     for (const f of WORK_FIELDS) {
       const el = $(`#w-${f}`);
-      el.value = f === "tags" ? c.tags.join("，") : (c[f] ?? "");
+      const value = f === "tags" ? c.tags.join("，") : (c[f] ?? "");
+      // a deactivated owner or label is still the case's value: keep it selectable, never blank it
+      if (el.tagName === "SELECT" && value && !Array.from(el.options).some((o) => o.value === value)) {
+        el.append(h("option", { value }, f === "owner" ? Zk.name(value) : value));
+      }
+      el.value = value;
     }
     const open = !["已关闭"].includes(c.status);
     Zk.$$("#work-form input, #work-form select, #work-form button, #assign-me").forEach((el) => { el.disabled = !open; });
@@ -66,7 +71,7 @@
     $("#case-title").replaceChildren(`${c.number} ${c.subject}`);
     $("#case-meta").replaceChildren(h("span", { class: `badge ${c.priority}` }, c.priority), ` ${c.type} · `,
       h("b", { id: "case-status" }, c.status), c.overdue ? h("span", { class: "chip", style: "color:#c62828" }, "超期") : "",
-      ` · 登记人 ${c.created_by}`);
+      ` · 登记人 ${Zk.name(c.created_by)}`);
     const rows = [];
     for (const [label, get] of FIELDS) {
       const v = typeof get === "function" ? get(c) : c[get];
@@ -101,7 +106,7 @@
   async function loadHistory() {
     const items = await api(`${path}/history`);
     $("#history tbody").replaceChildren(...items.map((x) => h("tr", {},
-      h("td", { style: "white-space:nowrap" }, dt(x.at)), h("td", {}, x.actor), h("td", {}, ACTIONS[x.action] || x.action),
+      h("td", { style: "white-space:nowrap" }, dt(x.at)), h("td", {}, Zk.name(x.actor)), h("td", {}, ACTIONS[x.action] || x.action),
       h("td", {}, x.field ? FIELD_NAMES[x.field] || x.field : ""),
       h("td", {}, x.field ? `${Zk.readable(x.old_value)} → ${Zk.readable(x.new_value)}` : ""), h("td", {}, x.note || ""))));
   }
@@ -131,6 +136,9 @@
     Zk.fillSelect($("#w-type"), tax.type || []);
     Zk.fillSelect($("#w-priority"), tax.priority || []);
     Zk.fillSelect($("#w-group"), tax.group || [], { empty: "—" });
+    const staff = (await Zk.people()).filter((p) => p.active && (p.role === "agent" || p.role === "admin"));
+    Zk.fillSelect($("#w-owner"), staff.map((p) => ({ code: p.username, name: `${p.display_name}${p.group_code ? "（" + p.group_code + "）" : ""}` })),
+      { empty: "未分派" });
     $("#work-form").addEventListener("submit", saveWork);
     $("#assign-me").addEventListener("click", async () => {
       try {

@@ -25,7 +25,7 @@
         h("td", {}, h("a", { href: `/cases/${c.number}` }, c.number), c.overdue ? h("span", { class: "chip", style: "color:#c62828" }, "超期") : null),
         h("td", {}, dt(c.contact_at)), h("td", {}, c.channel), h("td", {}, c.customer_name), h("td", {}, c.subject),
         h("td", {}, c.type), h("td", {}, h("span", { class: `badge ${c.priority}` }, c.priority)), h("td", {}, c.status),
-        h("td", {}, c.owner || "—"), h("td", {}, dt(c.resolution_due_at)))));
+        h("td", {}, Zk.name(c.owner)), h("td", {}, dt(c.resolution_due_at)))));
       if (!data.items.length) $("#case-table tbody").append(h("tr", {}, h("td", { colspan: 10, class: "muted" }, "没有符合条件的问题")));
       const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
       $("#page-info").textContent = `第 ${page} / ${pages} 页，共 ${data.total} 条`;

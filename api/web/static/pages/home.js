@@ -25,7 +25,7 @@
     $("tbody", section).replaceChildren(...data.items.map((c) => h("tr", { class: c.overdue ? "overdue" : "" },
       h("td", {}, h("a", { href: `/cases/${c.number}` }, c.number)), h("td", {}, c.subject),
       h("td", {}, h("span", { class: `badge ${c.priority}` }, c.priority)),
-      columns === "owner" ? h("td", {}, c.owner || h("span", { class: "muted" }, "未分派")) : h("td", {}, c.status),
+      columns === "owner" ? h("td", {}, c.owner ? Zk.name(c.owner) : h("span", { class: "muted" }, "未分派")) : h("td", {}, c.status),
       dueCell(c))));
     if (!data.items.length) $("tbody", section).append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "没有未完成的问题")));
     $(".more", section).replaceChildren(data.total > data.items.length

@@ -13,7 +13,7 @@
     $("#article-table tbody").replaceChildren(...data.items.map((a) => h("tr", {},
       h("td", {}, h("a", { href: `/knowledge/${a.id}` }, a.title)), h("td", {}, a.state), h("td", {}, a.audience),
       h("td", {}, a.product || "—"), h("td", {}, a.tags.map((t) => h("span", { class: "chip" }, t))), h("td", { class: "num" }, `v${a.version}`),
-      h("td", {}, a.owner), h("td", {}, dt(a.updated_at)), h("td", {}, pct(a.helpfulness.ratio)))));
+      h("td", {}, Zk.name(a.owner)), h("td", {}, dt(a.updated_at)), h("td", {}, pct(a.helpfulness.ratio)))));
     if (!data.items.length) $("#article-table tbody").append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "没有文章")));
     const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
     $("#page-info").textContent = `第 ${page} / ${pages} 页，共 ${data.total} 篇`;

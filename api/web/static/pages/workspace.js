@@ -148,12 +148,14 @@
     const a = await api(`/api/v1/articles/${id}`);
     const fb = async (helped) => {
       await api(`/api/v1/articles/${id}/feedback`, { method: "POST", body: { helped, suggestion_id: lastSuggestion && lastSuggestion.suggestion_id } });
+      $("#drawer-yes").setAttribute("aria-pressed", String(helped));      // one vote per article; clicking again changes it
+      $("#drawer-no").setAttribute("aria-pressed", String(!helped));
       toast("谢谢反馈");
     };
     drawer(h("h2", {}, a.title), h("div", { class: "muted" }, `${a.audience} · v${a.version} · ${a.tags.join("、")}`),
       h("div", { class: "preview", html: a.body_html }),
-      h("div", { class: "actions" }, h("button", { type: "button", onclick: () => fb(true) }, "👍 有帮助"),
-        h("button", { type: "button", onclick: () => fb(false) }, "没帮助")));
+      h("div", { class: "actions" }, h("button", { type: "button", id: "drawer-yes", "aria-pressed": "false", onclick: () => fb(true) }, "有帮助"),
+        h("button", { type: "button", id: "drawer-no", "aria-pressed": "false", onclick: () => fb(false) }, "没帮助")));
   }
 
   // one key per case being logged: a second click, Enter pressed twice or a retry after a
