@@ -23,6 +23,7 @@ from sqlmodel import Session, func, select
 from kb.cases.queries import is_overdue
 from kb.cases.workflow import OPEN_STATES
 from kb.models import Case, Satisfaction, SuggestionLog
+from kb.taxonomy import list_labels
 
 GRANULARITIES = ("day", "week", "month")
 TOP_PROBLEM_CASES = 3000   # clustering is O(n²): the newest cases of the range
@@ -153,7 +154,9 @@ def sla(session: Session, rng: Range, *, now: datetime) -> dict[str, Any]:
                                   "resolution_due_at": c.resolution_due_at.astimezone(rng.tz).isoformat()
                                   if c.resolution_due_at else None})
     table = []
-    order = sorted(k for k in by if k != "合计") + (["合计"] if "合计" in by else [])
+    rank = {label.code: i for i, label in enumerate(list_labels(session, "priority"))}   # 高, 中, 低 as configured
+    order = sorted((k for k in by if k != "合计"), key=lambda k: (rank.get(k, len(rank)), k)) + \
+        (["合计"] if "合计" in by else [])
     summary = {}
     for key in order:
         b = by[key]

@@ -147,3 +147,22 @@ def test_an_agent_reads_an_article_votes_once_and_cannot_open_a_hidden_one(scree
     expect(page.locator("#reader-title")).to_have_text("文章不存在，或你没有查看权限")
     expect(page.locator("#reader-vote")).to_be_hidden()
     assert "仅供" not in page.content()
+
+
+def test_report_tables_fit_the_page_show_rates_as_percentages_in_priority_order(screen, service):
+    page = screen.page
+    screen.sign_in("analyst", then="/reports?date_from=2026-05-01&date_to=2026-11-30&granularity=month")
+    section = page.locator("[data-report=sla]")
+    section.locator("summary").click()
+    table = section.locator("details table")
+    expect(table.locator("tbody tr").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366     # was 1476 with the SLA table open
+    headers = table.locator("thead th").all_inner_texts()
+    rows = [r.locator("td").all_inner_texts() for r in table.locator("tbody tr").all()]
+    priorities = [r[0] for r in rows if r[0] != "合计"]
+    order = [label["code"] for label in service.api("GET", "/api/v1/taxonomy/priority").json()]
+    assert priorities == [p for p in order if p in priorities], priorities   # 高/中/低 as the charts
+    for col, name in enumerate(headers):
+        if "率" in name:
+            for r in rows:
+                assert re.fullmatch(r"\d+\.\d%|—", r[col]), (name, r[col])   # 0.0%, never 0

@@ -17,11 +17,14 @@
 
   function table(section, report, name) {
     section.querySelector("details")?.remove();
-    const fmt = (v) => (v === null || v === undefined ? "—" : typeof v === "number" && !Number.isInteger(v) && v <= 1 && v >= 0 ? pct(v, 1) : String(v));
+    // a rate column is a share (0…1) whatever its value: 0 reads 0.0%, 1 reads 100.0%
+    const isRate = report.columns.map((c) => /率|CSAT|占比/.test(c));
+    const fmt = (v, i) => (v === null || v === undefined ? "—" : isRate[i] && typeof v === "number" ? pct(v, 1)
+      : Array.isArray(v) ? v.join("、") : String(v));
     section.append(h("details", { class: "table" }, h("summary", {}, `表格（${report.rows.length} 行）`),
       h("button", { type: "button", class: "small", onclick: () => Zk.download(`/api/v1/reports/${name}?${params()}&format=csv`, `${name}.csv`) }, "下载 CSV"),
-      h("table", {}, h("thead", {}, h("tr", {}, report.columns.map((c) => h("th", {}, c)))),
-        h("tbody", {}, report.rows.map((r) => h("tr", {}, r.map((v) => h("td", {}, fmt(v)))))))));
+      h("div", { class: "table-scroll" }, h("table", {}, h("thead", {}, h("tr", {}, report.columns.map((c) => h("th", {}, c)))),
+        h("tbody", {}, report.rows.map((r) => h("tr", {}, r.map((v, i) => h("td", { class: typeof v === "number" ? "num" : null }, fmt(v, i))))))))));
   }
 
   function params() {
