@@ -166,9 +166,19 @@ def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]
             groups[data.type] = route_group_for(session, data.type)
         case = Case(**values, number=number, contact_masked=mask_contact(data.contact), group=groups[data.type],
                     received_at=received, created_by=actor, created_at=now, updated_at=now)
+        unstated = []
+        if case.status in (CaseStatus.resolved, CaseStatus.closed) and case.resolved_at is None:
+            case.resolved_at = received   # the sheet says it is solved but not when: at its contact time
+            unstated.append("解决时间")
+        if case.status != CaseStatus.pending and case.first_response_at is None:
+            case.first_response_at = min(received, case.resolved_at or received)   # someone has answered it
+            unstated.append("首次响应时间")
         if case.status == CaseStatus.closed and case.closed_at is None:
             case.closed_at = case.resolved_at
         _apply_sla(case, rules)
+        if unstated:
+            case.sla_explanation = {**case.sla_explanation,
+                                    "resolved_source": f"表格未填写{'、'.join(unstated)}，按沟通时间记录"}
         if data.resolution_due_at is not None:
             case.resolution_due_at = rules.clock.local(data.resolution_due_at)
             case.sla_explanation = {**case.sla_explanation, "resolution_source": "表格中的处理时限"}

@@ -215,3 +215,21 @@ def test_rows_are_checked_without_the_write_lock_and_rechecked_inside_it(api, ru
         s.commit()
     assert len(numbers) == 2 and "已导入过" in first.errors[0]["reason"]
     assert api.get("/api/v1/cases?page_size=1").json()["total"] == 3
+
+
+def test_rows_imported_as_resolved_have_a_resolution_and_a_response_time(api):
+    """A sheet says 已解决 but has no 解决时间 column: the case must not read 尚未响应 / unresolved."""
+    add_demo_staff(api)
+    rows = [("1", "2024-05-22", "09:10", "在线客服", "孙先生", "", "", "发票查询", "上月电子发票没有收到", "咨询", "低",
+             "已解决", "李伟", "", "已重新发送到邮箱", "满意", ""),
+            ("2", "2024-05-22", "10:20", "电话", "钱女士", "", "", "咨询套餐", "想了解200M宽带套餐资费", "咨询", "中",
+             "待处理", "", "", "", "", "")]
+    report = upload(api, csv_bytes(rows), "records.csv").json()
+    assert report["imported"] == 2, report
+    resolved = api.get(f"/api/v1/cases/{report['numbers'][0]}").json()
+    assert resolved["status"] == "已解决"
+    assert resolved["resolved_at"].startswith("2024-05-22T09:10")          # the sheet gives no time: its contact time
+    assert resolved["first_response_at"].startswith("2024-05-22T09:10")
+    assert "表格" in resolved["sla_explanation"].get("resolved_source", "")
+    pending = api.get(f"/api/v1/cases/{report['numbers'][1]}").json()
+    assert pending["resolved_at"] is None and pending["first_response_at"] is None

@@ -84,7 +84,8 @@
       h("dt", {}, "接收时间"), h("dd", {}, dt(c.received_at)),
       h("dt", {}, "首次响应"), h("dd", {}, c.first_response_at ? dt(c.first_response_at) : "尚未响应"),
       h("dt", {}, "响应时限"), h("dd", {}, dt(c.response_due_at), h("div", { class: "muted" }, exp.response ? exp.response.text : "")),
-      h("dt", {}, "解决时限"), h("dd", {}, dt(c.resolution_due_at), h("div", { class: "muted" }, exp.resolution ? exp.resolution.text : "无")));
+      h("dt", {}, "解决时限"), h("dd", {}, dt(c.resolution_due_at), h("div", { class: "muted" }, exp.resolution ? exp.resolution.text : "无")),
+      ...(exp.resolved_source ? [h("dt", {}, "说明"), h("dd", { class: "muted" }, exp.resolved_source)] : []));
     const next = transitions[c.status] || [];
     Zk.fillSelect($("#next-status"), next.map((s) => ({ code: s, name: s === "处理中" && c.status === "已解决" ? "处理中（重开）" : s })));
     $("#transition-form button[type=submit]").disabled = !next.length;
