@@ -46,15 +46,15 @@ def login(request: Request) -> HTMLResponse:
     return _render(request, "login.html", "登录")
 
 
-def _page(template: str, title: str):
+def _page(template: str, title: str, roles: list[str]):
     def view(request: Request) -> HTMLResponse:
-        return _render(request, template, title)
+        return _render(request, template, title, page_roles=roles)
     view.__name__ = f"page_{template.split('.')[0]}"
     return view
 
 
 for _path, (_template, _title, _roles) in PAGES.items():
-    router.add_api_route(_path, _page(_template, _title), methods=["GET"], response_class=HTMLResponse)
+    router.add_api_route(_path, _page(_template, _title, _roles), methods=["GET"], response_class=HTMLResponse)
 
 
 @router.get("/find", response_class=HTMLResponse)

@@ -166,3 +166,15 @@ def test_report_tables_fit_the_page_show_rates_as_percentages_in_priority_order(
         if "率" in name:
             for r in rows:
                 assert re.fullmatch(r"\d+\.\d%|—", r[col]), (name, r[col])   # 0.0%, never 0
+
+
+def test_a_page_of_another_role_says_so_instead_of_showing_a_form(screen, service):
+    page = screen.page
+    screen.sign_in("analyst", then="/workspace")
+    expect(page.locator("#not-for-you")).to_contain_text("客服专员")
+    expect(page.locator("#case-form")).to_have_count(0)
+    expect(page.locator("#not-for-you a[href='/reports']")).to_be_visible()
+    page.goto(f"{service.url}/import")
+    expect(page.locator("#not-for-you")).to_be_visible()
+    page.goto(f"{service.url}/cases")                                     # a page analysts do use still works
+    expect(page.locator("#case-table tbody tr").first).to_be_visible()

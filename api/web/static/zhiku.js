@@ -231,6 +231,17 @@ const Zk = (() => {
     return out;
   }
 
+  /* A page of another role (an analyst opening /workspace): say so and point to the user's own
+     pages, instead of a form whose every save would answer 403. */
+  function notForYou(roles) {
+    const u = user();
+    const mine = $$("#nav a").filter((a) => !a.hidden);
+    $("main").replaceChildren(h("section", { class: "card narrow", id: "not-for-you" },
+      h("h1", {}, "这个页面不属于你的角色"),
+      h("p", {}, `此页面供${roles.map((r) => ROLE_NAMES[r] || r).join("、")}使用；你当前的角色是${ROLE_NAMES[u.role] || u.role}。`),
+      mine.length ? h("p", {}, "你可以使用：", mine.map((a) => [h("a", { href: a.getAttribute("href") }, a.textContent), " "])) : null));
+  }
+
   /* Every page but the login page: signed in, or off to /login. */
   function page(init) {
     document.addEventListener("DOMContentLoaded", async () => {
@@ -253,6 +264,8 @@ const Zk = (() => {
       $("#who-name").textContent = u.display_name || u.username;
       $("#who-role").textContent = ROLE_NAMES[u.role] || u.role;
       $("#sign-out").addEventListener("click", signOut);
+      const pageRoles = (document.body.dataset.pageRoles || "").split(",").filter(Boolean);
+      if (pageRoles.length && !can(pageRoles)) { notForYou(pageRoles); return; }
       try { await people(); await init(); } catch (err) { toast(err.message, "error"); throw err; }
     });
   }
