@@ -47,3 +47,9 @@ def test_article_snippets_show_text_not_markdown():
     # raw HTML in Markdown is text to the reader (rendering has HTML off); the highlighter escapes it
     assert plain_text("<script>alert(1)</script>正文") == "<script>alert(1)</script>正文"
     assert "<script>" not in highlight(plain_text("<script>alert(1)</script>正文"), ["正文"])
+
+
+def test_function_words_are_not_marked():
+    snippet = highlight("发票已经开了也不行，税控盘提示E1024", ["发票", "已经", "了", "也", "不", "税控盘", "e1024", "行"])
+    marked = [m.split("</mark>")[0] for m in snippet.split("<mark>")[1:]]
+    assert marked == ["发票", "行", "税控盘", "E1024"], snippet          # 行 is a word (a verb), 了/也/不/已经 are not
