@@ -18,6 +18,7 @@ from api.routers import (
     audiences,
     cases,
     classify,
+    customers,
     dictionary,
     health,
     jobs,
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (health, cases, suggestions, articles, audiences, knowledge, classify, models, dictionary, taxonomy,
+    for module in (health, cases, customers, suggestions, articles, audiences, knowledge, classify, models, dictionary, taxonomy,
                    users, sla, reports, jobs):
         app.include_router(module.router)
     pages.install(app)

@@ -9,6 +9,8 @@ survive untouched.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import date
 
@@ -116,3 +118,32 @@ def mask_name(name: str) -> str:
     if len(name) <= 1:
         return name
     return name[0] + "*" * (len(name) - 1)
+
+
+def normalize_contact(contact: str | None) -> str | None:
+    """One spelling per contact, so a customer is found however the agent typed it: e-mail
+    lower case; phone numbers as digits without the +86/0086 country code."""
+    if contact is None:
+        return None
+    value = contact.strip()
+    if not value:
+        return None
+    if "@" in value:
+        return value.lower()
+    digits = re.sub(r"\D", "", value)
+    if not digits:
+        return re.sub(r"\s+", "", value).lower()
+    for code in ("0086", "86"):
+        if digits.startswith(code) and len(digits) - len(code) == 11 and digits[len(code)] == "1":
+            return digits[len(code):]
+    return digits
+
+
+def contact_hash(contact: str | None, key: bytes | None) -> str | None:
+    """HMAC-SHA256 of the normalised contact with the server's secret: equal contacts match,
+    and without the key the stored value cannot be turned back into a phone number by trying
+    all of them (an unkeyed hash of a mobile number can)."""
+    normalized = normalize_contact(contact)
+    if normalized is None or not key:
+        return None
+    return hmac.new(key, normalized.encode("utf-8"), hashlib.sha256).hexdigest()

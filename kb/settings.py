@@ -7,11 +7,14 @@ to touch the environment before importing.
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,9 @@ class Settings(BaseSettings):
     case_number_prefix: str = Field(default="FW", pattern=r"^[A-Z]{1,6}$")
     store_redacted_text: bool = True
     mask_individual_names: bool = False
+    contact_hash_key: SecretStr | None = Field(
+        default=None, min_length=16, description="secret of the contact hash that finds a customer's earlier "
+        "cases; set the same value on every node. Unset: a random key kept in <var_dir>/contact-hash.key")
     load_demo_data: bool = True
     taxonomy_file: Path | None = None
     sla_file: Path | None = None
@@ -110,6 +116,27 @@ class Settings(BaseSettings):
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.var_dir / 'zhiku.sqlite3'}"
         return self
+
+    def contact_hash_key_bytes(self) -> bytes:
+        """The contact-hash secret: the configured one, or this installation's own random key,
+        created once (the first process to start writes it; the others read it)."""
+        if self.contact_hash_key is not None:
+            return self.contact_hash_key.get_secret_value().encode("utf-8")
+        path = self.var_dir / "contact-hash.key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        for _ in range(50):               # another process may be between creating and writing it
+            key = path.read_text().strip()
+            if key:
+                return key.encode("utf-8")
+            time.sleep(0.01)
+        raise RuntimeError(f"{path.name} is empty: remove it or set ZHIKU_CONTACT_HASH_KEY")
 
     @property
     def is_sqlite(self) -> bool:

@@ -36,7 +36,7 @@ from kb.models import (
     User,
 )
 from kb.outbox import record_change
-from kb.privacy import mask_contact, mask_name, redact_text
+from kb.privacy import contact_hash, mask_contact, mask_name, redact_text
 from kb.sla import SlaEngine
 from kb.suggestion_log import may_still_arrive, pending_row
 from kb.taxonomy import require_code, route_group_for
@@ -56,6 +56,7 @@ class CaseRules:
     number_prefix: str = "FW"
     store_redacted_text: bool = True
     mask_individual_names: bool = False
+    contact_key: bytes | None = None     # secret of the contact hash (customer history); None: no hash kept
 
 
 def rules_from_settings(settings, clock: Clock | None = None) -> CaseRules:
@@ -65,7 +66,8 @@ def rules_from_settings(settings, clock: Clock | None = None) -> CaseRules:
     clock = clock or Clock(tz=settings.tz)
     return CaseRules(clock=clock, sla=SlaEngine(SlaPolicy.from_toml(settings.sla_file), settings.tz),
                      number_prefix=settings.case_number_prefix, store_redacted_text=settings.store_redacted_text,
-                     mask_individual_names=settings.mask_individual_names)
+                     mask_individual_names=settings.mask_individual_names,
+                     contact_key=settings.contact_hash_key_bytes())
 
 
 def get_case(session: Session, number: str) -> Case | None:
@@ -95,6 +97,7 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
         **{**values, "contact_at": contact_at},
         number=next_case_number(session, prefix=rules.number_prefix, local_now=now),
         contact_masked=mask_contact(data.contact),
+        contact_hash=contact_hash(data.contact, rules.contact_key),
         status=CaseStatus.pending,
         group=route_group_for(session, data.type),
         received_at=now,
@@ -164,7 +167,8 @@ def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]
             values["resolved_at"] = rules.clock.local(data.resolved_at)
         if data.type not in groups:
             groups[data.type] = route_group_for(session, data.type)
-        case = Case(**values, number=number, contact_masked=mask_contact(data.contact), group=groups[data.type],
+        case = Case(**values, number=number, contact_masked=mask_contact(data.contact),
+                    contact_hash=contact_hash(data.contact, rules.contact_key), group=groups[data.type],
                     received_at=received, created_by=actor, created_at=now, updated_at=now)
         unstated = []
         if case.status in (CaseStatus.resolved, CaseStatus.closed) and case.resolved_at is None:
@@ -231,7 +235,9 @@ def update_case(session: Session, number: str, data: CaseUpdate, *, actor: str, 
     if "group" in changes:
         require_code(session, "group", changes["group"], field="group")
     if "contact" in changes:
-        changes["contact_masked"] = mask_contact(changes.pop("contact"))
+        contact = changes.pop("contact")
+        changes["contact_masked"] = mask_contact(contact)
+        changes["contact_hash"] = contact_hash(contact, rules.contact_key)
     if "contact_at" in changes and changes["contact_at"] is not None:
         changes["contact_at"] = rules.clock.local(changes["contact_at"])
     for required in ("channel", "customer_name", "subject", "description", "type", "priority",

@@ -76,6 +76,8 @@ class Case(SQLModel, table=True):
     customer_kind: CustomerKind = CustomerKind.individual
     industry: str | None = Field(default=None, max_length=64)
     contact_masked: str | None = Field(default=None, max_length=128)
+    contact_hash: str | None = Field(default=None, max_length=64, index=True,
+                                     description="HMAC-SHA256 of the normalised contact (kb.privacy.contact_hash)")
     subject: str = Field(max_length=200)
     description: str = Field(max_length=5000)
     order_number: str | None = Field(default=None, max_length=64)

@@ -82,3 +82,19 @@ def test_agent_works_a_case_and_picks_the_next_from_the_queue(screen, service):
     assert len(stamps) >= 2 and stamps == sorted(stamps), due_cells             # most urgent first
     expect(page.locator("#group-queue tbody tr").first).to_be_visible()
     screen.shot("15-home-queues")
+
+
+def test_agent_sees_the_customers_earlier_cases_while_logging(screen, service):
+    page = screen.page
+    earlier = _new_case(service, contact="13755556666", customer_name="吴先生", subject="门锁蓝牙连不上",
+                        description="门锁App一直搜索不到设备，已经重启过手机", order_number=None, tags=[])
+    screen.sign_in("agent")
+    page.fill("#customer_name", "吴先生")
+    page.fill("#contact", "+86 137 5555 6666")                     # written differently from the first time
+    box = page.locator("#customer-history")
+    expect(box).to_be_visible()
+    expect(box.locator("tbody tr", has_text=earlier["number"])).to_be_visible()
+    expect(box).to_contain_text("门锁蓝牙连不上")
+    screen.shot("17-workspace-customer-history")
+    page.fill("#contact", "13700000000")                            # another customer: nothing to show
+    expect(box).to_be_hidden()

@@ -33,8 +33,33 @@
     document.addEventListener("keydown", (ev) => {
       if (ev.key === "Escape" && !$("#drawer").hidden) closeDrawer();
     });
+    const lookup = Zk.debounce(customerHistory, 500);
+    for (const id of ["contact", "customer_id"]) $(`#${id}`).addEventListener("input", lookup);
     $("#case-form").addEventListener("submit", save);
     $("#case-form").addEventListener("reset", () => setTimeout(resetAll, 0));
+  }
+
+  /* The customer's earlier cases, by contact (matched on the server's keyed hash, the number is
+     never stored) or customer id — so the agent sees "third call about this" before typing. */
+  let historySeq = 0;
+  async function customerHistory() {
+    const contact = $("#contact").value.trim();
+    const customerId = $("#customer_id").value.trim();
+    const box = $("#customer-history");
+    const mine = ++historySeq;
+    if (contact.replace(/\D/g, "").length < 7 && !contact.includes("@") && !customerId) { box.hidden = true; return; }
+    try {
+      const r = await api("/api/v1/customers/history", { method: "POST",
+        body: { contact: contact || null, customer_id: customerId || null } });
+      if (mine !== historySeq) return;
+      box.hidden = !r.total;
+      $("#history-count").textContent = r.total > r.items.length ? `最近 ${r.items.length} 条，共 ${r.total} 条` : `${r.total} 条`;
+      $("tbody", box).replaceChildren(...r.items.map((c) => h("tr", {},
+        h("td", {}, h("a", { href: `/cases/${c.number}`, onclick: (ev) => { ev.preventDefault(); openCase(c.number); } }, c.number)),
+        h("td", {}, c.subject), h("td", {}, c.type), h("td", {}, h("span", { class: "chip" }, c.status)), h("td", {}, dt(c.updated_at)))));
+    } catch (err) {
+      if (mine === historySeq) box.hidden = true;      // history is a help, never a blocker while logging
+    }
   }
 
   function draft() {
@@ -211,6 +236,8 @@
     $("#similar").replaceChildren(h("p", { class: "muted" }, "—"));
     $("#articles").replaceChildren(h("p", { class: "muted" }, "—"));
     $("#saved").hidden = true;
+    $("#customer-history").hidden = true;
+    historySeq++;
     Zk.clearErrors($("#case-form"));
   }
 
