@@ -76,3 +76,17 @@ def test_sla_preview_explains_holidays(api):
     assert body["response"]["due_at"] == "2024-10-08T16:00:00+08:00"
     assert "国庆节" in body["response"]["explanation"]["text"]
     assert api.get("/api/v1/sla/policy").json()["priority"]["高"]["response"]["hours"] == 4
+
+
+def test_the_work_calendar_of_a_year_lists_holidays_and_makeup_days(api):
+    body = api.get("/api/v1/sla/calendar", params={"year": 2024}, role="analyst").json()
+    holidays = {d["date"]: d["reason"] for d in body["holidays"]}
+    makeup = {d["date"]: d["reason"] for d in body["makeup_workdays"]}
+    assert body["year"] == 2024 and body["estimated"] is False
+    assert holidays["2024-10-01"] == "国庆节" and holidays["2024-02-12"] == "春节"
+    assert "调休" in makeup["2024-09-29"] and "调休" in makeup["2024-10-12"]   # the Sunday and Saturday worked
+    assert "2024-10-05" in holidays                                          # a weekend inside the holiday
+    assert body["workdays"] == 251                                           # the State Council's 2024 schedule
+    for bad in ("1999", "3000", "abc"):
+        resp = api.get("/api/v1/sla/calendar", params={"year": bad})
+        assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "year"
