@@ -27,6 +27,7 @@ PAGES = {
     "/import": ("import.html", "表格导入", ["agent"]),
     "/knowledge": ("knowledge.html", "知识库", ["knowledge_manager", "agent", "analyst"]),
     "/reports": ("reports.html", "服务报表", ["analyst"]),
+    "/models": ("models.html", "模型", ["analyst"]),
     "/admin": ("admin.html", "管理", ["admin", "knowledge_manager"]),
 }
 
