@@ -15,7 +15,7 @@
       b.setAttribute("aria-selected", String(b.dataset.tab === name));
     }
     for (const t of $$(".tab")) t.hidden = t.id !== `tab-${name}`;
-    history.replaceState(null, "", `#${name}`);
+    if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
     loaders[name]().catch((err) => toast(err.message, "error"));
   }
 
@@ -263,8 +263,12 @@
     });
 
     for (const b of $$("#tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
-    const wanted = location.hash.slice(1);
     const visible = $$("#tabs button").filter((b) => !b.hidden).map((b) => b.dataset.tab);
-    showTab(visible.includes(wanted) ? wanted : visible[0]);
+    const fromHash = () => {                     // /admin#dictionary links straight to a tab (and back/forward work)
+      const wanted = decodeURIComponent(location.hash.slice(1));
+      showTab(visible.includes(wanted) ? wanted : visible[0]);
+    };
+    window.addEventListener("hashchange", fromHash);
+    fromHash();
   });
 })();
