@@ -254,6 +254,13 @@ const Zk = (() => {
       $("#find-form").hidden = false;
       const q = new URLSearchParams(location.search).get("q");
       if (location.pathname === "/find" && q) $("#find-q").value = q;
+      // Ctrl+Enter (⌘+Enter) submits the form being typed in: saving a case without the mouse
+      document.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && ev.target.form && !ev.target.form.hidden) {
+          ev.preventDefault();
+          ev.target.form.requestSubmit();
+        }
+      });
       // "/" jumps to the search box from anywhere but a text field, as in most desk tools
       document.addEventListener("keydown", (ev) => {
         const t = ev.target;
