@@ -6,7 +6,9 @@ and the proposal box says what it means."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
+import pytest
 from playwright.sync_api import expect
 
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -151,7 +153,7 @@ def test_an_agent_reads_an_article_votes_once_and_cannot_open_a_hidden_one(scree
 
 def test_report_tables_fit_the_page_show_rates_as_percentages_in_priority_order(screen, service):
     page = screen.page
-    screen.sign_in("analyst", then="/reports?date_from=2026-05-01&date_to=2026-11-30&granularity=month")
+    screen.sign_in("analyst", then=quote("/reports?date_from=2026-05-01&date_to=2026-11-30&granularity=month"))
     section = page.locator("[data-report=sla]")
     section.locator("summary").click()
     table = section.locator("details table")
@@ -178,3 +180,21 @@ def test_a_page_of_another_role_says_so_instead_of_showing_a_form(screen, servic
     expect(page.locator("#not-for-you")).to_be_visible()
     page.goto(f"{service.url}/cases")                                     # a page analysts do use still works
     expect(page.locator("#case-table tbody tr").first).to_be_visible()
+
+
+def test_daily_satisfaction_lines_are_a_seven_day_window_not_a_zig_zag(screen, service):
+    page = screen.page
+    query = "date_from=2026-06-01&date_to=2026-11-30&granularity=day"
+    screen.sign_in("analyst", then=quote(f"/reports?{query}"))
+    expect(page.locator("#kpis .kpi").first).to_be_visible()
+    sat = service.api("GET", f"/api/v1/reports/satisfaction?{query}", role="analyst").json()
+    line = page.evaluate("Chart.getChart('chart-csat').data.datasets.find(d => d.type === 'line')")
+    assert "7 日" in line["label"]
+    rated = [sum(counts[i] for counts in sat["series"].values()) for i in range(len(sat["periods"]))]
+    for i in (30, 90, len(rated) - 1):
+        window = range(max(0, i - 6), i + 1)
+        total = sum(rated[j] for j in window)
+        expected = sum(sat["series"]["满意"][j] for j in window) / total if total else None
+        assert line["data"][i] == pytest.approx(expected) if expected is not None else line["data"][i] is None
+    nps_label = page.evaluate("Chart.getChart('chart-nps').data.datasets[0].label")
+    assert "7 日" in nps_label

@@ -47,6 +47,15 @@
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } } });
   }
 
+  /* share over the last `days` periods: sum(part) / sum(whole), null while nothing was rated */
+  function rolling(part, whole, days = 7) {
+    return part.map((_, i) => {
+      let p = 0, w = 0;
+      for (let j = Math.max(0, i - days + 1); j <= i; j++) { p += part[j]; w += whole[j]; }
+      return w ? p / w : null;
+    });
+  }
+
   function draw() {
     kpis();
     drawVolumes();
@@ -58,13 +67,22 @@
       { label: "解决达标率", data: pr.map((p) => byP[p].resolution_rate), backgroundColor: COLORS[2] }] },
       options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
     const sat = data.satisfaction;
+    // by day a handful of ratings makes the rate jump 0 → 100 % → 0: the line is a 7-day window then
+    const daily = data.volumes.granularity === "day";
+    const rated = sat.periods.map((_, i) => Object.values(sat.series).reduce((n, counts) => n + counts[i], 0));
+    const csatLine = daily ? rolling(sat.series["满意"] || [], rated) : sat.csat_series;
     chart("chart-csat", { type: "bar", data: { labels: sat.periods, datasets: [
       ...Object.entries(sat.series).map(([label, counts], i) => ({ label, data: counts, stack: "s", backgroundColor: ["#2f9e44", "#f08c00", "#e03131"][i] })),
-      { label: "CSAT", type: "line", data: sat.csat_series, yAxisID: "rate", borderColor: COLORS[0], spanGaps: true }] },
+      { label: daily ? "CSAT（近 7 日）" : "CSAT", type: "line", data: csatLine, yAxisID: "rate", borderColor: COLORS[0], spanGaps: true }] },
       options: { scales: { y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, rate: { position: "right", min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
     const nps = data.nps;
+    const answers = nps.periods.map((_, i) => nps.series.promoters[i] + nps.series.passives[i] + nps.series.detractors[i]);
+    const detractors = rolling(nps.series.detractors, answers);
+    const npsLine = daily
+      ? rolling(nps.series.promoters, answers).map((p, i) => (p === null ? null : Math.round((p - detractors[i]) * 1000) / 10))
+      : nps.nps_series;
     chart("chart-nps", { type: "line", data: { labels: nps.periods, datasets: [
-      { label: "NPS", data: nps.nps_series, borderColor: COLORS[3], spanGaps: true },
+      { label: daily ? "NPS（近 7 日）" : "NPS", data: npsLine, borderColor: COLORS[3], spanGaps: true },
       { label: "回答数", type: "bar", data: nps.periods.map((_, i) => nps.series.promoters[i] + nps.series.passives[i] + nps.series.detractors[i]), yAxisID: "n", backgroundColor: "#dee2e6" }] },
       options: { scales: { y: { min: -100, max: 100 }, n: { position: "right", beginAtZero: true, ticks: { precision: 0 } } } } });
     const top = data["top-problems"].problems;
