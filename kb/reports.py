@@ -24,6 +24,7 @@ from kb.cases.queries import is_overdue
 from kb.cases.workflow import OPEN_STATES
 from kb.models import Case, Satisfaction, SuggestionLog
 from kb.taxonomy import list_labels
+from kb.text.titles import merge_same_titles
 
 GRANULARITIES = ("day", "week", "month")
 TOP_PROBLEM_CASES = 3000   # clustering is O(n²): the newest cases of the range
@@ -231,6 +232,7 @@ def nps(session: Session, rng: Range) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- top problems
 
+
 def top_problems(session: Session, rng: Range, *, tokenize: Callable[[str], list[str]], cluster,
                  limit: int = 10, min_size: int = 3) -> dict[str, Any]:
     """The most frequent problems of the range: cases grouped by topic (the same clustering
@@ -240,7 +242,8 @@ def top_problems(session: Session, rng: Range, *, tokenize: Callable[[str], list
                                      Case.type)
                               .where(Case.contact_at >= rng.start, Case.contact_at < rng.end)
                               .order_by(Case.contact_at.desc()).limit(TOP_PROBLEM_CASES)))
-    clusters = cluster([tokenize(f"{c.subject}\n{c.description}") for c in cases], min_size=min_size)
+    clusters = merge_same_titles(cluster([tokenize(f"{c.subject}\n{c.description}") for c in cases], min_size=min_size),
+                                 [c.subject for c in cases])
     periods = rng.periods()
     position = {p: i for i, p in enumerate(periods)}
     middle = rng.start + (rng.end - rng.start) / 2

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from kb.articles.queries import Reader
 from kb.models import Article, ArticleCaseLink, Case, CaseStatus
+from kb.text.titles import merge_same_titles
 
 RESOLVED = (CaseStatus.resolved, CaseStatus.closed)
 MAX_CASES = 3000     # average-linkage clustering is O(n²) in memory: the most recent cases only
@@ -31,7 +32,8 @@ def gap_report(cases: list[Case], tokenize: Callable[[str], list[str]], cluster,
                recent_days: int = 30, min_size: int = 3, limit: int = 20) -> list[dict]:
     """Clusters of uncovered cases, by size and then by recent growth, each with a suggested
     title (the most central case's subject), its top words, counts and example cases."""
-    clusters = cluster([tokenize(f"{c.subject}\n{c.description}") for c in cases], min_size=min_size)
+    clusters = merge_same_titles(cluster([tokenize(f"{c.subject}\n{c.description}") for c in cases], min_size=min_size),
+                                 [c.subject for c in cases])
     recent_from = now - timedelta(days=recent_days)
     before_from = recent_from - timedelta(days=recent_days)
     out = []

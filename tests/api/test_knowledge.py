@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kb.models import Role
 from tests.api.test_articles import create, publish
-from tests.conftest import case_payload
+from tests.conftest import add_user, case_payload
 
 KM = Role.knowledge_manager
 INVOICE = ["电子发票开具失败，提示抬头税号不正确", "开电子发票时报税号格式错误，发票开不出来", "电子发票税号校验失败无法开票",
@@ -51,8 +51,10 @@ def test_stale_lists_review_due_superseded_and_unhelpful_articles(api):
                                     fixed_in_version="V1.0"))
     fresh = publish(api, create(api, title="发票开具", body="在订单详情开票", product="智能办公系统",
                                 fixed_in_version="V9.0"))
-    for _ in range(5):
-        api.post(f"/api/v1/articles/{unhelpful['id']}/feedback", json={"helped": False})
+    for i in range(5):                                  # five agents, one vote each
+        key = add_user(api.engine, f"voter_{i}", Role.agent)
+        api.client.post(f"/api/v1/articles/{unhelpful['id']}/feedback", json={"helped": False},
+                        headers={"Authorization": f"Bearer {key}"})
     body = api.get("/api/v1/kb/stale", KM).json()
     by_id = {item["id"]: {r["code"] for r in item["reasons"]} for item in body["items"]}
     assert by_id[old["id"]] == {"review_due", "version_superseded"}

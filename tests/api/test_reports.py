@@ -112,3 +112,25 @@ def test_bad_ranges_and_roles(api):
     assert api.get("/api/v1/reports/volumes", role="agent").status_code == 403
     empty = api.get("/api/v1/reports/sla", role="analyst").json()
     assert empty["overall"] is None and len(empty["periods"]) == 14   # 90 days by week: 2024-02-22 (Thu) … 2024-05-21
+
+
+def test_top_problems_with_titles_differing_in_a_function_word_are_one_problem():
+    from classifier.clusters import Cluster
+    from kb.text.titles import merge_same_titles
+
+    titles = ["会员积分没到账", "会员积分没有到账", "积分没有到账", "发票抬头开错了", "会员积分没到账了", "发票抬头错了"]
+    clusters = [Cluster(members=[0, 4], top_terms=["积分", "到账"]), Cluster(members=[3], top_terms=["发票", "抬头"]),
+                Cluster(members=[1, 2], top_terms=["积分", "会员"]), Cluster(members=[5], top_terms=["抬头"])]
+    merged = merge_same_titles(clusters, titles)
+    assert [sorted(c.members) for c in merged] == [[0, 1, 2, 4], [3, 5]]
+    assert merged[0].top_terms == ["积分", "到账", "会员"]
+    assert merge_same_titles([], titles) == []
+
+
+def test_different_problems_with_similar_words_stay_apart():
+    from classifier.clusters import Cluster
+    from kb.text.titles import merge_same_titles
+
+    titles = ["发票金额开错", "发票抬头开错", "打印机不出纸", "打印机卡纸"]
+    clusters = [Cluster(members=[i], top_terms=[]) for i in range(4)]
+    assert len(merge_same_titles(clusters, titles)) == 4
