@@ -20,6 +20,7 @@ def run(*, jobs: bool = True, index_writer: bool = True, announce: bool = True) 
     """Run until SIGTERM/SIGINT: the database is already migrated by whoever started us."""
     from api.jobs import JobWorker
     from api.logging import configure_logging
+    from api.runtime import Refresher
     from indexer.sync import IndexWorker
     from indexer.whoosh_index import WhooshIndex
     from kb.db import make_engine
@@ -34,9 +35,13 @@ def run(*, jobs: bool = True, index_writer: bool = True, announce: bool = True) 
         os.nice(settings.background_nice)
     engine = make_engine(settings.database_url, settings=settings)
     install_segmenter_from_db(engine, settings.jieba_cache_dir)
+    # a dictionary saved on any node reaches this process too: without it the index kept the old
+    # text version (a new typo never acted on suggestions) and training kept the old dictionary
+    # (every candidate refused at promotion) until a restart
+    dictionary = Refresher(engine, None, settings.jieba_cache_dir, settings.model_poll_seconds)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)
-    parts = []
+    parts = [dictionary]
     if index_writer:
         parts.append(IndexWorker(engine, index, settings.var_dir / "indexer.lock", interval=settings.index_poll_seconds,
                                  retention_days=settings.feed_retention_days))

@@ -19,9 +19,11 @@ log = logging.getLogger("zhiku.runtime")
 
 class Refresher:
     """Polls the DB; builds a new segmenter off the request path when the dictionary changed,
-    and lets the predictor follow the production pointer."""
+    and lets the predictor follow the production pointer. The background process runs one
+    without a predictor: its index writer rebuilds for the new dictionary and its training
+    jobs train with it."""
 
-    def __init__(self, engine: Engine, predictor: Predictor, cache_dir, interval: float) -> None:
+    def __init__(self, engine: Engine, predictor: Predictor | None, cache_dir, interval: float) -> None:
         self.engine = engine
         self.predictor = predictor
         self.cache_dir = cache_dir
@@ -42,8 +44,9 @@ class Refresher:
         seg = install_segmenter_from_db(self.engine, self.cache_dir)
         if seg.version != before:
             log.info("text pipeline rebuilt", extra={"text_version": seg.version})
-        with make_session(self.engine) as session:
-            self.predictor.refresh(session)
+        if self.predictor is not None:       # the background process follows the dictionary only
+            with make_session(self.engine) as session:
+                self.predictor.refresh(session)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -185,3 +185,32 @@ def test_supervisor_reads_the_reports_with_charts(screen, service):
     expect(page.locator("[data-report=top-problems] details table tbody tr").first).to_be_visible()
     page.select_option("#volume-dim", "channel")
     assert "电话" in page.evaluate("Chart.getChart('chart-volumes').data.datasets.map(d => d.label)")
+
+
+def test_knowledge_manager_turns_a_resolved_case_into_a_published_article_for_an_audience(screen, service):
+    page = screen.page
+    case = service.api("POST", "/api/v1/cases", role="agent", json={
+        "channel": "在线客服", "customer_name": "嘉兴禾丰餐饮", "subject": "收银机小票打印乱码",
+        "description": "升级收银软件后小票上的中文全部变成乱码，客户电话13611112222", "type": "咨询", "priority": "中"}).json()
+    service.api("POST", f"/api/v1/cases/{case['number']}/resolve", role="agent", json={
+        "root_cause": "环境配置问题", "solution_temp": "打印机驱动切换为 GB18030 编码", "result": "小票恢复正常"})
+    screen.sign_in("knowledge_manager", then="/knowledge")
+    page.fill("#from-case-form [name=case_number]", case["number"])
+    page.click("#from-case-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/knowledge/\d+$"))
+    expect(page.locator("#a-body")).to_have_value(re.compile("GB18030"))
+    assert "13611112222" not in page.input_value("#a-body")                 # drafted from the redacted case
+    expect(page.locator("#links-card")).to_contain_text(case["number"])
+    page.select_option("#a-audience", "仅技术团队")
+    page.fill("#a-note", "按受众发布")
+    page.click("#a-save")
+    expect(page.locator("#state-box")).to_contain_text("v2")
+    page.locator("#state-box button", has_text="提交审核").click()
+    expect(page.locator("#a-state")).to_have_text("审核中")
+    page.locator("#state-box button", has_text="发布").click()
+    expect(page.locator("#a-state")).to_have_text("已发布")
+    screen.shot("23-article-published")
+    article_id = int(page.url.rsplit("/", 1)[1])
+    stored = service.api("GET", f"/api/v1/articles/{article_id}", role="knowledge_manager").json()
+    assert stored["state"] == "已发布" and stored["audience"] == "仅技术团队" and case["number"] in stored["linked_cases"]
+    assert service.api("GET", f"/api/v1/articles/{article_id}", role="agent").status_code == 404   # 产品支持组 may not
