@@ -5,7 +5,7 @@ resolved cases ``bench/suggest_load.py`` arranges: ``--var`` reuses one), drives
 Chromium with Playwright as the admin (who may open every page), and times in the page
 itself (``performance.now()``):
 
-- keystroke → proposals: from the last keydown in 客户需求描述 to the similar-case list being
+- keystroke → proposals: from the last keystroke (input event) in 客户需求描述 to the similar-case list being
   redrawn; baseline: the 400 ms debounce plus the ``/api/v1/suggestions`` call's own time
   (Resource Timing) in the same step, so the page's own overhead is the difference;
 - save → number: from the click on 保存问题 to the case number on screen; baseline: the
@@ -46,7 +46,7 @@ INSTRUMENT = """() => {
     .observe(document.querySelector('#similar'), {childList: true});
   new MutationObserver(() => { if (document.querySelector('#saved-number')) window.__t.saved = performance.now(); })
     .observe(document.querySelector('#saved'), {childList: true, subtree: true});
-  document.addEventListener('keydown', () => { window.__t.key = performance.now(); }, {capture: true});
+  document.addEventListener('input', () => { window.__t.key = performance.now(); }, {capture: true});
   document.addEventListener('click', () => { window.__t.click = performance.now(); }, {capture: true});
 }"""
 
@@ -120,22 +120,24 @@ def main() -> None:
                         page.fill("#description", text[:-1])
                         page.focus("#description")
                         page.keyboard.type(text[-1])
-                        page.wait_for_function("window.__t.similar > window.__t.key")
-                        typed.append(page.evaluate("window.__t.similar - window.__t.key"))
+                        page.wait_for_function("() => window.__t.similar > window.__t.key")
+                        typed.append(page.evaluate("() => window.__t.similar - window.__t.key"))
                         typed_api.append(page.evaluate(LAST_CALL, "/api/v1/suggestions"))
                         page.select_option("#type", index=1)
                         page.select_option("#priority", index=1)
                         page.click("#save")
-                        page.wait_for_function("window.__t.saved > window.__t.click")
-                        saved.append(page.evaluate("window.__t.saved - window.__t.click"))
+                        page.wait_for_function("() => window.__t.saved > window.__t.click")
+                        saved.append(page.evaluate("() => window.__t.saved - window.__t.click"))
                         saved_api.append(page.evaluate(LAST_CALL, "/api/v1/cases"))
                         for path, ready in PAGES:
                             page.goto(f"{url}{path}")
                             page.wait_for_selector(ready)
-                            pages[path].append(page.evaluate("performance.now()"))
+                            pages[path].append(page.evaluate("() => performance.now()"))
                             pages_api[path].append(page.evaluate(SLOWEST_API))
                     except Exception as exc:            # counted, not fatal: the table says how many
-                        errors.append(f"walk {i}: {type(exc).__name__}: {str(exc)[:200]}")
+                        state = page.evaluate("() => [document.querySelector('#suggest-state')?.textContent, "
+                                              "JSON.stringify(window.__t || {})]")
+                        errors.append(f"walk {i}: {type(exc).__name__}: {str(exc)[:200]} (page: {state})")
                 browser.close()
         finally:
             proc.terminate()
