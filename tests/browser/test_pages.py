@@ -113,6 +113,7 @@ def test_knowledge_manager_edits_an_article_and_restores_a_version(screen, servi
 
     page.fill("#a-body", original + "\n\n## 补充\n\n如仍失败，请**清除应用缓存**后重试。")
     expect(page.locator("#preview strong")).to_have_text("清除应用缓存")   # live Markdown preview
+    page.fill("#a-tags", page.input_value("#a-tags") + ", 清缓存")
     page.fill("#a-note", "补充清缓存步骤")
     page.click("#a-save")
     expect(page.locator("#state-box")).to_contain_text(f"v{start + 1}")
@@ -120,6 +121,9 @@ def test_knowledge_manager_edits_an_article_and_restores_a_version(screen, servi
 
     page.click("#compare")                                               # the two newest versions
     expect(page.locator("#diff-table")).to_contain_text("清除应用缓存")
+    expect(page.locator("#diff")).to_contain_text("标签：")                # Chinese labels, readable values
+    diff_text = page.locator("#diff").inner_text()
+    assert "tags" not in diff_text and '["' not in diff_text and "清缓存" in diff_text, diff_text
     page.locator("#diff-table").scroll_into_view_if_needed()
     screen.shot("07-article-diff")
 
@@ -132,6 +136,10 @@ def test_knowledge_manager_edits_an_article_and_restores_a_version(screen, servi
     page.goto(f"{service.url}/knowledge")
     page.click("#tabs button[data-tab=gaps]")
     expect(page.locator("#gaps p").first).to_be_visible()
+    gaps = service.api("GET", "/api/v1/kb/gaps?days=365", role="knowledge_manager").json()["gaps"]
+    assert gaps, "the demo data has knowledge gaps to show"
+    example = gaps[0]["examples"][0]["number"]
+    expect(page.locator(f"#gaps a[href='/cases/{example}']")).to_be_visible()   # examples are links
     screen.shot("09-knowledge-gaps")
 
 
