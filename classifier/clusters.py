@@ -7,6 +7,7 @@ linkage (connected components of a similarity graph) does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
@@ -14,10 +15,26 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from kb.text import current
+
 DISTANCE_THRESHOLD = 0.65    # cosine distance; chosen by reading the TipDM clusters (bench/kb_quality.py)
 SVD_COMPONENTS = 120
+TOKEN_CACHE_TEXTS = 8000     # > the 3,000 cases a top-problems report clusters; a few MB per worker
 GENERAL_IDF_FLOOR = 5.0      # words below this IDF in jieba's general-Chinese table (我, 说, 没有, 问题…)
                              # say nothing about the topic; without them narrative complaints stop clumping
+
+
+def topic_tokens(text: str) -> list[str]:
+    """A case's words for topic clustering, remembered per text and dictionary version: the top
+    problems and the knowledge gaps segment the same few thousand recent cases on every visit
+    (half of a 1.3 s top-problems report at 100k cases was jieba)."""
+    return list(_cached_tokens(current().version, text))
+
+
+@lru_cache(maxsize=TOKEN_CACHE_TEXTS)
+def _cached_tokens(version: str, text: str) -> tuple[str, ...]:
+    seg = current()
+    return tuple(seg.tokens(seg.normalize(text), "classify"))
 
 
 def _topic_words(tokens: list[str]) -> list[str]:

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import ClockDep, SessionDep, require
 from api.schemas import PROBLEM_RESPONSES
-from classifier.clusters import cluster_tokens
+from classifier.clusters import cluster_tokens, topic_tokens
 from kb.articles.gaps import gap_report, uncovered_cases
 from kb.articles.queries import Reader
 from kb.articles.stale import stale_articles
 from kb.models import Role, User
-from kb.text import current
 
 router = APIRouter(prefix="/api/v1/kb", tags=["articles"], responses=PROBLEM_RESPONSES)
 Curator = Annotated[User, Depends(require(Role.knowledge_manager, Role.analyst))]
@@ -28,9 +27,7 @@ def gaps(session: SessionDep, user: Curator, clock: ClockDep,
     """知识缺口：没有关联文章的已解决问题按主题聚类，按数量与近期趋势排序；代表性问题的标题作为建议标题。"""
     now = clock.now()
     cases = uncovered_cases(session, since=now - timedelta(days=days), reader=Reader.of(session, user))
-    seg = current()
-    report = gap_report(cases, lambda text: seg.tokens(seg.normalize(text), "classify"), cluster_tokens, now=now,
-                        min_size=min_size, limit=limit)
+    report = gap_report(cases, topic_tokens, cluster_tokens, now=now, min_size=min_size, limit=limit)
     return {"cases_considered": len(cases), "days": days, "gaps": report}
 
 

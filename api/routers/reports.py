@@ -15,12 +15,11 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import ClockDep, QueryDate, SessionDep, require
 from api.schemas import PROBLEM_RESPONSES
-from classifier.clusters import cluster_tokens
+from classifier.clusters import cluster_tokens, topic_tokens
 from kb import reports
 from kb.cases import sheet_export
 from kb.errors import FieldError
 from kb.models import Role, User
-from kb.text import current
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 Supervisor = Annotated[User, Depends(require(Role.analyst))]   # admin (supervisor) always may
@@ -89,9 +88,7 @@ def nps(session: SessionDep, _user: Supervisor, rng: RangeDep, format: Format = 
 def top_problems(session: SessionDep, _user: Supervisor, rng: RangeDep, format: Format = "json",
                  limit: Annotated[int, Query(ge=1, le=50)] = 10):
     """高频问题：按主题聚类的问题数与趋势（前半段 → 后半段）。"""
-    seg = current()
-    body = reports.top_problems(session, rng, tokenize=lambda text: seg.tokens(seg.normalize(text), "classify"),
-                                cluster=cluster_tokens, limit=limit)
+    body = reports.top_problems(session, rng, tokenize=topic_tokens, cluster=cluster_tokens, limit=limit)
     return _out("top-problems", body, format, rng)
 
 
