@@ -183,7 +183,7 @@ def test_supervisor_reads_the_reports_with_charts(screen, service):
     screen.sign_in("admin", then=quote("/reports?date_from=2026-05-01&date_to=2026-11-30&granularity=month"))
     expect(page.locator("#kpis .kpi").first).to_be_visible()
     for canvas in ("chart-volumes", "chart-sla", "chart-csat", "chart-nps", "chart-top", "chart-acceptance"):
-        assert page.evaluate(f"!!Chart.getChart('{canvas}')"), canvas
+        page.wait_for_function(f"() => !!Chart.getChart('{canvas}')")      # each drawn as its report arrives
     drawn = page.evaluate("Chart.getChart('chart-volumes').data.datasets.reduce((n, d) => n + d.data.reduce((a, b) => a + b, 0), 0)")
     volumes = service.api("GET", "/api/v1/reports/volumes?date_from=2026-05-01&date_to=2026-11-30&granularity=month",
                           role="analyst").json()

@@ -56,64 +56,93 @@
     });
   }
 
-  function draw() {
-    kpis();
-    drawVolumes();
-    const byP = data.sla.by_priority;
-    const order = new Map((tax.priority || []).map((l, i) => [l.code, i]));
-    const pr = Object.keys(byP).sort((a, b) => (order.get(a) ?? 99) - (order.get(b) ?? 99));
-    chart("chart-sla", { type: "bar", data: { labels: pr, datasets: [
-      { label: "响应达标率", data: pr.map((p) => byP[p].response_rate), backgroundColor: COLORS[0] },
-      { label: "解决达标率", data: pr.map((p) => byP[p].resolution_rate), backgroundColor: COLORS[2] }] },
-      options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
-    const sat = data.satisfaction;
-    // by day a handful of ratings makes the rate jump 0 → 100 % → 0: the line is a 7-day window then
-    const daily = data.volumes.granularity === "day";
-    const rated = sat.periods.map((_, i) => Object.values(sat.series).reduce((n, counts) => n + counts[i], 0));
-    const csatLine = daily ? rolling(sat.series["满意"] || [], rated) : sat.csat_series;
-    chart("chart-csat", { type: "bar", data: { labels: sat.periods, datasets: [
-      ...Object.entries(sat.series).map(([label, counts], i) => ({ label, data: counts, stack: "s", backgroundColor: ["#2f9e44", "#f08c00", "#e03131"][i] })),
-      { label: daily ? "CSAT（近 7 日）" : "CSAT", type: "line", data: csatLine, yAxisID: "rate", borderColor: COLORS[0], spanGaps: true }] },
-      options: { scales: { y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, rate: { position: "right", min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
-    const nps = data.nps;
-    const answers = nps.periods.map((_, i) => nps.series.promoters[i] + nps.series.passives[i] + nps.series.detractors[i]);
-    const detractors = rolling(nps.series.detractors, answers);
-    const npsLine = daily
-      ? rolling(nps.series.promoters, answers).map((p, i) => (p === null ? null : Math.round((p - detractors[i]) * 1000) / 10))
-      : nps.nps_series;
-    chart("chart-nps", { type: "line", data: { labels: nps.periods, datasets: [
-      { label: daily ? "NPS（近 7 日）" : "NPS", data: npsLine, borderColor: COLORS[3], spanGaps: true },
-      { label: "回答数", type: "bar", data: nps.periods.map((_, i) => nps.series.promoters[i] + nps.series.passives[i] + nps.series.detractors[i]), yAxisID: "n", backgroundColor: "#dee2e6" }] },
-      options: { scales: { y: { min: -100, max: 100 }, n: { position: "right", beginAtZero: true, ticks: { precision: 0 } } } } });
-    const top = data["top-problems"].problems;
-    chart("chart-top", { type: "bar", data: { labels: top.map((p) => p.title.slice(0, 14)), datasets: [
-      { label: "前半段", data: top.map((p) => p.first_half), backgroundColor: "#a5d8ff" },
-      { label: "后半段", data: top.map((p) => p.second_half), backgroundColor: COLORS[0] }] },
-      options: { indexAxis: "y", scales: { x: { stacked: true, ticks: { precision: 0 } }, y: { stacked: true } } } });
-    const acc = data.acceptance.versions;
-    chart("chart-acceptance", { type: "bar", data: { labels: acc.map((v) => v.version), datasets: [
-      { label: "类型采纳率", data: acc.map((v) => v.type_rate), backgroundColor: COLORS[0] },
-      { label: "优先级采纳率", data: acc.map((v) => v.priority_rate), backgroundColor: COLORS[1] }] },
-      options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
-    for (const section of $$("[data-report]")) table(section, data[section.dataset.report], section.dataset.report);
-    $("#overdue tbody").replaceChildren(...data.sla.overdue_cases.map((c) => h("tr", { class: "overdue" },
-      h("td", {}, h("a", { href: `/cases/${c.number}` }, c.number)), h("td", {}, c.subject), h("td", {}, c.priority), h("td", {}, c.status),
-      h("td", {}, c.owner || "—"), h("td", {}, dt(c.resolution_due_at)))));
-    if (!data.sla.overdue_cases.length) $("#overdue tbody").append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "没有超期问题")));
-    $("#range-note").textContent = `${data.volumes.date_from} 至 ${data.volumes.date_to}，按${{ day: "日", week: "周", month: "月" }[data.volumes.granularity]}`;
-  }
+  /* Each report is drawn as soon as it arrives (at 100k cases in range the SLA and top-problems
+     reports take about a second each): the supervisor reads the KPIs and the quick charts
+     without waiting for the slowest one. */
+  const drawers = {
+    volumes() {
+      drawVolumes();
+      const v = data.volumes;
+      $("#range-note").textContent = `${v.date_from} 至 ${v.date_to}，按${{ day: "日", week: "周", month: "月" }[v.granularity]}`;
+    },
+    sla() {
+      const byP = data.sla.by_priority;
+      const order = new Map((tax.priority || []).map((l, i) => [l.code, i]));
+      const pr = Object.keys(byP).sort((a, b) => (order.get(a) ?? 99) - (order.get(b) ?? 99));
+      chart("chart-sla", { type: "bar", data: { labels: pr, datasets: [
+        { label: "响应达标率", data: pr.map((p) => byP[p].response_rate), backgroundColor: COLORS[0] },
+        { label: "解决达标率", data: pr.map((p) => byP[p].resolution_rate), backgroundColor: COLORS[2] }] },
+        options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
+      $("#overdue tbody").replaceChildren(...data.sla.overdue_cases.map((c) => h("tr", { class: "overdue" },
+        h("td", {}, h("a", { href: `/cases/${c.number}` }, c.number)), h("td", {}, c.subject), h("td", {}, c.priority), h("td", {}, c.status),
+        h("td", {}, Zk.name(c.owner)), h("td", {}, dt(c.resolution_due_at)))));
+      if (!data.sla.overdue_cases.length) $("#overdue tbody").append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "没有超期问题")));
+    },
+    satisfaction() {
+      const sat = data.satisfaction;
+      // by day a handful of ratings makes the rate jump 0 → 100 % → 0: the line is a 7-day window then
+      const daily = sat.granularity === "day";
+      const rated = sat.periods.map((_, i) => Object.values(sat.series).reduce((n, counts) => n + counts[i], 0));
+      const csatLine = daily ? rolling(sat.series["满意"] || [], rated) : sat.csat_series;
+      chart("chart-csat", { type: "bar", data: { labels: sat.periods, datasets: [
+        ...Object.entries(sat.series).map(([label, counts], i) => ({ label, data: counts, stack: "s", backgroundColor: ["#2f9e44", "#f08c00", "#e03131"][i] })),
+        { label: daily ? "CSAT（近 7 日）" : "CSAT", type: "line", data: csatLine, yAxisID: "rate", borderColor: COLORS[0], spanGaps: true }] },
+        options: { scales: { y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, rate: { position: "right", min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
+    },
+    nps() {
+      const nps = data.nps;
+      const daily = nps.granularity === "day";
+      const answers = nps.periods.map((_, i) => nps.series.promoters[i] + nps.series.passives[i] + nps.series.detractors[i]);
+      const detractors = rolling(nps.series.detractors, answers);
+      const npsLine = daily
+        ? rolling(nps.series.promoters, answers).map((p, i) => (p === null ? null : Math.round((p - detractors[i]) * 1000) / 10))
+        : nps.nps_series;
+      chart("chart-nps", { type: "line", data: { labels: nps.periods, datasets: [
+        { label: daily ? "NPS（近 7 日）" : "NPS", data: npsLine, borderColor: COLORS[3], spanGaps: true },
+        { label: "回答数", type: "bar", data: answers, yAxisID: "n", backgroundColor: "#dee2e6" }] },
+        options: { scales: { y: { min: -100, max: 100 }, n: { position: "right", beginAtZero: true, ticks: { precision: 0 } } } } });
+    },
+    "top-problems"() {
+      const top = data["top-problems"].problems;
+      chart("chart-top", { type: "bar", data: { labels: top.map((p) => p.title.slice(0, 14)), datasets: [
+        { label: "前半段", data: top.map((p) => p.first_half), backgroundColor: "#a5d8ff" },
+        { label: "后半段", data: top.map((p) => p.second_half), backgroundColor: COLORS[0] }] },
+        options: { indexAxis: "y", scales: { x: { stacked: true, ticks: { precision: 0 } }, y: { stacked: true } } } });
+    },
+    acceptance() {
+      const acc = data.acceptance.versions;
+      chart("chart-acceptance", { type: "bar", data: { labels: acc.map((v) => v.version), datasets: [
+        { label: "类型采纳率", data: acc.map((v) => v.type_rate), backgroundColor: COLORS[0] },
+        { label: "优先级采纳率", data: acc.map((v) => v.priority_rate), backgroundColor: COLORS[1] }] },
+        options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
+    },
+  };
+  const KPI_INPUTS = ["volumes", "sla", "satisfaction", "nps"];
 
+  let loading = 0;
   async function load() {
     const form = $("#range");
     Zk.clearErrors(form.parentElement);
     const q = params();
     history.replaceState(null, "", `?${q}`);
-    try {
-      const names = ["volumes", "sla", "satisfaction", "nps", "top-problems", "acceptance"];
-      const results = await Promise.all(names.map((n) => api(`/api/v1/reports/${n}?${q}`)));
-      data = Object.fromEntries(names.map((n, i) => [n, results[i]]));
-      draw();
-    } catch (err) { Zk.showErrors(form, err, form.parentElement.querySelector(".form-error")); }
+    const mine = ++loading;
+    data = {};
+    let failed = false;
+    await Promise.all(Object.keys(drawers).map(async (name) => {
+      try {
+        const report = await api(`/api/v1/reports/${name}?${q}`);
+        if (mine !== loading) return;                 // a newer range was asked for meanwhile
+        data[name] = report;
+        drawers[name]();
+        const section = $(`[data-report="${name}"]`);
+        if (section) table(section, report, name);
+        if (KPI_INPUTS.every((n) => data[n])) kpis();
+      } catch (err) {
+        if (mine !== loading || failed) return;        // one message for a bad range, not six
+        failed = true;
+        Zk.showErrors(form, err, form.parentElement.querySelector(".form-error"));
+      }
+    }));
   }
 
   Zk.page(async () => {
