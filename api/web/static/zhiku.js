@@ -194,7 +194,6 @@ const Zk = (() => {
     taxonomyCache = taxonomyCache || api("/api/v1/taxonomy");
     return taxonomyCache;
   }
-  const taxonomyReset = () => { taxonomyCache = null; };
 
   /* Staff directory: pages show 李伟, not liwei. Loaded once per page before it renders. */
   let peopleCache;
@@ -279,5 +278,5 @@ const Zk = (() => {
   }
 
   return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, readable, marked, around, pct, toast, showErrors, clearErrors, download,
-           debounce, taxonomy, taxonomyReset, people, name, fillSelect, can, showByRole, formValues, page, ROLE_NAMES };
+           debounce, taxonomy, people, name, fillSelect, can, showByRole, formValues, page, ROLE_NAMES };
 })();

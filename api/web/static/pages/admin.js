@@ -135,7 +135,7 @@
       Zk.fillSelect(route, tax.group || [], { empty: "—" });
       route.value = l.route_group || "";
       const patch = async (body, done) => {
-        try { await api(`/api/v1/taxonomy/${kind()}/${encodeURIComponent(l.code)}`, { method: "PATCH", body }); toast(done); Zk.taxonomyReset(); await loaders.taxonomy(); }
+        try { await api(`/api/v1/taxonomy/${kind()}/${encodeURIComponent(l.code)}`, { method: "PATCH", body }); toast(done); await loaders.taxonomy(); }
         catch (err) { toast(err.message, "error"); }
       };
       return h("tr", { class: l.active ? "" : "inactive" },
@@ -233,7 +233,6 @@
       if (kind() === "type" && v.route_group) body.route_group = v.route_group;
       await api(`/api/v1/taxonomy/${kind()}`, { method: "POST", body });
       $("#label-form").reset();
-      Zk.taxonomyReset();
       toast(`已新增 ${v.code}`);
       await loaders.taxonomy();
     });

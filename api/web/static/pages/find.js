@@ -26,7 +26,8 @@
   }
 
   function articleRow(a, words) {
-    const text = (a.body_text || a.body || "").replace(/[#*_`>|-]+/g, " ").replace(/\s+/g, " ");
+    // the text a reader sees: the server's rendered (sanitised) HTML, read as text — never Markdown marks
+    const text = new DOMParser().parseFromString(a.body_html, "text/html").body.textContent.replace(/\s+/g, " ");
     return h("div", { class: "result" },
       h("div", {}, h("a", { href: `/knowledge/${a.id}`, class: "title" }, Zk.marked(a.title, words)), " ",
         h("span", { class: "chip" }, a.state), a.tags.map((t) => h("span", { class: "chip" }, Zk.marked(t, words)))),
