@@ -223,12 +223,12 @@ def sla(session: Session, rng: Range, *, now: datetime) -> dict[str, Any]:
 def satisfaction(session: Session, rng: Range) -> dict[str, Any]:
     """CSAT: the share of rated cases rated 满意 (基本满意 and 不满意 shown beside it)."""
     periods = rng.periods()
-    position = {p: i for i, p in enumerate(periods)}
+    period_index = _PeriodIndex(rng)
     labels = [s.value for s in Satisfaction]
     counts = {label: [0] * len(periods) for label in labels}
     for at, value in session.exec(select(Case.contact_at, Case.satisfaction).where(
             Case.contact_at >= rng.start, Case.contact_at < rng.end, Case.satisfaction.is_not(None))):
-        counts[value.value if hasattr(value, "value") else value][position[rng.period(at)]] += 1
+        counts[value.value if hasattr(value, "value") else value][period_index(at)] += 1
     totals = {label: sum(v) for label, v in counts.items()}
     rated = sum(totals.values())
     per_period_rated = [sum(counts[label][i] for label in labels) for i in range(len(periods))]
@@ -245,12 +245,12 @@ def satisfaction(session: Session, rng: Range) -> dict[str, Any]:
 def nps(session: Session, rng: Range) -> dict[str, Any]:
     """NPS = % promoters (9–10) − % detractors (0–6), over cases with a 0–10 score."""
     periods = rng.periods()
-    position = {p: i for i, p in enumerate(periods)}
+    period_index = _PeriodIndex(rng)
     buckets = {k: [0] * len(periods) for k in ("promoters", "passives", "detractors")}
     for at, score in session.exec(select(Case.contact_at, Case.nps_score).where(
             Case.contact_at >= rng.start, Case.contact_at < rng.end, Case.nps_score.is_not(None))):
         kind = "promoters" if score >= 9 else "passives" if score >= 7 else "detractors"
-        buckets[kind][position[rng.period(at)]] += 1
+        buckets[kind][period_index(at)] += 1
 
     def score_of(p: int, pa: int, d: int) -> float | None:
         n = p + pa + d
@@ -281,14 +281,14 @@ def top_problems(session: Session, rng: Range, *, tokenize: Callable[[str], list
     clusters = merge_same_titles(cluster([tokenize(f"{c.subject}\n{c.description}") for c in cases], min_size=min_size),
                                  [c.subject for c in cases])
     periods = rng.periods()
-    position = {p: i for i, p in enumerate(periods)}
+    period_index = _PeriodIndex(rng)
     middle = rng.start + (rng.end - rng.start) / 2
     problems = []
     for rank, cl in enumerate(clusters[:limit], start=1):
         members = [cases[i] for i in cl.members]
         series = [0] * len(periods)
         for c in members:
-            series[position[rng.period(c.contact_at)]] += 1
+            series[period_index(c.contact_at)] += 1
         first = sum(1 for c in members if c.contact_at < middle)
         second = len(members) - first
         products = Counter(c.product for c in members if c.product)
