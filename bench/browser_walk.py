@@ -32,14 +32,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, finish, read_tsv
+from _common import ROOT, finish
 from similar_latency import corpus
-from suggest_load import arrange, free_port, serve_command, wait_ready
+from suggest_load import arranged, free_port, serve_command, wait_ready
 
 PAGES = (("/", ".tile"), ("/cases", "#case-table tbody tr"), ("/find?q=发票", "#case-results .result"),
          ("/knowledge", "#article-table tbody tr"), ("/reports", "#kpis .kpi"), ("/models", "#version-table tbody tr"),
          ("/admin", "#user-table tbody tr"))
 DEBOUNCE_MS = 400
+VIEWPORT = {"width": 1366, "height": 768}
 
 INSTRUMENT = """() => {
   window.__t = {};
@@ -84,13 +85,7 @@ def main() -> None:
     drafts = [t for t in short[:2000] if 20 <= len(t) <= 120][:args.repeat]
     with tempfile.TemporaryDirectory() as tmp:
         var = args.var or Path(tmp) / "var"
-        key_file = var / "bench-admin-key"
-        if key_file.exists():
-            key = key_file.read_text()
-        else:
-            replies = list(read_tsv("tipdm2020_gov_messages/messages_with_replies.tsv").reply)
-            key = arrange(var, args.cases, short[2000:] + long, replies)
-            key_file.write_text(key)
+        key = arranged(var, args.cases, short[2000:] + long)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "ZHIKU_VAR_DIR": str(var), "ZHIKU_PORT": str(port), "ZHIKU_LOG_JSON": "false",
@@ -106,7 +101,7 @@ def main() -> None:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=chromium, headless=True,
                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-                context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN",
+                context = browser.new_context(viewport=VIEWPORT, locale="zh-CN",
                                               timezone_id="Asia/Shanghai")
                 page = context.new_page()
                 page.set_default_timeout(30_000)
@@ -156,7 +151,7 @@ def main() -> None:
                 proc.kill()
 
     print(f"{len(drafts)} walks over {args.cases if not args.var else 'the arranged'} resolved cases, 2 workers, "
-          f"Chromium {1366}×{768}; machine load {os.getloadavg()[0]:.2f}")
+          f"Chromium {VIEWPORT['width']}×{VIEWPORT['height']}; machine load {os.getloadavg()[0]:.2f}")
     print(f"{'step':<34}{'p50 ms':>10}{'max ms':>10}{'baseline p50':>14}{'overhead':>10}")
     rows = [("keystroke → proposals", typed, [DEBOUNCE_MS + (a or 0) for a in typed_api]),
             ("save → case number", saved, [a or 0 for a in saved_api])]

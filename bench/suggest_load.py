@@ -101,6 +101,18 @@ def arrange(var: Path, n_cases: int, texts: list[str], replies: list[str]) -> st
     return key
 
 
+def arranged(var: Path, n_cases: int, texts: list[str]) -> str:
+    """The admin key of ``var``, arranging ``n_cases`` resolved cases there first unless an earlier
+    run did (``--var`` reuses a var dir across runs and scripts)."""
+    key_file = var / "bench-admin-key"
+    if key_file.exists():
+        return key_file.read_text()
+    replies = list(read_tsv("tipdm2020_gov_messages/messages_with_replies.tsv").reply)
+    key = arrange(var, n_cases, texts, replies)
+    key_file.write_text(key)
+    return key
+
+
 def wait_ready(url: str, proc: subprocess.Popen, log, key: str, seconds: float = 300, plain: bool = False) -> None:
     """Wait until /health reports the index (its details need an admin key), or for the plain
     app until it answers; fail loudly with the server's output otherwise."""
@@ -322,18 +334,12 @@ def main() -> None:
     args = parser.parse_args()
     short, long = corpus()
     random.Random(1).shuffle(short)
-    replies = list(read_tsv("tipdm2020_gov_messages/messages_with_replies.tsv").reply)
     docs, held_out = short[2000:] + long, short[:2000]
     drafts = [{"subject": t[:20], "description": t} for t in held_out if len(t) >= 10]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         var = args.var or Path(tmp) / "var"
-        key_file = var / "bench-admin-key"
-        if key_file.exists():
-            key = key_file.read_text()
-        else:
-            key = arrange(var, args.cases, docs, replies)
-            key_file.write_text(key)
+        key = arranged(var, args.cases, docs)
         body = Path(tmp) / "fixed-body.json"
         if args.baseline:
             tree = checkout(args.baseline, Path(tmp))
