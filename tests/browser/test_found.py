@@ -6,6 +6,7 @@ and the proposal box says what it means."""
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import quote
 
 import pytest
@@ -198,3 +199,21 @@ def test_daily_satisfaction_lines_are_a_seven_day_window_not_a_zig_zag(screen, s
         assert line["data"][i] == pytest.approx(expected) if expected is not None else line["data"][i] is None
     nps_label = page.evaluate("Chart.getChart('chart-nps').data.datasets[0].label")
     assert "7 日" in nps_label
+
+
+def test_typing_before_the_page_has_loaded_its_lists_still_gets_suggestions(screen, service):
+    """The workspace awaits the staff list and the taxonomy before drawing its selects; what the
+    agent types meanwhile must not be lost (found as a flake: suggestions never came)."""
+    page = screen.page
+    screen.sign_in("agent")
+
+    def slow_people(route):
+        time.sleep(1.5)                        # a slow network for the first request of the page
+        route.continue_()
+
+    page.route("**/api/v1/people", slow_people)
+    page.goto(f"{service.url}/workspace", wait_until="domcontentloaded")
+    page.fill("#subject", "电子发票开不出来")
+    page.fill("#description", "开票时提示税控盘未连接，重新插拔也不行")
+    expect(page.locator("#similar .hit").first).to_be_visible(timeout=15_000)
+    page.unroute_all(behavior="wait")          # no delayed request may outlive the test

@@ -14,13 +14,10 @@
     return d.toISOString().slice(0, 16);
   }
 
-  async function init() {
-    const tax = await Zk.taxonomy();
-    Zk.fillSelect($("#channel"), tax.channel || []);
-    Zk.fillSelect($("#emotion"), tax.emotion || [], { empty: "—" });
-    Zk.fillSelect($("#type"), tax.type || [], { empty: "请选择" });
-    Zk.fillSelect($("#priority"), tax.priority || [], { empty: "请选择" });
-    $("#contact_at").value = localNow();
+  /* Bound as soon as the script runs, not after the page's first requests (the staff list, the
+     taxonomy): an agent who starts typing, or presses Enter, while those load is neither ignored
+     nor sent off as a plain form GET with the contact in the URL. */
+  function bind() {
     for (const id of ["type", "priority"]) $(`#${id}`).addEventListener("change", () => { touched.add(id); markAccepted(); });
     const ask = Zk.debounce(suggest, 400);
     for (const id of ["subject", "description", "product", "emotion", "customer_kind"]) {
@@ -37,6 +34,15 @@
     for (const id of ["contact", "customer_id"]) $(`#${id}`).addEventListener("input", lookup);
     $("#case-form").addEventListener("submit", save);
     $("#case-form").addEventListener("reset", () => setTimeout(resetAll, 0));
+  }
+
+  async function init() {
+    const tax = await Zk.taxonomy();
+    Zk.fillSelect($("#channel"), tax.channel || []);
+    Zk.fillSelect($("#emotion"), tax.emotion || [], { empty: "—" });
+    Zk.fillSelect($("#type"), tax.type || [], { empty: "请选择" });
+    Zk.fillSelect($("#priority"), tax.priority || [], { empty: "请选择" });
+    $("#contact_at").value = localNow();
   }
 
   /* The customer's earlier cases, by contact (matched on the server's keyed hash, the number is
@@ -241,5 +247,6 @@
     Zk.clearErrors($("#case-form"));
   }
 
+  bind();
   Zk.page(init);
 })();
