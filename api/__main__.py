@@ -70,15 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         if loaded:
             print(f"loaded demo data: {loaded} cases")
     if settings.bootstrap_model:
-        from classifier.bootstrap import bootstrap
+        from classifier.bootstrap import bootstrap, describe_first_model
         from classifier.registry import ModelRegistry
         from kb.dictionary import install_segmenter_from_db
 
         segmenter = install_segmenter_from_db(engine, settings.jieba_cache_dir)
-        row = bootstrap(engine, ModelRegistry(settings.model_dir), segmenter, settings.data_dir / "demo" / "cases.jsonl")
+        row = bootstrap(engine, ModelRegistry(settings.model_dir), segmenter, settings.data_dir / "demo" / "cases.jsonl",
+                        floors=settings.promotion_floors)
         if row:
-            print(f"trained and promoted the first model {row.version} from data/demo "
-                  f"(type macro-F1 {row.metrics.get('type_macro_f1')})")
+            print(describe_first_model(row))
     with session_scope(engine, write=True) as session:
         plain = ensure_admin(session, now=clock.now())
     if plain:

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from classifier import dataset
-    from classifier.bootstrap import bootstrap
+    from classifier.bootstrap import bootstrap, describe_first_model
     from classifier.registry import ModelRegistry
     from classifier.train import evaluate_head, fit
     from kb.db import make_session
@@ -67,11 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(max(0, int(frac * 100) - bar.n))
 
         if args.command == "bootstrap":
-            row = bootstrap(engine, registry, segmenter, demo, progress=progress)
+            row = bootstrap(engine, registry, segmenter, demo, progress=progress, floors=settings.promotion_floors)
             bar.close()
-            print(f"promoted {row.version}" if row else "a production model exists: nothing to do")
+            print(describe_first_model(row) if row else "a production model exists: nothing to do")
             return 0
-        bundle = fit(load(args.source), segmenter=segmenter, trained_by=args.by, progress=progress)
+        bundle = fit(load(args.source), segmenter=segmenter, trained_by=args.by, progress=progress,
+                     source=args.source)
         bar.close()
         with make_session(engine, write=True) as session:
             row = registry.save(session, bundle)
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.promote:
                 registry.promote(session, row.version, actor=args.by, now=datetime.now(UTC),
                                  active_labels=active_labels(session), text_version=segmenter.version,
-                                 min_macro_f1=settings.min_model_macro_f1)
+                                 floors=settings.promotion_floors)
                 print(f"promoted {row.version}")
         return 0
     with make_session(engine, write=True) as session:
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "promote":
             row = registry.promote(session, args.version, actor=args.by, now=datetime.now(UTC),
                                    active_labels=active_labels(session), text_version=segmenter.version,
-                                   min_macro_f1=settings.min_model_macro_f1)
+                                   floors=settings.promotion_floors)
             print(f"promoted {row.version}")
         elif args.command == "rollback":
             row = registry.rollback(session, actor=args.by, now=datetime.now(UTC), active_labels=active_labels(session))

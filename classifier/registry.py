@@ -85,6 +85,7 @@ class ModelRegistry:
             "trained_at": bundle.trained_at,
             "code_commit": _git_commit(),
             "libraries": bundle.libraries,
+            "evaluation": getattr(bundle, "evaluation", {}),
         }
         (directory / METADATA).write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
         session.add(ModelArtifact(version=version, sha256=digest, size=len(content), content=content,
@@ -180,12 +181,13 @@ class ModelRegistry:
         return session.exec(select(ModelVersion).where(ModelVersion.status == "production")).first()
 
     def promote(self, session: Session, version: str, *, actor: str, now: datetime, active_labels: dict[str, set[str]],
-                text_version: str | None, min_macro_f1: float = 0.0, action: str = "promote",
+                text_version: str | None, floors: dict[str, float] | None = None, action: str = "promote",
                 note: str | None = None) -> ModelVersion:
         """Make ``version`` production in one transaction, after the checks that keep a bad
         model out: labels equal to the active taxonomy, same text version as the running
-        pipeline (skipped for rollback, whose bundle carries its own dictionary), metrics
-        above the floor."""
+        pipeline (skipped for rollback, whose bundle carries its own dictionary), both heads'
+        held-out macro-F1 at or above their floors (``floors``: head → floor; a rollback
+        returns to a model that was already trusted and passes none)."""
         row = self.get(session, version)
         if row.status == "production":
             raise Conflict(f"{version} 已是生产版本", field="version")
@@ -198,9 +200,12 @@ class ModelRegistry:
         if text_version is not None and row.text_version != text_version:
             raise Conflict(f"模型的文本版本 {row.text_version} 与当前文本处理版本 {text_version} 不同，请用当前词典重新训练",
                            field="text_version")
-        f1 = row.metrics.get("type_macro_f1")
-        if f1 is not None and f1 < min_macro_f1:
-            raise Conflict(f"类型 macro-F1 {f1:.3f} 低于下限 {min_macro_f1:.3f}", field="metrics")
+        for head, floor in (floors or {}).items():
+            f1 = row.metrics.get(f"{head}_macro_f1")
+            if f1 is None:
+                raise Conflict(f"模型没有{_HEAD_ZH[head]}的评估指标，无法检查下限 {floor:.3f}", field="metrics", head=head)
+            if f1 < floor:
+                raise Conflict(f"{_HEAD_ZH[head]} macro-F1 {f1:.3f} 低于下限 {floor:.3f}", field="metrics", head=head)
         current = self.production(session)
         if current is not None:
             current.status = "retired"
@@ -232,4 +237,8 @@ def _summary(bundle: TrainedBundle) -> dict:
         out[f"{head}_macro_f1"] = round(m["macro_f1"], 4)
         out[f"{head}_accuracy"] = round(m["accuracy"], 4)
         out[f"{head}_ece"] = round(m["ece"], 4)
+    evaluation = getattr(bundle, "evaluation", {})
+    for key in ("source", "split", "test_rows"):
+        if key in evaluation:
+            out[key] = evaluation[key]
     return out

@@ -77,7 +77,10 @@ class Settings(BaseSettings):
     feed_retention_days: float = Field(default=7, gt=0, le=3650,
                                        description="search change-feed rows kept at least this long")
     model_poll_seconds: float = Field(default=2.0, gt=0, le=3600)
-    min_model_macro_f1: float = Field(default=0.3, ge=0, le=1, description="promotion refuses models below")
+    min_model_macro_f1: float = Field(default=0.3, ge=0, le=1,
+                                      description="promotion refuses a model whose type head is below")
+    min_priority_macro_f1: float = Field(default=0.3, ge=0, le=1,
+                                         description="promotion refuses a model whose priority head is below")
     bootstrap_model: bool = True
     train_in_background: bool = True
     host: str = "127.0.0.1"
@@ -149,6 +152,11 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def promotion_floors(self) -> dict[str, float]:
+        """Held-out macro-F1 each head must reach before a model is promoted."""
+        return {"type": self.min_model_macro_f1, "priority": self.min_priority_macro_f1}
 
 
 @lru_cache

@@ -1,247 +1,93 @@
-"""Writes data/demo/cases.jsonl: the project's own demo cases (fictional products, customers
-and staff). Deterministic (fixed seed), so the shipped file can be regenerated and reviewed.
+"""Writes data/demo/cases.jsonl from the hand-written situations in data/demo/situations/.
 
     .venv/bin/python scripts/make_demo_data.py
 
-Scenarios are written by hand after the service templates; the generator only combines
-them with customers, dates, channels and outcomes. About 8 % are rendered in Traditional
-characters (OpenCC s2twp) and about 20 % carry a phone number or e-mail in the text, so the
-redactor and the Simplified/Traditional folding have real work to do.
+Every situation is a distinct problem written for the project (fictional products,
+customers and staff); a recurring one carries a second wording. The generator only adds
+what a real contact adds around the problem — who called, when, on which channel, how
+many people it hurts, money, a key customer, anger or "不着急", a typo, a phone number
+or e-mail to redact, Traditional characters (OpenCC s2twp, ~10 %) — and derives the
+priority from the situation's own urgency plus those cues, so the priority can be read
+from the text. Deterministic (fixed seed): the shipped file can be regenerated and
+reviewed. It prints the near-duplicate rate (char 3-gram Jaccard ≥ 0.8), which
+tests/kb/test_demo_data.py holds at ≤ 5 %.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import opencc
 
-OUT = Path(__file__).resolve().parent.parent / "data" / "demo" / "cases.jsonl"
-rng = random.Random(20240521)
-
-# product, module, type, priority weights (高,中,低), subjects, descriptions, analysis, root cause,
-# temporary fix, permanent fix, result, fixed-in version, tags
-S = []
-
-
-def sc(product, module, type_, prio, subjects, descs, analysis, root, temp, perm, result, fixed=None, tags=()):
-    S.append(dict(product=product, module=module, type=type_, prio=prio, subjects=subjects, descs=descs,
-                  analysis=analysis, root=root, temp=temp, perm=perm, result=result, fixed=fixed, tags=list(tags)))
+ROOT = Path(__file__).resolve().parent.parent
+SITUATIONS = ROOT / "data" / "demo" / "situations"
+OUT = ROOT / "data" / "demo" / "cases.jsonl"
+SEED = 20261206
+rng = random.Random(SEED)
+PRIORITIES = ("低", "中", "高")
 
 
-OA = "智能办公系统"
-sc(OA, "考勤模块", "投诉", (5, 4, 1), ["考勤打卡定位失败", "手机打卡一直提示不在范围内", "外勤打卡失败被记旷工"],
-   ["员工在公司楼下用App打卡，一直提示“不在考勤范围内”，错误码E1024，已经连续三天被记为迟到，员工意见很大。版本{ver}，手机是{phone_model}。",
-    "我们部门有{n}个人今天早上都打不了卡，定位显示在公司但系统说不在范围内，提示E1024。请尽快处理，月底要算工资。",
-    "外勤人员在客户现场打卡失败，截图显示定位偏移了两公里，系统直接记了旷工，要求撤销并解决。"],
-   "后台日志显示定位请求返回的坐标为GPS原始坐标，未转换为国测局坐标，{phone_model}系统升级后定位接口返回格式变化，导致偏移约500米，超出考勤围栏。",
-   "产品设计缺陷", "指导员工在App设置中开启“高精度定位”并允许后台定位；管理员为受影响员工批量补卡。",
-   "V2.2 修复坐标系转换并兼容新定位接口，考勤围栏默认半径由200米调整为300米。", "已批量补卡，升级后打卡恢复正常",
-   "V2.2", ["考勤", "定位", "E1024"])
-sc(OA, "考勤模块", "咨询", (0, 3, 5), ["如何设置弹性工作时间", "考勤规则怎么配置调休", "节假日排班如何设置"],
-   ["我们公司想实行弹性上班，9点到10点之间到岗都算正常，请问考勤规则在哪里设置？系统版本{ver}。",
-    "国庆节调休的那两个周六要上班，考勤里要怎么配置才能不记为加班？",
-    "想咨询一下排班功能，门店员工是两班倒，节假日需要单独排班，系统支持吗？"],
-   "客户不熟悉考勤规则中的弹性时段与节假日日历配置入口。", "操作误解",
-   "远程指导：管理后台 → 考勤设置 → 班次管理 → 启用弹性时段；节假日在“法定节假日日历”中一键同步。",
-   "在帮助中心补充《弹性班次与调休配置》图文教程。", "客户已按指导完成配置", None, ["考勤", "配置指导"])
-sc(OA, "审批模块", "投诉", (4, 5, 1), ["审批流卡住无法提交", "报销单提交后一直显示处理中", "审批通知收不到"],
-   ["报销单提交以后一直转圈，显示“处理中”，已经两天了，财务那边看不到单子，影响月底结账。",
-    "审批流程走到部门经理就卡住了，经理说没有收到待办，点催办也没反应，版本{ver}。",
-    "最近一周审批消息通知都收不到了，很多单子超时，领导很不满意。"],
-   "消息队列积压：审批节点回调服务在{ver}升级后超时重试风暴，导致待办推送延迟。", "环境配置问题",
-   "重启审批回调服务并手工重推积压待办；提醒客户在“我的待办”中手动刷新。",
-   "调整回调超时与重试退避策略，增加队列积压告警；V2.2 发布。", "积压待办已全部推送，客户确认恢复", "V2.2",
-   ["审批", "消息推送"])
-sc(OA, "审批模块", "建议", (0, 2, 6), ["希望审批支持批量同意", "建议增加审批转交功能", "希望手机端能看附件预览"],
-   ["每天要审几十张单子，一张一张点太慢了，建议在审批列表支持勾选后批量同意。",
-    "领导出差时审批都停了，建议增加审批委托或转交功能，可以设置代理人。",
-    "手机上看报销附件要先下载再打开，很不方便，希望能直接预览PDF和图片。"],
-   "需求已记录并与产品经理确认，列入需求池评估。", "功能缺失", None,
-   "已纳入 V2.3 版本规划，上线后通知客户。", "已反馈产品经理，列入需求池", None, ["审批", "需求"])
-sc(OA, "报表模块", "咨询", (0, 4, 4), ["导出考勤报表格式问题", "月度报表如何按部门汇总", "报表数据和明细对不上"],
-   ["导出的考勤月报在Excel里打开是乱码，WPS打开正常，怎么处理？",
-    "想按部门汇总出勤天数和加班时长，报表模块里哪里可以设置？",
-    "报表里显示张三出勤21天，但明细里只有20条打卡记录，是哪里算错了？"],
-   "导出文件为UTF-8编码，旧版Excel默认按GBK打开；出勤天数包含了审批通过的外出补卡记录。", "操作误解",
-   "指导在Excel中通过“数据 → 自文本导入”选择UTF-8；说明出勤统计口径包含补卡。",
-   "V2.2 导出增加“兼容Excel(GBK)”选项；报表页增加统计口径说明。", "客户理解统计口径，问题关闭", "V2.2", ["报表", "导出"])
-sc(OA, "通讯录", "变更", (1, 5, 3), ["企业管理员变更", "修改企业名称和营业执照", "增加账号数量"],
-   ["原管理员已离职，需要把超级管理员变更为新的行政负责人，请告知需要提供哪些材料。",
-    "公司更名了，需要把系统里的企业名称和营业执照信息同步修改。",
-    "公司扩招，现有账号数不够用，需要从100个增加到150个，请帮忙办理。"],
-   "核验企业授权函与营业执照后在运营后台办理。", "业务办理", "收到盖章授权函后当日完成变更。",
-   "在管理后台上线自助变更管理员流程（短信+执照校验）。", "已完成变更并通知客户", None, ["账号", "变更"])
+@dataclass(frozen=True)
+class Situation:
+    product: str
+    versions: tuple[str, ...]
+    module: str
+    type: str
+    urgency: int
+    subject: str
+    descriptions: tuple[str, ...]
+    analysis: str
+    root_cause: str
+    solution_temp: str
+    solution_perm: str
+    tags: tuple[str, ...]
 
-EI = "云票通电子发票"
-sc(EI, "开票", "投诉", (6, 3, 1), ["电子发票开具失败", "开票提示税控盘未连接", "发票开出来金额不对"],
-   ["今天上午开始所有发票都开不出来，提示“税控服务连接超时”，我们店里排了很多顾客等发票，非常着急！",
-    "开票时提示E2031 税控盘未连接，重启电脑也不行，已经影响营业了。",
-    "开出来的电子发票金额少了税额，客户拿去报销被退回，要求马上红冲重开。"],
-   "税局接口维护期间网关未做降级，连接超时；部分商品税率编码配置错误导致价税分离计算错误。", "环境配置问题",
-   "切换备用开票通道并批量重试失败单据；对金额错误发票指导红冲后重开。",
-   "网关增加熔断降级与排队重试；商品税率编码增加校验。V3.1 发布。", "失败单据已全部重开，客户确认", "V3.1",
-   ["开票", "税控", "E2031"])
-sc(EI, "红冲", "咨询", (0, 4, 4), ["红字发票怎么开", "跨月发票能不能红冲", "红冲后原发票状态"],
-   ["客户要退货，上个月开的电子专票要红冲，流程是什么？需要客户那边确认吗？",
-    "请问跨月的普通发票还能红冲吗？红冲以后需要重新申报吗？",
-    "红冲成功了，但是原发票在列表里还是“正常”状态，是不是没冲成功？"],
-   "客户对红字信息表流程和状态刷新时间不清楚。", "操作误解",
-   "讲解红字信息表申请流程；说明状态同步需税局回传，一般30分钟内更新。",
-   "知识库补充《电子专票红冲全流程》。", "已解答，客户满意", None, ["红冲", "发票"])
-sc(EI, "税控对接", "变更", (2, 5, 2), ["更换税控设备", "变更开票员", "新增开票点"],
-   ["我们换了新的税控UKey，需要在系统里重新绑定，旧的设备要注销。",
-    "原开票员离职，要把开票权限转给新的同事，并且修改开票人名称。",
-    "新开了一家分店，需要增加一个开票点，使用同一个税号。"],
-   "设备与开票点变更需在管理端操作并同步税局备案信息。", "业务办理", "远程协助完成设备解绑与重新绑定。",
-   "-", "已办理完成", None, ["税控", "变更"])
 
-POS = "易收银"
-sc(POS, "小票打印", "投诉", (3, 5, 2), ["小票打印机不出纸", "打印小票乱码", "收银后不自动打印"],
-   ["收银机升级到{ver}以后，小票打印机就不出纸了，指示灯正常，测试页也能打，就是收银时不打印。",
-    "小票上的中文全是乱码，商品名称显示成问号，顾客看不懂。",
-    "结账以后小票不会自动打印，每次都要手动点补打，高峰期根本忙不过来。"],
-   "{ver}默认打印模板编码改为UTF-8，部分热敏打印机固件仅支持GB18030。", "产品设计缺陷",
-   "在 设置 → 打印 → 编码 中切换为GB18030，并勾选“结账后自动打印”。",
-   "V5.3.1 自动识别打印机编码能力。", "切换编码后打印正常", "V5.3.1", ["打印", "小票"])
-sc(POS, "会员积分", "投诉", (4, 5, 1), ["会员积分没到账", "积分被莫名扣除", "会员折扣没生效"],
-   ["顾客反映昨天消费了{amount}元，积分一直没到账，会员等级也没升，顾客在店里闹。",
-    "会员说积分莫名其妙少了两千多，要求查明原因并退回，否则要投诉到消协。",
-    "会员价没有生效，顾客结账后发现按原价收的，要求退差价。"],
-   "离线收银期间的订单在网络恢复后同步失败，积分任务未重试；会员价规则与促销活动冲突时取了原价。",
-   "产品设计缺陷", "人工补录积分并为顾客退差价，向顾客致歉。",
-   "离线订单同步增加失败重试与对账；价格规则冲突取最低价。V5.4 发布。", "积分已补发，顾客接受处理", "V5.4",
-   ["会员", "积分"])
-sc(POS, "收银机", "咨询", (0, 4, 4), ["收银机如何设置多种支付方式", "怎么做交班对账", "扫码枪设置"],
-   ["想同时支持微信、支付宝和银联云闪付，收银机里要怎么开通？",
-    "每天晚上交班要对账，系统里有没有交班报表？",
-    "新买的扫码枪扫会员码没反应，需要怎么设置？"],
-   "客户不熟悉支付配置与交班功能入口。", "操作误解", "远程指导完成配置。", "补充操作视频教程。",
-   "已指导完成", None, ["收银", "操作指导"])
-sc(POS, "收银机", "其他", (0, 3, 5), ["询问发票抬头开具", "门店营业执照邮寄", "索要合作协议盖章版"],
-   ["我们需要贵公司的开票信息，用于报销服务费。",
-    "上次寄来的合作协议少了一页，请重新邮寄盖章版本。",
-    "想确认一下售后服务电话和工作时间。"],
-   "非产品问题，转交商务处理。", "其他", "提供资料并转交商务同事。", "-", "已转交并回复客户", None, ["商务"])
+def read_situations(folder: Path = SITUATIONS) -> list[Situation]:
+    out = []
+    for path in sorted(folder.glob("*.txt")):
+        product, versions = None, ()
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            line = raw.strip()
+            if line.startswith("# product:"):
+                product = line.split(":", 1)[1].strip()
+            elif line.startswith("# versions:"):
+                versions = tuple(v.strip() for v in line.split(":", 1)[1].split(",") if v.strip())
+            elif line and not line.startswith("#"):
+                module, type_, urgency, subject, desc, analysis, root, temp, perm, tags = line.split("|")
+                out.append(Situation(product, versions, module, type_, int(urgency), subject,
+                                     tuple(d.strip() for d in desc.split(" // ")), analysis, root, temp, perm,
+                                     tuple(t for t in tags.split(",") if t)))
+    return out
 
-LOCK = "安居智能门锁"
-sc(LOCK, "App绑定", "投诉", (5, 4, 1), ["门锁App无法绑定", "蓝牙开锁失败", "手机升级后开不了锁"],
-   ["手机升级到{phone_model}以后，安居App蓝牙一直搜不到门锁，现在只能用密码开门，老人不会用，很着急。",
-    "App里点开锁一直转圈，提示“设备连接失败 E3007”，门锁电量显示正常。",
-    "新手机下载App后绑定门锁，扫码一直失败，客服让我重置也没用。"],
-   "Android14对蓝牙扫描权限收紧，App未申请“附近设备”权限导致扫描不到；门锁固件V1.8握手超时偏短。",
-   "产品设计缺陷", "引导用户在系统设置中为App授予“附近设备”权限，并关闭省电模式后重试。",
-   "App 4.6 适配Android14权限模型；固件V1.9延长握手超时。", "用户授权后可正常绑定开锁", "App 4.6",
-   ["蓝牙", "Android14", "E3007"])
-sc(LOCK, "指纹", "投诉", (6, 3, 1), ["指纹识别失灵", "门锁半夜自己报警", "门锁被反锁打不开"],
-   ["指纹录了三次都识别不了，家里人都进不了门，现在站在门外，请马上派人上门！",
-    "门锁半夜突然报警响个不停，家里老人小孩都吓坏了，要求马上处理并赔偿。",
-    "门锁显示已反锁，外面怎么都打不开，孩子一个人在家，非常紧急。"],
-   "指纹模组受潮导致识别率下降；报警为防撬传感器误触发。", "硬件故障",
-   "紧急联系当地服务网点上门，使用机械钥匙开门并更换指纹模组。",
-   "防撬传感器阈值调整，新批次指纹模组增加防潮涂层。", "已上门更换模组，客户情绪平复", None,
-   ["指纹", "上门", "安全"])
-sc(LOCK, "售后安装", "变更", (1, 5, 3), ["预约上门安装改期", "更换安装地址", "门锁换货"],
-   ["原定周六上门安装，临时有事，想改到下周二下午。",
-    "搬家了，安装地址要改成新的小区地址。",
-    "买的门锁颜色不对，想换成星空灰，还没拆封。"],
-   "按客户要求变更工单。", "业务办理", "已与网点确认新的上门时间/地址。", "-", "变更完成", None, ["安装", "预约"])
-sc(LOCK, "App绑定", "建议", (0, 2, 6), ["希望App支持家人共享", "建议增加临时密码", "希望开门记录能导出"],
-   ["家里有保姆，希望能给她设置只在白天有效的临时密码。",
-    "希望App可以把开门记录导出成表格，方便查看。",
-    "建议App支持多个家庭成员共享管理，不要只能一个手机管理。"],
-   "已记录需求。", "功能缺失", None, "临时密码已在 App 4.7 规划中。", "已反馈产品", None, ["需求", "App"])
 
-MALL = "优选商城"
-sc(MALL, "物流", "咨询", (0, 5, 3), ["查询订单物流", "快递几天能到", "物流一直没更新"],
-   ["订单号{order}，下单三天了物流一直显示“已揽收”，想问一下什么时候能到。",
-    "我在新疆，请问普通快递大概几天能到？可以发顺丰吗？",
-    "包裹显示到了中转站以后两天都没更新了，是不是丢件了？订单{order}。"],
-   "承运商中转站爆仓导致扫描延迟。", "物流延误", "联系承运商核实包裹位置并告知客户预计送达时间。",
-   "与承运商建立爆仓预警，超48小时未更新自动提醒客服。", "已告知客户预计送达时间", None, ["物流", "订单"])
-sc(MALL, "退款", "投诉", (5, 4, 1), ["退款迟迟未到账", "退货后没有退款", "重复扣款要求退款"],
-   ["订单{order}七天前就申请退款了，商家也同意了，钱到现在还没到账，你们是不是在拖延？",
-    "退货已经签收五天了还没有退款，打了三次电话都说在处理，非常不满！",
-    "付款时被扣了两次钱，一共{amount}元，要求马上退还多扣的部分。"],
-   "支付渠道退款批处理失败未重试；重复扣款为支付回调超时后用户二次支付。", "系统缺陷",
-   "财务人工发起退款并加急处理，向客户说明1-3个工作日到账。",
-   "退款任务增加失败重试与超时告警；支付页增加防重复提交。", "退款已到账，客户确认", None, ["退款", "支付"])
-sc(MALL, "订单", "变更", (1, 6, 2), ["修改收货地址", "订单改规格", "取消部分商品"],
-   ["订单{order}还没发货，想把收货地址改成公司地址。",
-    "刚下的订单尺码选错了，想把M码改成L码。",
-    "订单里有一件商品不想要了，能不能只取消这一件？"],
-   "订单未出库，可直接修改。", "业务办理", "在订单系统中完成修改并短信通知客户。", "-", "已修改", None, ["订单", "修改"])
-sc(MALL, "发票", "咨询", (0, 4, 4), ["如何申请发票", "发票抬头开错了", "什么时候能收到电子发票"],
-   ["买的东西需要开公司抬头的专票，在哪里申请？",
-    "电子发票抬头写错了，少了“有限公司”几个字，能重开吗？",
-    "订单完成一周了，电子发票还没发到邮箱。"],
-   "客户不清楚发票申请入口；电子发票在确认收货后7天开具。", "操作误解",
-   "告知申请路径：我的订单 → 申请开票；抬头错误可申请换开。", "订单完成页增加开票提示。", "已解答", None, ["发票"])
-sc(MALL, "商品质量", "投诉", (4, 5, 1), ["收到的商品有质量问题", "商品与描述不符", "收到假货"],
-   ["收到的电水壶底部漏水，刚用一次就坏了，要求退货并赔偿。",
-    "买的是纯棉T恤，收到一看标签写的是涤纶，和描述严重不符。",
-    "怀疑收到的是假货，包装和官网图片不一样，防伪码也查不到。"],
-   "商家批次质检漏检；商品详情描述有误。", "商家问题", "为客户办理退货退款并补偿优惠券。",
-   "对商家发起整改并下架问题批次，详情页描述更正。", "已退款并补偿，客户基本满意", None, ["质量", "售后"])
-sc(MALL, "会员", "建议", (0, 2, 6), ["希望增加货到付款", "建议优化搜索", "希望客服能延长服务时间"],
-   ["建议商城支持货到付款，老人不太会用手机支付。",
-    "搜索“电饭煲”出来一堆配件，建议把整机排在前面。",
-    "晚上十点以后就找不到人工客服了，希望能延长在线客服时间。"],
-   "已记录客户建议。", "功能缺失", None, "转产品/运营评估。", "已反馈", None, ["建议"])
+# What a contact adds around the problem. Each raising cue moves the priority up one step,
+# a calming cue one step down.
+IMPACT = {"企业客户": ["全公司{n}个人都受影响。", "我们所有门店都是这个情况。", "已经影响正常营业了。",
+                      "客户那边还在等着，今天必须解决。", "好几个部门都反映了同样的问题。"],
+          "个人客户": ["家里老人孩子都等着用。", "我明天一早就要用，今天必须解决。", "我们小区好多人都这样。",
+                      "已经耽误我上班了。"]}
+MONEY_WORDS = re.compile("[钱款费价元扣退]|金额|发票|积分")
+MONEY = ["涉及金额{big}元。", "这笔钱不是小数目，{big}元。"]
+KEY_CUSTOMER = ["我们是你们的签约大客户，一年合同二十多万。", "我们是VIP企业客户，请优先处理。"]
+ANGER = ["再不解决我就去12315投诉！", "这已经是第三次反映了，到底有没有人管？", "太耽误事了，非常生气！",
+         "你们的服务太差了，要求给个说法！"]
+CALM = ["不着急，方便的时候回复就行。", "只是顺便问一下。", "有空再处理也可以，谢谢。"]
+OPENERS = {"电话": ["", "喂，你好，", "你好，我想反映个问题，"], "在线客服": ["", "在吗？", "你好，", "客服你好，"],
+           "邮件": ["您好：", "客服您好，"], "现场": ["", ""], "社交媒体": ["@官方客服 ", ""], "其他": [""]}
+TYPOS = [("登录", "登陆"), ("账号", "帐号"), ("已经", "以经"), ("一直", "一只"), ("。", "，，")]
+RESULTS = {"投诉": ["问题已解决，客户确认恢复", "已按方案处理并致歉，客户接受", "处理完毕，客户表示认可", "已回访，问题未再出现"],
+           "咨询": ["已解答，客户满意", "客户已按指导完成操作", "已解答并发送操作说明"],
+           "建议": ["已反馈产品经理，列入需求池", "已记录并答复客户", "已转产品评估并告知客户"],
+           "变更": ["已办理完成并通知客户", "变更完成，客户确认", "已办理"],
+           "其他": ["已转交并回复客户", "已答复客户", "已提供资料"]}
+VERSION_IN_TEXT = re.compile(r"(?:App |固件)?V?\d+\.\d+(?:\.\d+)?")
 
-BB = "畅联宽带"
-sc(BB, "网络故障", "投诉", (6, 4, 0), ["宽带频繁掉线", "整栋楼断网", "网速远低于套餐"],
-   ["家里宽带从昨天晚上开始每隔半小时就掉线一次，孩子上网课受影响，光猫LOS灯红色闪烁。",
-    "我们整栋楼都断网了，已经四个小时，很多人在家办公，要求马上抢修！",
-    "办的是500M套餐，测速只有50M左右，已经持续一周了，要求给个说法。"],
-   "小区光交箱分光器故障；部分用户光猫固件老旧导致协商速率异常。", "网络设备故障",
-   "派装维人员更换分光器，远程升级光猫固件。", "对该片区分光器做批量巡检并纳入季度维护计划。",
-   "网络恢复，测速正常", None, ["断网", "光猫", "装维"])
-sc(BB, "套餐", "变更", (1, 6, 2), ["宽带套餐升级", "办理移机", "宽带停机保号"],
-   ["想把现在的300M套餐升级到1000M，需要换光猫吗？什么时候生效？",
-    "下个月搬家，宽带要移机到新地址，请帮忙预约。",
-    "要出国半年，宽带能不能先停机保号，回来再开？"],
-   "按客户需求办理套餐变更/移机/停机。", "业务办理", "已提交工单并预约装维上门。", "-", "办理完成", None,
-   ["套餐", "移机"])
-sc(BB, "账单", "咨询", (0, 5, 3), ["账单费用疑问", "为什么多扣了钱", "发票怎么打印"],
-   ["这个月账单比平时多了30元，明细里有一项“增值业务费”，我没有订过。",
-    "宽带到期了自动续费了，我不想续，可以退吗？",
-    "宽带费用的发票在哪里打印？"],
-   "增值业务为默认开通的来电显示，已按规则退订。", "操作误解", "为客户退订增值业务并退还当月费用。",
-   "增值业务改为默认不开通，开通需短信确认。", "已退费并解释", None, ["账单", "费用"])
-
-APP = "乐享会员"
-sc(APP, "登录", "投诉", (5, 4, 1), ["App登录不上", "验证码收不到", "账号被锁定"],
-   ["今天一直登录不了乐享会员App，输入密码后提示“网络异常E5002”，换了WiFi和4G都不行。",
-    "收不到登录验证码，点了十几次都没有短信，手机号是本人的。",
-    "账号突然被锁定了，说检测到异常登录，我里面还有很多积分和优惠券。"],
-   "短信通道运营商限流；风控规则误判频繁切换网络为异常登录。", "环境配置问题",
-   "切换备用短信通道；人工核实身份后解锁账号。", "风控规则调整阈值，增加语音验证码兜底。App 3.2 发布。",
-   "已恢复登录", "App 3.2", ["登录", "验证码", "E5002"])
-sc(APP, "优惠券", "咨询", (0, 5, 3), ["优惠券怎么用不了", "积分兑换规则", "会员等级怎么升级"],
-   ["领的满100减20优惠券结账时用不了，提示“不满足使用条件”。",
-    "积分可以兑换什么？有没有有效期？",
-    "会员等级是怎么计算的，消费多少能升到金卡？"],
-   "优惠券限指定品类；客户不了解积分与等级规则。", "操作误解", "讲解优惠券使用规则与积分有效期。",
-   "优惠券详情页显著展示适用品类。", "已解答", None, ["优惠券", "积分"])
-sc(APP, "账户", "变更", (1, 5, 3), ["更换绑定手机号", "注销会员账号", "修改实名信息"],
-   ["原来的手机号不用了，要把会员账号绑定的手机号换成新号码。",
-    "申请注销乐享会员账号，并删除我的个人信息。",
-    "实名信息里的名字有一个字写错了，需要修改。"],
-   "核验身份后办理账户变更。", "业务办理", "人工核验身份证件后完成变更。", "上线自助换绑功能。", "已办理", None,
-   ["账户", "实名"])
-sc(APP, "隐私", "投诉", (6, 3, 1), ["个人信息泄露", "频繁接到营销电话", "未经同意被开通服务"],
-   ["注册乐享会员以后每天都接到好几个推销电话，怀疑你们泄露了我的手机号，要求给个说法！",
-    "我没有同意过，却被开通了自动续费的会员服务，每个月扣25元。",
-    "在App里看到自己的身份证号完整显示，担心信息泄露。"],
-   "排查确认营销电话非我方外呼；自动续费为第三方渠道勾选默认开启；部分页面证件号未脱敏。", "合规问题",
-   "为客户关闭自动续费并全额退款，出具调查说明。",
-   "自动续费改为默认不勾选，所有页面证件号脱敏显示，合规审查。", "已退款并致歉", None, ["隐私", "合规", "安全"])
-
-PRODUCT_VERSIONS = {OA: ["V2.0", "V2.1", "V2.1.3"], EI: ["V3.0", "V3.0.2"], POS: ["V5.2", "V5.3"],
-                    LOCK: ["App 4.5", "固件V1.8"], MALL: [None], BB: [None], APP: ["App 3.1", "App 3.1.5"]}
 PHONES = ["Android14", "iOS 17.5", "HarmonyOS 4.2", "Android13", "MIUI 14"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
@@ -249,47 +95,96 @@ GIVEN = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军"
 COMPANIES = [("杭州云帆科技有限公司", "软件和信息技术服务业"), ("成都锦程餐饮管理有限公司", "餐饮业"),
              ("苏州恒瑞精密制造有限公司", "制造业"), ("广州百汇连锁超市有限公司", "零售业"),
              ("武汉长江物流有限公司", "交通运输业"), ("南京德信会计师事务所", "商务服务业"),
-             ("深圳前海智联教育科技有限公司", "教育"), ("西安秦川医疗器械有限公司", "医药制造业")]
+             ("深圳前海智联教育科技有限公司", "教育"), ("西安秦川医疗器械有限公司", "医药制造业"),
+             ("宁波海曙惠民药房连锁有限公司", "零售业"), ("青岛蓝湾酒店管理有限公司", "住宿业")]
 CHANNELS = ["电话"] * 5 + ["在线客服"] * 4 + ["邮件"] * 2 + ["现场", "社交媒体", "其他"]
-EMO_BY_TYPE = {"投诉": ["不满", "愤怒", "焦急", "不满"], "咨询": ["平和", "平和", "焦急"], "建议": ["平和"],
+EMO_BY_TYPE = {"投诉": ["不满", "焦急", "不满"], "咨询": ["平和", "平和", "焦急"], "建议": ["平和"],
                "变更": ["平和", "焦急"], "其他": ["平和"]}
 OWNER_BY_TYPE = {"咨询": ["liwei", "wangfang"], "投诉": ["zhangmin"], "建议": ["sunli"], "变更": ["chenjing"],
                  "其他": ["liwei"]}
-TECH = ["zhaolei"]
+TECH_CAUSES = ("环境配置问题", "网络设备故障", "硬件故障", "系统缺陷")
+ENTERPRISE_SHARE = {"智能办公系统": 0.95, "云票通电子发票": 0.9, "易收银": 0.9, "畅联宽带": 0.3}     # others: 0.05
 
 
 def phone() -> str:
-    return rng.choice("3456789") and f"1{rng.choice('35789')}{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}"
+    return f"1{rng.choice('35789')}{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}"
 
 
-def main() -> None:
+def contact_words(s: Situation, desc: str, fill: dict, kind: str) -> tuple[str, str, str]:
+    """The customer's own text around the problem, its priority and emotion."""
+    step, emotion = 0, rng.choice(EMO_BY_TYPE[s.type])
+    before, after = [], []
+    r = rng.random()
+    if r < 0.16 and s.type in ("投诉", "咨询", "变更"):
+        after.append(rng.choice(IMPACT[kind]))
+        step += 1
+    elif r < 0.24 and s.type in ("投诉", "变更") and MONEY_WORDS.search(s.subject + desc):
+        after.append(rng.choice(MONEY))
+        step += 1
+    elif r < 0.30 and kind == "企业客户":
+        before.append(rng.choice(KEY_CUSTOMER))
+        step += 1
+    elif r < 0.50 and s.urgency >= 2 or r < 0.36:
+        after.append(rng.choice(CALM))
+        step -= 1
+        emotion = "平和"
+    if s.type == "投诉" and rng.random() < 0.3:
+        after.append(rng.choice(ANGER))
+        step += 1
+        emotion = "愤怒"
+    level = max(0, min(2, s.urgency - 1 + step))
+    if rng.random() < 0.05:                           # agents disagree now and then
+        level = max(0, min(2, level + rng.choice((-1, 1))))
+    text = "".join(before) + desc + "".join(after)
+    return text.format(**fill), PRIORITIES[level], emotion
+
+
+def colloquial(text: str, channel: str) -> str:
+    text = rng.choice(OPENERS[channel]) + text
+    if rng.random() < 0.12:
+        old, new = rng.choice([t for t in TYPOS if t[0] in text] or [("。", "，，")])
+        text = text.replace(old, new, 1)
+    if rng.random() < 0.2:
+        text += rng.choice([f" 回电请打{phone()}。", f" 我的手机号是{phone()}，请尽快联系。",
+                            f" 资料已发邮件，我的邮箱 kefu{rng.randint(1, 999)}@example.com。",
+                            f" 联系我{phone()[:3]}-{phone()[3:7]}-{phone()[7:]}。"])
+    return text
+
+
+def cases_from(situations: list[Situation]) -> list[tuple[Situation, str]]:
+    """Every situation once, in a shuffled order; a second wording comes back later."""
+    first = [(s, s.descriptions[0]) for s in situations]
+    rng.shuffle(first)
+    out = list(first)
+    for s in situations:
+        for alt in s.descriptions[1:]:
+            earliest = next(i for i, (t, _) in enumerate(out) if t is s)
+            out.insert(rng.randint(earliest + 1, len(out)), (s, alt))
+    return out
+
+
+def main(out: Path = OUT) -> None:
+    rng.seed(SEED)
     s2t = opencc.OpenCC("s2twp")
+    situations = read_situations()
+    plan = cases_from(situations)
     start = datetime(2026, 5, 6, 8, 0)
+    n_cases = len(plan)
     rows = []
-    n_cases = 336
-    for i in range(n_cases):
-        s = S[i % len(S)] if i < len(S) * 2 else rng.choice(S)
-        ver = rng.choice(PRODUCT_VERSIONS[s["product"]])
-        fill = dict(ver=ver or "最新版", phone_model=rng.choice(PHONES), n=rng.randint(3, 40),
-                    order=f"YX{rng.randint(2026050100000, 2026112099999)}", amount=rng.choice([59, 128, 299, 1299, 3680]))
-        subject = rng.choice(s["subjects"])
-        desc = rng.choice(s["descs"]).format(**fill)
-        enterprise = rng.random() < 0.4
-        if enterprise:
+    for i, (s, desc) in enumerate(plan):
+        ver = rng.choice(s.versions) if s.versions else None
+        fill = dict(ver=ver or "最新版", phone_model=rng.choice(PHONES), n=rng.randint(20, 400),
+                    order=f"YX{rng.randint(2026050100000, 2026112099999)}", amount=rng.choice([59, 128, 299, 1299, 3680]),
+                    big=rng.choice(["两万多", "五万", "十二万", "三万八"]))
+        channel = rng.choice(CHANNELS)
+        if rng.random() < ENTERPRISE_SHARE.get(s.product, 0.05):
             company, industry = rng.choice(COMPANIES)
             name, kind = company, "企业客户"
         else:
             name, industry, kind = rng.choice(SURNAMES) + rng.choice(GIVEN), None, "个人客户"
+        text, priority, emotion = contact_words(s, desc, fill, kind)
+        description = colloquial(text, channel)
         contact = phone() if rng.random() < 0.8 else f"{rng.choice(['zhang', 'li', 'wang', 'chen'])}{rng.randint(1, 99)}@example.com"
-        if rng.random() < 0.2:
-            desc += rng.choice([f" 回电请打{phone()}。", f" 我的手机号是{phone()}，请尽快联系。",
-                                f" 资料已发邮件，我的邮箱 kefu{rng.randint(1, 999)}@example.com。"])
-        w = s["prio"]
-        priority = rng.choices(["高", "中", "低"], weights=w)[0]
-        emotion = rng.choice(EMO_BY_TYPE[s["type"]])
-        if emotion == "愤怒" and priority == "低":
-            priority = "中"
-        # time: spread over ~6.5 months, office hours mostly; the newest are still open
         contact_at = start + timedelta(days=i * 198 / n_cases, hours=rng.randint(0, 9), minutes=rng.randint(0, 59))
         age = n_cases - i
         if age <= 10:
@@ -298,23 +193,23 @@ def main() -> None:
             status = rng.choice(["处理中", "已解决", "已解决", "升级处理", "待处理"])
         else:
             status = rng.choices(["已解决", "已关闭", "处理中"], weights=[60, 35, 5])[0]
-        owner = rng.choice(TECH if s["root"] in ("环境配置问题", "网络设备故障", "硬件故障") and rng.random() < .5
-                           else OWNER_BY_TYPE[s["type"]])
-        row = dict(contact_at=contact_at.strftime("%Y-%m-%dT%H:%M"), channel=rng.choice(CHANNELS),
-                   customer_name=name, customer_id=f"C{rng.randint(100000, 999999)}", customer_kind=kind,
-                   industry=industry, contact=contact, subject=subject, description=desc,
-                   order_number=fill["order"] if "{order}" in " ".join(s["descs"]) else None,
-                   product=s["product"], module=s["module"], product_version=ver, emotion=emotion,
-                   type=s["type"], priority=priority, owner=owner, tags=s["tags"], status=status,
-                   created_by=rng.choice(["liwei", "wangfang", "zhangmin", "chenjing"]),
+        owner = rng.choice(["zhaolei"] if s.root_cause in TECH_CAUSES and rng.random() < .5 else OWNER_BY_TYPE[s.type])
+        row = dict(contact_at=contact_at.strftime("%Y-%m-%dT%H:%M"), channel=channel, customer_name=name,
+                   customer_id=f"C{rng.randint(100000, 999999)}", customer_kind=kind, industry=industry,
+                   contact=contact, subject=s.subject, description=description,
+                   order_number=fill["order"] if "{order}" in desc else None, product=s.product, module=s.module,
+                   product_version=ver, emotion=emotion, type=s.type, priority=priority, owner=owner,
+                   tags=list(s.tags), status=status, created_by=rng.choice(["liwei", "wangfang", "zhangmin", "chenjing"]),
                    response_after_minutes=rng.choice([10, 25, 45, 90, 300, 1500]),
                    resolved_after_minutes=rng.choice([60, 180, 600, 1500, 3000, 5000, 8000]))
         if status in ("已解决", "已关闭") or (status == "处理中" and age > 30):
-            row.update(analysis=s["analysis"].format(**fill), root_cause=s["root"], solution_temp=s["temp"],
-                       solution_perm=None if s["perm"] == "-" else s["perm"], result=s["result"],
-                       fixed_in_version=s["fixed"])
-            if not row["solution_temp"]:
-                row["solution_temp"] = "已记录需求并答复客户，暂无临时方案。"
+            perm = None if s.solution_perm == "-" else s.solution_perm.format(**fill)
+            fixed = VERSION_IN_TEXT.search(perm or "")
+            row.update(analysis=s.analysis.format(**fill), root_cause=s.root_cause,
+                       solution_temp=s.solution_temp.format(**fill) if s.solution_temp != "-"
+                       else "已记录需求并答复客户，暂无临时方案。",
+                       solution_perm=perm, result=rng.choice(RESULTS[s.type]),
+                       fixed_in_version=fixed.group(0) if fixed else None)
             r = rng.random()
             sat = "满意" if r < 0.62 else "基本满意" if r < 0.86 else "不满意"
             if rng.random() < 0.85:
@@ -328,17 +223,29 @@ def main() -> None:
                 row["reopened"] = True
                 row["satisfaction"], row["feedback"] = "不满意", "问题又出现了，要求重新处理"
                 row["nps_score"] = rng.randint(0, 4)
-        if rng.random() < 0.08:
+        if rng.random() < 0.10:
             row["subject"], row["description"] = s2t.convert(row["subject"]), s2t.convert(row["description"])
             for key in ("analysis", "solution_temp", "solution_perm", "result"):
                 if row.get(key) and rng.random() < 0.5:
                     row[key] = s2t.convert(row[key])
         rows.append(row)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("w", encoding="utf-8") as fh:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} cases from {len(S)} scenarios to {OUT.name}")
+    print(f"wrote {len(rows)} cases from {len(situations)} situations to {out.name}; "
+          f"near-duplicate rate {near_duplicate_rate(rows):.1%}")
+
+
+def near_duplicate_rate(rows: list[dict], threshold: float = 0.8) -> float:
+    """Share of cases with another case whose subject + description char 3-grams overlap ≥ threshold."""
+    grams = [{t[i:i + 3] for i in range(len(t) - 2)} for t in (r["subject"] + r["description"] for r in rows)]
+    twins = set()
+    for i in range(len(grams)):
+        for j in range(i + 1, len(grams)):
+            if len(grams[i] & grams[j]) / max(1, len(grams[i] | grams[j])) >= threshold:
+                twins |= {i, j}
+    return len(twins) / max(1, len(rows))
 
 
 if __name__ == "__main__":

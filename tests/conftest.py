@@ -29,6 +29,7 @@ from kb.setup import prepare_database
 from kb.taxonomy import load_default_taxonomy
 
 DATA_DIR = PROJECT_ROOT / "data"
+DEMO_CASES = sum(1 for line in (DATA_DIR / "demo" / "cases.jsonl").open(encoding="utf-8") if line.strip())
 POSTGRES_URL = os.environ.get("ZHIKU_TEST_POSTGRES_URL")
 # 2024-05-21 (Tuesday) 09:30 Asia/Shanghai: the date of the templates' example case number.
 T0 = datetime(2024, 5, 21, 9, 30, tzinfo=DEFAULT_TZ)

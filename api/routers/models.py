@@ -89,7 +89,7 @@ def promote(version: str, data: PromoteRequest, request: Request, session: Sessi
             user: Analyst) -> ModelVersionPublic:
     row = registry.promote(session, version, actor=user.username, now=datetime.now(UTC),
                            active_labels=active_labels(session), text_version=text_version(),
-                           min_macro_f1=request.app.state.settings.min_model_macro_f1, note=data.note)
+                           floors=request.app.state.settings.promotion_floors, note=data.note)
     return ModelVersionPublic.model_validate(row)
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import case_payload
+from tests.conftest import DEMO_CASES, case_payload
 
 
 def test_classify_returns_proposals_with_provenance(api_model):
-    resp = api_model.post("/api/v1/classify", json={
-        "subject": "考勤打卡定位失败", "description": "员工打卡一直提示不在考勤范围内，已经连续三天被记迟到，要求撤销",
+    resp = api_model.post("/api/v1/classify", json={       # worded unlike any demo case
+        "subject": "手机签到老说位置不对", "description": "仓库的同事用手机签到总说位置不对，这个月好几个人被算成迟到扣了钱",
         "emotion": "愤怒"})
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -64,7 +64,7 @@ def test_train_in_background_then_promote_and_roll_back(api_model):
     from tests.conftest import DATA_DIR
 
     app = api_model.client.app
-    assert load_demo(app.state.engine, DATA_DIR / "demo", rules_from_settings(app.state.settings)) == 336
+    assert load_demo(app.state.engine, DATA_DIR / "demo", rules_from_settings(app.state.settings)) == DEMO_CASES
     job = api_model.post("/api/v1/models/train", role="analyst", json={})
     assert job.status_code == 202
     for _ in range(200):

@@ -16,7 +16,7 @@ from kb.db import make_session
 from kb.demo import load_demo
 from kb.models import Job, Role
 from kb.settings import Settings
-from tests.conftest import DATA_DIR, add_user, wait_for
+from tests.conftest import DATA_DIR, DEMO_CASES, add_user, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def desk(tmp_path, db_url):
     app = create_app(settings)
     client = TestClient(app)
     client.__enter__()
-    assert load_demo(app.state.engine, DATA_DIR / "demo", rules_from_settings(settings)) == 336
+    assert load_demo(app.state.engine, DATA_DIR / "demo", rules_from_settings(settings)) == DEMO_CASES
     key = add_user(app.state.engine, "ana", Role.analyst)
     yield client, {"Authorization": f"Bearer {key}"}
     client.__exit__(None, None, None)
@@ -88,7 +88,7 @@ def test_stopping_the_server_ends_the_training_and_marks_the_job_failed(tmp_path
     app = create_app(settings)
     before = descendants()
     with TestClient(app) as client:
-        assert load_demo(app.state.engine, DATA_DIR / "demo", rules_from_settings(settings)) == 336
+        assert load_demo(app.state.engine, DATA_DIR / "demo", rules_from_settings(settings)) == DEMO_CASES
         headers = {"Authorization": f"Bearer {add_user(app.state.engine, 'ana', Role.analyst)}"}
         job = client.post("/api/v1/models/train", headers=headers, json={"char_ngram_max": 4}).json()
         assert wait_for(lambda: job_status(client, headers, job["id"])["status"] == "running", timeout=60)

@@ -11,6 +11,7 @@ import pytest
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
 from classifier.rules import Facts, TriageRules
+from tests.classifier.unseen import UNSEEN
 from tests.conftest import DATA_DIR, T0
 
 LABELS = {"type": {"咨询", "投诉", "建议", "变更", "其他"}, "priority": {"高", "中", "低"}}
@@ -32,7 +33,7 @@ def predictor(session, tmp_path, trained_bundle, rules) -> Predictor:
 
 
 def test_proposal_carries_label_confidence_alternatives_drivers_and_version(predictor):
-    p = predictor.propose("员工打卡一直提示不在考勤范围内，连续三天被记迟到，要求撤销", active_types=LABELS["type"])
+    p = predictor.propose(UNSEEN[0][0], active_types=LABELS["type"])      # a request the model never saw
     assert p.type.label == "投诉" and p.type.source == "model"
     assert 0 < p.type.confidence <= 1 and len(p.type.alternatives) == 2
     assert p.type.drivers and p.model_version == predictor.version

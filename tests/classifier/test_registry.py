@@ -11,7 +11,7 @@ import pytest
 from classifier.registry import ArtifactError, ModelRegistry
 from kb.errors import Conflict
 from kb.models import ModelPromotion
-from tests.conftest import T0
+from tests.conftest import DEMO_CASES, T0
 
 LABELS = {"type": {"咨询", "投诉", "建议", "变更", "其他"}, "priority": {"高", "中", "低"}}
 
@@ -25,7 +25,7 @@ def test_save_writes_metadata_and_round_trips_identically(session, registry, tra
     row = registry.save(session, trained_bundle, now=T0)
     meta = json.loads((registry.root / row.version / "metadata.json").read_text(encoding="utf-8"))
     assert meta["sha256"] == row.sha256 and meta["text_version"] == trained_bundle.text_version
-    assert meta["labels"]["type"] and meta["metrics"]["type"]["per_class"] and meta["data_rows"] == 336
+    assert meta["labels"]["type"] and meta["metrics"]["type"]["per_class"] and meta["data_rows"] == DEMO_CASES
     assert meta["libraries"]["scikit-learn"] and "thresholds" in meta
     loaded = registry.load(row.version, row.sha256)
     texts = ["考勤打卡失败", "申请注销账号", "建议增加临时密码"]
@@ -116,11 +116,24 @@ def test_promotion_refuses_another_text_version(session, registry, trained_bundl
     assert err.value.field == "text_version"
 
 
-def test_promotion_refuses_metrics_below_the_floor(session, registry, trained_bundle):
+@pytest.mark.parametrize("head", ["type", "priority"])
+def test_promotion_refuses_either_head_below_its_floor(session, registry, trained_bundle, head):
     row = registry.save(session, trained_bundle, now=T0)
-    with pytest.raises(Conflict):
+    floors = {"type": 0.0, "priority": 0.0, head: 1.01}
+    with pytest.raises(Conflict) as err:
         registry.promote(session, row.version, actor="a", now=T0, active_labels=LABELS,
-                         text_version=trained_bundle.text_version, min_macro_f1=1.01)
+                         text_version=trained_bundle.text_version, floors=floors)
+    assert err.value.field == "metrics" and err.value.extra["head"] == head
+    assert registry.production(session) is None
+    registry.promote(session, row.version, actor="a", now=T0, active_labels=LABELS,
+                     text_version=trained_bundle.text_version, floors={"type": 0.3, "priority": 0.3})
+    assert registry.production(session).version == row.version
+
+
+def test_the_registry_keeps_how_the_figures_were_measured(session, registry, trained_bundle):
+    row = registry.save(session, trained_bundle, now=T0)
+    assert row.metrics["split"] == "grouped_time" and row.metrics["test_rows"] > 0
+    assert registry.metadata(row.version, session)["evaluation"]["split"] == "grouped_time"
 
 
 def test_rollback_without_history_is_conflict(session, registry):

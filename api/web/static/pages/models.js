@@ -32,7 +32,8 @@
       return h("tr", { class: v.status === "production" ? "production" : "", dataset: { version: v.version } },
         h("td", {}, h("input", { type: "checkbox", class: "pick", value: v.version, "aria-label": `选择 ${v.version}` })),
         h("td", {}, h("button", { type: "button", class: "link", onclick: () => detail(v.version) }, v.version)),
-        h("td", {}, h("span", { class: v.status === "production" ? "chip accent" : "chip" }, STATUS[v.status] || v.status)),
+        h("td", {}, h("span", { class: v.status === "production" ? "chip accent" : "chip" }, STATUS[v.status] || v.status),
+          m.source === "demo" ? h("span", { class: "chip", title: "用 data/demo 的示例数据训练，指标只说明流程可用" }, "示例数据") : ""),
         h("td", {}, dt(v.created_at)), h("td", { class: "num" }, v.data_rows),
         h("td", { class: "num" }, f3(m.type_macro_f1)), h("td", { class: "num" }, pct(m.type_accuracy, 1)),
         h("td", { class: "num" }, f3(m.priority_macro_f1)), h("td", { class: "num" }, pct(m.priority_accuracy, 1)),
@@ -45,13 +46,19 @@
     if (picks.length >= 2) { picks[0].checked = true; picks[1].checked = true; }
   }
 
+  function evaluationText(ev) {
+    if (!ev || !ev.split) return "";
+    return ` · 评估：训练 ${ev.train_rows} 条，验证 ${ev.test_rows} 条较新且未见过的案例（近似重复与同一客户的案例不跨两边）` +
+      (ev.source === "demo" ? " · 示例数据" : "");
+  }
+
   async function detail(version) {
     const [d, acc] = await Promise.all([api(`/api/v1/models/${encodeURIComponent(version)}`), loadAcceptance(version)]);
     const meta = d.metadata || {};
     $("#detail-card").hidden = false;
     $("#detail-title").textContent = `${version}（${STATUS[d.status] || d.status}）`;
     $("#detail-meta").textContent = `训练人 ${Zk.name(d.trained_by)} · ${dt(d.created_at)} · ${d.data_rows} 行数据 · 文本版本 ${d.text_version}` +
-      (d.promoted_at ? ` · ${Zk.name(d.promoted_by)} 于 ${dt(d.promoted_at)} 发布` : "");
+      (d.promoted_at ? ` · ${Zk.name(d.promoted_by)} 于 ${dt(d.promoted_at)} 发布` : "") + evaluationText(meta.evaluation);
     for (const head of ["type", "priority"]) {
       const m = (meta.metrics || {})[head];
       const section = $(`[data-head=${head}]`);
