@@ -33,7 +33,8 @@ LABELS: dict[str, str] = {
     "to": "目标版本", "type": "需求类型", "username": "用户名", "version": "版本", "k": "条数", "body_json": "请求体",
     "resolved_at": "解决时间", "closed_at": "关闭时间", "resolution_due_at": "处理时限", "contact_date": "沟通日期",
     "contact_time": "沟通时间", "deadline": "处理时限", "source_number": "问题编号", "idempotency-key": "Idempotency-Key",
-    "sort": "排序方式", "year": "年份",
+    "sort": "排序方式", "year": "年份", "case": "相似问题编号", "article": "文章", "rank": "建议位次",
+    "used_solutions": "采用的方案",
 }
 
 

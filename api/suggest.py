@@ -119,8 +119,9 @@ def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor,
     proposal = triage.propose(session, draft, text, predictor=predictor, clock=clock)
     missing = list(proposal.missing)
     filters = {"product": draft.product, "type": draft.type}
-    cases, articles = [], []
+    cases, articles, generation = [], [], None
     try:
+        generation = index.current_generation()
         terms = index.query_tokens(text)
         cases = similar_cases(session, index, terms, k=k, filters=filters)
         articles = similar_articles(session, index, terms, reader, k=k, product=draft.product)
@@ -130,7 +131,8 @@ def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor,
     triage.reads_done(session)
     suggestion_id = triage.log_suggestion(log_writer, proposal, clock=clock, actor=actor,
                                           shown={"similar_cases": [c.number for c in cases],
-                                                 "articles": [a.id for a in articles]})
+                                                 "articles": [a.id for a in articles],
+                                                 "index_generation": generation})
     return SuggestionResponse(
         suggestion_id=suggestion_id, model_version=proposal.model_version, text_version=proposal.text_version,
         type=triage.head_out(proposal.type), priority=triage.head_out(proposal.priority),

@@ -329,3 +329,17 @@ def acceptance(session: Session, rng: Range) -> dict[str, Any]:
             "rows": [[v["version"], v["type_shown"], v["type_accepted"], v["type_rate"], v["priority_shown"],
                       v["priority_accepted"], v["priority_rate"]] for v in versions]}
 
+
+
+def solution_use(session: Session, rng: Range) -> dict[str, Any]:
+    """Suggestion quality from use: over cases resolved in the range, the share that used a
+    suggested solution (用这个方案) and the MRR of the first used item among those shown —
+    for all cases and per model version that served the case's logging suggestion."""
+    from kb.solution_use import quality
+
+    q = quality(session, rng.start, rng.end)
+    lines = [{"version": "全部", **q["all"]}] + [{**v, "version": v["version"] or "规则（无模型）"} for v in q["versions"]]
+    return {**rng.meta(), "all": q["all"], "versions": q["versions"],
+            "columns": ["模型版本", "已解决问题", "采用建议方案", "采用率", "采用位次 MRR", "来自相似问题", "来自文章"],
+            "rows": [[v["version"], v["resolved"], v["used"], v["share"], v["mrr"], v["from_cases"], v["from_articles"]]
+                     for v in lines]}

@@ -11,11 +11,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
-from api.deps import Agent, AnyUser, ClockDep, QueryDate, QueryFlag, RulesDep, SessionDep, require
+from api.deps import Agent, AnyUser, ClockDep, IndexDep, QueryDate, QueryFlag, RulesDep, SessionDep, require
 from api.routers.jobs import JobPublic
 from api.schemas import PROBLEM_RESPONSES, Page
+from indexer import WhooshIndex
 from kb import jobs
+from kb.articles.queries import Reader
 from kb.cases import queries, service, sheet_export, sheet_import
 from kb.clock import Clock
 from kb.db import make_session
@@ -33,8 +36,10 @@ from kb.models import (
     Job,
     JobKind,
     Role,
+    SolutionUseCreate,
     User,
 )
+from kb.solution_use import describe, record_use, uses_of
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -67,7 +72,7 @@ def create_case(
     if case is None:
         try:
             case = service.create_case(session, data, actor=user.username, rules=rules,
-                                       idempotency_key=idempotency_key)
+                                       idempotency_key=idempotency_key, reader=Reader.of(session, user))
         except Conflict:
             # the same key committed by a concurrent request (a double click): that case is the answer
             case = service.replay(session, data, actor=user.username, idempotency_key=idempotency_key) \
@@ -263,6 +268,50 @@ def transition(number: str, data: CaseTransition, session: SessionDep, user: Age
 def resolve(number: str, data: CaseResolve, session: SessionDep, user: Agent, rules: RulesDep) -> CasePublic:
     """记录问题分析、根因、临时/永久方案和处理结果，并置为已解决。"""
     return to_public(service.resolve(session, number, data, actor=user.username, rules=rules), rules.clock)
+
+
+class SolutionUsePublic(BaseModel):
+    source_kind: Literal["case", "article"]
+    case: str | None = Field(description="the similar case whose solution was used")
+    article: int | None = Field(description="the article whose solution was used")
+    rank: int | None = Field(description="1-based position in the suggestion list it was shown in")
+    shown: int | None = Field(description="how many items that list showed")
+    model_version: str | None
+    place: str
+    actor: str
+    used_at: datetime
+
+
+@router.post("/{number:case_number}/solution-uses", status_code=201, response_model=SolutionUsePublic,
+             operation_id="cases-solution-uses-create")
+def use_solution(number: str, data: SolutionUseCreate, session: SessionDep, user: Agent, clock: ClockDep,
+                 index: IndexDep) -> SolutionUsePublic:
+    """用这个方案：记录这条问题采用了哪条相似问题或哪篇文章的方案（以及它在建议列表中的位次、模型与索引版本）。
+    同一来源重复提交只记一次。"""
+    case = service.get_case_or_raise(session, number)
+    if case.status == CaseStatus.closed:
+        raise Conflict(f"问题 {number} 已关闭", field="status")
+    now = clock.now()
+    use = record_use(session, case, data, reader=Reader.of(session, user), actor=user.username, now=now, place="case",
+                     index_generation=_generation(index))
+    session.commit()
+    public = describe(session, use)
+    return SolutionUsePublic(**{**public, "used_at": public["used_at"].astimezone(clock.tz)})
+
+
+@router.get("/{number:case_number}/solution-uses", response_model=list[SolutionUsePublic],
+            operation_id="cases-solution-uses")
+def solution_uses(number: str, session: SessionDep, _user: AnyUser, clock: ClockDep) -> list[SolutionUsePublic]:
+    """这条问题采用过的建议方案。"""
+    case = service.get_case_or_raise(session, number)
+    return [SolutionUsePublic(**{**u, "used_at": u["used_at"].astimezone(clock.tz)}) for u in uses_of(session, case.id)]
+
+
+def _generation(index: WhooshIndex) -> str | None:
+    try:
+        return index.current_generation()
+    except OSError:
+        return None
 
 
 @router.post("/{number:case_number}/feedback", response_model=CasePublic, operation_id="cases-feedback")

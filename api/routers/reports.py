@@ -26,7 +26,7 @@ Supervisor = Annotated[User, Depends(require(Role.analyst))]   # admin (supervis
 MAX_DAYS = 3 * 366
 DEFAULT_DAYS = 90
 TITLES = {"volumes": "问题量", "sla": "SLA达成", "satisfaction": "满意度CSAT", "nps": "NPS",
-          "top-problems": "高频问题", "acceptance": "建议采纳率"}
+          "top-problems": "高频问题", "acceptance": "建议采纳率", "solution-use": "建议方案采用"}
 
 
 def report_range(
@@ -96,3 +96,10 @@ def top_problems(session: SessionDep, _user: Supervisor, rng: RangeDep, format: 
 def acceptance(session: SessionDep, _user: Supervisor, rng: RangeDep, format: Format = "json"):
     """建议采纳率：每个模型版本的类型/优先级建议被客服保留的比例。"""
     return _out("acceptance", reports.acceptance(session, rng), format, rng)
+
+
+@router.get("/solution-use", operation_id="reports-solution-use", responses=CSV_RESPONSE)
+def solution_use(session: SessionDep, _user: Supervisor, rng: RangeDep, format: Format = "json"):
+    """建议方案采用：区间内解决的问题中，采用了建议的相似问题或文章方案（用这个方案）的比例，
+    以及被采用项在建议列表中的位次 MRR；整体与按模型版本。"""
+    return _out("solution-use", reports.solution_use(session, rng), format, rng)

@@ -38,6 +38,8 @@ from kb.models import (
 from kb.outbox import record_change
 from kb.privacy import contact_hash, mask_contact, mask_name, redact_text
 from kb.sla import SlaEngine
+from kb.articles.queries import Reader
+from kb.solution_use import record_use
 from kb.suggestion_log import may_still_arrive, pending_row
 from kb.taxonomy import require_code, route_group_for
 
@@ -82,13 +84,15 @@ def get_case_or_raise(session: Session, number: str) -> Case:
 
 
 def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRules,
-                idempotency_key: str | None = None) -> Case:
+                idempotency_key: str | None = None, reader: Reader | None = None) -> Case:
     """Log a case. With ``idempotency_key`` the key is stored with the case in the same
-    transaction; ``replay`` finds it for the same request sent again."""
+    transaction; ``replay`` finds it for the same request sent again. Suggested solutions the
+    agent used while logging (``used_solutions``) are recorded with it; ``reader`` is whose
+    article visibility applies to them."""
     now = rules.clock.now()
     _check_codes(session, data.model_dump(exclude_unset=False))
     _check_owner(session, data.owner)
-    values = data.model_dump(exclude={"contact", "suggestion_id"})
+    values = data.model_dump(exclude={"contact", "suggestion_id", "used_solutions"})
     values = _clean_text(values, rules)
     if rules.mask_individual_names and data.customer_kind == CustomerKind.individual:
         values["customer_name"] = mask_name(values["customer_name"])
@@ -111,6 +115,14 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
     _history(session, case, actor, now, "created", note=f"{case.type} / {case.priority} → {case.group or '未分组'}")
     if data.suggestion_id:
         _link_suggestion(session, data.suggestion_id, case, now)
+    for i, use in enumerate(data.used_solutions):
+        if use.suggestion_id is None and data.suggestion_id:
+            use = use.model_copy(update={"suggestion_id": data.suggestion_id})
+        try:
+            record_use(session, case, use, reader=reader or Reader(frozenset(), False), actor=actor, now=now,
+                       place="workspace")
+        except FieldError as exc:
+            raise FieldError(f"used_solutions.{i}.{exc.field}", exc.message) from exc
     if idempotency_key is not None:
         session.add(IdempotencyKey(username=actor, key=idempotency_key, request_hash=request_hash(data),
                                    case_id=case.id, created_at=now))

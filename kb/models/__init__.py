@@ -10,6 +10,7 @@ from kb.models.article import (
     Audience,
 )
 from kb.models.case import (
+    SolutionUseCreate,
     Case,
     CaseCreate,
     CaseFeedback,
@@ -28,7 +29,7 @@ from kb.models.case import (
 )
 from kb.models.dictionary import DictionaryTerm, DictionaryTermCreate, DictionaryTermPublic
 from kb.models.jobs import Job, JobInput, JobKind
-from kb.models.ml import ModelArtifact, ModelPromotion, ModelVersion, SuggestionLog
+from kb.models.ml import ModelArtifact, ModelPromotion, ModelVersion, SolutionUse, SuggestionLog
 from kb.models.outbox import IndexReplica, SearchOutbox
 from kb.models.taxonomy import TAXONOMY_KINDS, Label, LabelCreate, LabelPublic, LabelUpdate
 
@@ -72,6 +73,8 @@ __all__ = [
     "Role",
     "Satisfaction",
     "SearchOutbox",
+    "SolutionUse",
+    "SolutionUseCreate",
     "SuggestionLog",
     "User",
     "UserCreate",

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kb.db import UTCDateTime
-from kb.models.inputs import json_int, Flag, Input
+from kb.models.inputs import Flag, Input, PositiveInt32, json_int
 
 
 class CaseStatus(str, enum.Enum):
@@ -142,6 +142,16 @@ class CaseHistoryPublic(SQLModel):
     note: str | None
 
 
+class SolutionUseCreate(Input):
+    """One used solution: a similar case (``case``, its number) or an article (``article``, its id)."""
+
+    case: Code | None = None
+    article: PositiveInt32 | None = None
+    suggestion_id: str | None = Field(default=None, min_length=8, max_length=32,
+                                      description="the suggestion that showed it (rank and versions come from it)")
+    rank: json_int(1, 100) | None = Field(default=None, description="1-based position in the list it was shown in")
+
+
 class CaseCreate(Input):
     contact_at: datetime | None = Field(default=None, description="沟通日期/时间; naive means service timezone")
     channel: Code
@@ -165,6 +175,10 @@ class CaseCreate(Input):
     notes: str | None = Field(default=None, max_length=2000)
     suggestion_id: str | None = Field(default=None, min_length=8, max_length=32,
                                       description="the proposal shown while logging; records acceptance")
+    solution_temp: str | None = Field(default=None, max_length=5000,
+                                      description="a solution drafted while logging (the resolve form starts from it)")
+    used_solutions: list[SolutionUseCreate] = Field(default_factory=list, max_length=5,
+                                                    description="suggested solutions used (用这个方案)")
 
     _contact_at_in_range = field_validator("contact_at")(lambda cls, value: plausible_instant(value))
 

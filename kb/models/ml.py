@@ -77,3 +77,25 @@ class SuggestionLog(SQLModel, table=True):
     type_accepted: bool | None = None
     priority_accepted: bool | None = None
     linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SolutionUse(SQLModel, table=True):
+    """An agent used a suggested solution (用这个方案): which case used which similar case or
+    article, at which rank of the list it was shown in, and which model and index served it —
+    the label a learned ranker trains on, and suggestion quality measured from use."""
+
+    __tablename__ = "solution_use"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    source_kind: str = Field(max_length=8, description="case | article")
+    source_case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    source_article_id: int | None = Field(default=None, foreign_key="article.id", index=True)
+    suggestion_id: str | None = Field(default=None, max_length=32, index=True)
+    rank: int | None = Field(default=None, description="1-based position in the list shown; None: not from a list")
+    shown: int | None = Field(default=None, description="how many items that list showed")
+    model_version: str | None = Field(default=None, max_length=40, index=True)
+    index_generation: str | None = Field(default=None, max_length=64)
+    place: str = Field(max_length=16, description="workspace | case")
+    actor: str = Field(max_length=32)
+    used_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -277,6 +277,18 @@ const Zk = (() => {
     });
   }
 
+  /* What 用这个方案 copies: a similar case's temporary and permanent fixes, or an article's
+     solution section (the section whose heading names 解决/方案/处理; the whole text when none
+     does), as plain text. */
+  function solutionOf(kind, item) {
+    if (kind === "case") return { temp: item.solution_temp || "", perm: item.solution_perm || "" };
+    const sections = (item.body || "").split(/^#{1,6}\s+/m);
+    const chosen = sections.find((s) => /^[^\n]*(解决|方案|处理)/.test(s));
+    const text = (chosen ? chosen.replace(/^[^\n]*\n/, "") : item.body || "")
+      .replace(/[*_`>]/g, "").replace(/^\s*[-+]\s+/gm, "").replace(/\n{2,}/g, "\n").trim();
+    return { temp: `${text.slice(0, 1800)}（参考知识库《${item.title}》）`, perm: "" };
+  }
+
   return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, readable, marked, around, pct, toast, showErrors, clearErrors, download,
-           debounce, taxonomy, people, name, fillSelect, can, showByRole, formValues, page, ROLE_NAMES };
+           debounce, taxonomy, people, name, fillSelect, can, showByRole, formValues, page, solutionOf, ROLE_NAMES };
 })();

@@ -112,10 +112,79 @@
       h("td", {}, x.field ? `${Zk.readable(x.old_value)} → ${Zk.readable(x.new_value)}` : ""), h("td", {}, x.note || ""))));
   }
 
+  const OPEN = ["待处理", "处理中", "升级处理"];
+
+  /* The resolve form starts from the draft saved while logging (用这个方案 in the workspace). */
+  function prefillResolve(c) {
+    const form = $("#resolve-form");
+    for (const f of ["solution_temp", "solution_perm", "analysis", "root_cause"]) {
+      const el = form.elements[f];
+      if (el && !el.value && c[f]) el.value = c[f];
+    }
+  }
+
+  async function loadUsed() {
+    const uses = await api(`${path}/solution-uses`);
+    $("#case-used").replaceChildren(...(uses.length ? [h("p", { class: "muted" }, "已采用：",
+      ...uses.map((u) => h("span", { class: "chip accent" }, u.case ? h("a", { href: `/cases/${u.case}` }, u.case) : h("a", { href: `/knowledge/${u.article}` }, `文章 #${u.article}`),
+        u.rank ? `（建议第 ${u.rank} 位）` : "")))] : []));
+    return new Set(uses.map((u) => (u.case ? `case:${u.case}` : `article:${u.article}`)));
+  }
+
+  async function useSolution(button, kind, item, rank, suggestionId) {
+    const form = $("#resolve-form");
+    const source = kind === "case" ? item : await api(`/api/v1/articles/${item.id}`);
+    const sol = Zk.solutionOf(kind, source);
+    try {
+      await api(`${path}/solution-uses`, { method: "POST", body: {
+        ...(kind === "case" ? { case: item.number } : { article: item.id }), rank, suggestion_id: suggestionId } });
+    } catch (err) { toast(err.message, "error"); return; }
+    for (const [f, text] of [["solution_temp", sol.temp], ["solution_perm", sol.perm]]) {
+      if (!text) continue;
+      const el = form.elements[f];
+      el.value = (el.value.trim() ? `${el.value.trim()}\n${text}` : text).slice(0, 5000);
+    }
+    if (kind === "case" && item.root_cause && !form.elements.root_cause.value) form.elements.root_cause.value = item.root_cause;
+    button.setAttribute("aria-pressed", "true");
+    button.textContent = "已采用";
+    toast("已复制到解决表单，并记录采用");
+    await loadUsed();
+  }
+
+  async function loadSuggestions(c) {
+    const card = $("#suggest-card");
+    if (!Zk.can(["agent"]) || !OPEN.includes(c.status)) { card.hidden = true; return; }
+    card.hidden = false;
+    const [s, taken] = await Promise.all([
+      api("/api/v1/suggestions", { method: "POST", body: { subject: c.subject, description: c.description, product: c.product || null } }),
+      loadUsed()]);
+    const button = (kind, item, rank) => {
+      const key = kind === "case" ? `case:${item.number}` : `article:${item.id}`;
+      return h("button", { type: "button", class: "small use-solution", "aria-pressed": String(taken.has(key)), dataset: { source: key },
+                           onclick: (ev) => useSolution(ev.currentTarget, kind, item, rank, s.suggestion_id) },
+        taken.has(key) ? "已采用" : "用这个方案");
+    };
+    const similar = s.similar_cases.filter((x) => x.number !== c.number).map((x) => h("div", { class: "hit" },
+      h("div", {}, h("a", { href: `/cases/${x.number}`, class: "title" }, x.number), " ", h("span", { html: x.highlights.subject || "" }),
+        x.satisfaction ? h("span", { class: "chip" }, x.satisfaction) : null),
+      x.solution_temp ? h("div", { class: "solution" }, h("b", {}, "临时方案："), x.solution_temp) : null,
+      x.solution_perm ? h("div", { class: "solution" }, h("b", {}, "永久方案："), x.solution_perm) : null,
+      h("div", {}, button("case", x, s.similar_cases.indexOf(x) + 1))));
+    $("#case-similar").replaceChildren(...(similar.length ? similar : [h("p", { class: "muted" }, "没有相似的已解决问题")]));
+    const articles = s.articles.map((a, i) => h("div", { class: "hit" },
+      h("a", { href: `/knowledge/${a.id}`, class: "title", html: a.highlights.title || "" }),
+      a.highlights.body ? h("div", { class: "muted", html: a.highlights.body }) : null,
+      h("div", {}, button("article", a, i + 1))));
+    $("#case-articles").replaceChildren(...(articles.length ? articles : [h("p", { class: "muted" }, "没有匹配的文章")]));
+  }
+
   async function reload() {
     Zk.showByRole(Zk.$$("[data-roles]", $("#case-root")));
-    show(await api(path));
+    const c = await api(path);
+    show(c);
+    prefillResolve(c);
     await loadHistory();
+    loadSuggestions(c).catch((err) => { $("#case-similar").replaceChildren(h("p", { class: "muted" }, `建议暂不可用：${err.message}`)); });
   }
 
   function bind(formId, url, build) {

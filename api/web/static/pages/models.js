@@ -25,7 +25,9 @@
 
   async function load() {
     versions = await api("/api/v1/models");
-    await Promise.all(versions.slice(0, 12).map((v) => loadAcceptance(v.version)));
+    const [use] = await Promise.all([api("/api/v1/reports/solution-use").catch(() => null),
+      ...versions.slice(0, 12).map((v) => loadAcceptance(v.version))]);
+    const useOf = Object.fromEntries(((use && use.versions) || []).map((u) => [u.version, u]));
     $("#version-table tbody").replaceChildren(...versions.map((v) => {
       const m = v.metrics || {};
       const acc = acceptance[v.version];
@@ -39,6 +41,8 @@
         h("td", { class: "num" }, f3(m.priority_macro_f1)), h("td", { class: "num" }, pct(m.priority_accuracy, 1)),
         h("td", { class: "num" }, acc && acc.type.rate !== null ? `${pct(acc.type.rate, 1)}（${acc.type.shown}）` : "—"),
         h("td", { class: "num" }, acc && acc.priority.rate !== null ? `${pct(acc.priority.rate, 1)}（${acc.priority.shown}）` : "—"),
+        h("td", { class: "num" }, useOf[v.version] ? `${pct(useOf[v.version].share, 1)}（${useOf[v.version].used}/${useOf[v.version].resolved}）` : "—"),
+        h("td", { class: "num" }, useOf[v.version] ? f3(useOf[v.version].mrr) : "—"),
         h("td", {}, v.status !== "production"
           ? h("button", { type: "button", class: "small", id: `promote-${v.version}`, onclick: () => promote(v.version) }, "发布为生产版本") : ""));
     }));

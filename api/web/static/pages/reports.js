@@ -116,6 +116,14 @@
         { label: "优先级采纳率", data: acc.map((v) => v.priority_rate), backgroundColor: COLORS[1] }] },
         options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } } } });
     },
+    "solution-use"() {
+      const r = data["solution-use"];
+      const lines = [{ ...r.all, version: "全部" }, ...r.versions.map((v) => ({ ...v, version: v.version || "规则（无模型）" }))];
+      chart("chart-solution-use", { type: "bar", data: { labels: lines.map((v) => v.version), datasets: [
+        { label: "采用率", data: lines.map((v) => v.share), backgroundColor: COLORS[0] },
+        { label: "采用位次 MRR", data: lines.map((v) => v.mrr), backgroundColor: COLORS[1] }] },
+        options: { scales: { y: { min: 0, max: 1 } } } });
+    },
   };
   const KPI_INPUTS = ["volumes", "sla", "satisfaction", "nps"];
 

@@ -5,6 +5,7 @@
 (() => {
   const { api, h, $, dt, pct, toast } = Zk;
   let lastSuggestion = null;
+  const used = new Map();             // source key → the use sent with the save (suggestion id and rank as shown)
   let seq = 0;
   const touched = new Set();          // selects the agent chose by hand are never overwritten
 
@@ -133,7 +134,7 @@
   function render(s) {
     $("#proposals").replaceChildren(...[proposal("type", "类型", s), proposal("priority", "优先级", s)].filter(Boolean));
     markAccepted();
-    const similar = s.similar_cases.map((c) => h("div", { class: "hit" },
+    const similar = s.similar_cases.map((c, i) => h("div", { class: "hit" },
       h("div", {}, h("a", { href: `/cases/${c.number}`, class: "title", onclick: (ev) => { ev.preventDefault(); openCase(c.number); } },
         c.number), " ", h("span", { html: c.highlights.subject || "" }), " ",
         h("span", { class: "chip" }, c.type), c.satisfaction ? h("span", { class: "chip" }, c.satisfaction) : null),
@@ -141,13 +142,44 @@
       c.solution_temp ? h("div", { class: "solution" }, h("b", {}, "临时方案："), c.solution_temp) : null,
       c.solution_perm ? h("div", { class: "solution" }, h("b", {}, "永久方案："), c.solution_perm) : null,
       h("div", { class: "muted" }, c.root_cause ? `根因：${c.root_cause}　` : "", c.fixed_in_version ? `修复版本：${c.fixed_in_version}` : "",
-        h("button", { type: "button", class: "small", onclick: () => openCase(c.number) }, "查看"))));
+        h("button", { type: "button", class: "small", onclick: () => openCase(c.number) }, "查看"), " ",
+        useButton("case", c, i + 1, s.suggestion_id))));
     $("#similar").replaceChildren(...(similar.length ? similar : [h("p", { class: "muted" }, "没有相似的已解决问题")]));
-    const articles = s.articles.map((a) => h("div", { class: "hit" },
+    const articles = s.articles.map((a, i) => h("div", { class: "hit" },
       h("a", { href: `/knowledge/${a.id}`, class: "title", onclick: (ev) => { ev.preventDefault(); openArticle(a.id); }, html: a.highlights.title || "" }),
       " ", a.helpful_ratio !== null ? h("span", { class: "chip" }, `有帮助 ${pct(a.helpful_ratio)}`) : null,
-      a.highlights.body ? h("div", { class: "muted", html: a.highlights.body }) : null));
+      a.highlights.body ? h("div", { class: "muted", html: a.highlights.body }) : null,
+      h("div", {}, useButton("article", a, i + 1, s.suggestion_id))));
     $("#articles").replaceChildren(...(articles.length ? articles : [h("p", { class: "muted" }, "没有匹配的文章")]));
+  }
+
+  const sourceKey = (kind, item) => (kind === "case" ? `case:${item.number}` : `article:${item.id}`);
+
+  /* 用这个方案: copy the solution into the draft and remember the use (sent with the save,
+     with the suggestion that showed it and its rank there). */
+  function useButton(kind, item, rank, suggestionId) {
+    const key = sourceKey(kind, item);
+    const taken = used.has(key);
+    return h("button", { type: "button", class: "small use-solution", "aria-pressed": String(taken), dataset: { source: key },
+                         title: "把方案复制到解决方案草稿，并记下用的是哪一条建议",
+                         onclick: (ev) => useSolution(ev.currentTarget, kind, item, rank, suggestionId) }, taken ? "已采用" : "用这个方案");
+  }
+
+  async function useSolution(button, kind, item, rank, suggestionId) {
+    const key = sourceKey(kind, item);
+    if (used.has(key)) return;
+    const source = kind === "case" ? item : await api(`/api/v1/articles/${item.id}`);
+    const sol = Zk.solutionOf(kind, source);
+    const text = [sol.temp, sol.perm ? `永久方案：${sol.perm}` : ""].filter(Boolean).join("\n");
+    const box = $("#solution_temp");
+    box.value = (box.value.trim() ? `${box.value.trim()}\n${text}` : text).slice(0, 5000);
+    used.set(key, { ...(kind === "case" ? { case: item.number } : { article: item.id }), rank, suggestion_id: suggestionId });
+    button.setAttribute("aria-pressed", "true");
+    button.textContent = "已采用";
+    const note = $("#used-note");
+    note.textContent = `保存时记录采用的方案：${[...used.keys()].map((k) => k.replace(/^case:/, "").replace(/^article:/, "文章 #")).join("、")}`;
+    note.hidden = false;
+    toast("已把方案复制到解决方案草稿");
   }
 
   let drawerOpener = null;
@@ -203,6 +235,7 @@
     const body = Zk.formValues(form);
     if (body.tags) body.tags = body.tags.split(/[,，、\s]+/).filter(Boolean);
     if (lastSuggestion) body.suggestion_id = lastSuggestion.suggestion_id;
+    if (used.size) body.used_solutions = [...used.values()];
     $("#save").disabled = true;
     try {
       const c = await api("/api/v1/cases", { method: "POST", body, headers: { "Idempotency-Key": saveKey } });
@@ -235,6 +268,8 @@
 
   function resetAll() {
     lastSuggestion = null;
+    used.clear();
+    $("#used-note").hidden = true;
     touched.clear();
     seq++;
     $("#contact_at").value = localNow();
