@@ -7,12 +7,15 @@ from __future__ import annotations
 import logging
 import re
 
+import numpy as np
+
 from sqlalchemy import Row
 from sqlmodel import Session
 
 from api import triage
 from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionRequest, SuggestionResponse
 from classifier.predictor import Predictor
+from classifier.semantic import SemanticModel, blend
 from indexer import Hit, IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
 from kb.articles.render import plain_text
@@ -21,9 +24,11 @@ from kb.cases.queries import RANK_COLUMNS, get_many
 from kb.clock import Clock
 from kb.models import Case, Satisfaction
 from kb.suggestion_log import SuggestionLogWriter
+from kb.text import Segmenter
 from kb.text.highlight import highlight
 
 log = logging.getLogger("zhiku.suggest")
+Semantic = tuple[SemanticModel, Segmenter, str]      # the model, its segmenter, the draft's text
 _NON_WORD = re.compile(r"\W+")
 MAX_ARTICLE_MATCHES = 5000      # article matches checked per search (the total counts at most this many)
 
@@ -41,21 +46,33 @@ def _dedupe_key(case: Case | Row) -> str:
 
 
 def similar_cases(session: Session, index: WhooshIndex, terms: list[str], *, k: int,
-                  filters: dict[str, str | None]) -> list[SimilarCase]:
+                  filters: dict[str, str | None], semantic: Semantic | None = None) -> list[SimilarCase]:
     hits = index.similar_to(terms, k=k * 4, filters=filters)
-    return hydrate(session, hits, terms, k=k, rerank=True)
+    return hydrate(session, hits, terms, k=k, rerank=True, semantic=semantic)
 
 
-def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rerank: bool) -> list[SimilarCase]:
+def semantic_scores(semantic: Semantic | None, candidates: list, lexical: np.ndarray) -> np.ndarray:
+    """The lexical scores blended with the LSA cosine of each candidate to the draft
+    (classifier.semantic), or the lexical scores alone without a representation."""
+    if semantic is None or len(candidates) < 2:
+        return lexical
+    model, segmenter, query = semantic
+    vectors = model.embed([query] + [f"{c.subject}\n{c.description}" for c in candidates], segmenter)
+    return blend(lexical, vectors[1:] @ vectors[0])
+
+
+def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rerank: bool,
+            semantic: Semantic | None = None) -> list[SimilarCase]:
     """Re-read hits from the database (the truth), drop what is no longer resolved, re-rank by
-    outcome, drop near-identical cases, and highlight in the original script. Ranking reads
-    only the few columns it needs for every candidate; the shown columns are read for the k
-    shown."""
+    meaning (when the production model carries a semantic representation) and outcome, drop
+    near-identical cases, and highlight in the original script. Ranking reads only the few
+    columns it needs for every candidate; the shown columns are read for the k shown."""
     scores = {h.entity_id: h.score for h in hits}
     ids = [h.entity_id for h in hits]
     if rerank:
-        ranked = [(scores[c.id] * outcome_factor(c), c) for c in get_many(session, ids, statuses=INDEXABLE,
-                                                                          columns=RANK_COLUMNS)]
+        candidates = get_many(session, ids, statuses=INDEXABLE, columns=RANK_COLUMNS)
+        base = semantic_scores(semantic, candidates, np.array([scores[c.id] for c in candidates], dtype=np.float32))
+        ranked = [(float(b) * outcome_factor(c), c) for b, c in zip(base, candidates, strict=True)]
         ranked.sort(key=lambda sc: -sc[0])
         chosen, seen = [], set()
         for score, case in ranked:
@@ -123,7 +140,7 @@ def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor,
     try:
         generation = index.current_generation()
         terms = index.query_tokens(text)
-        cases = similar_cases(session, index, terms, k=k, filters=filters)
+        cases = similar_cases(session, index, terms, k=k, filters=filters, semantic=predictor.semantic(text))
         articles = similar_articles(session, index, terms, reader, k=k, product=draft.product)
     except IndexUnavailable as exc:
         log.warning("index unavailable", extra={"reason": str(exc)})

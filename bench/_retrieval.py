@@ -85,6 +85,44 @@ def product_rank(index: WhooshIndex, texts: list[str], queries, k: int = 10) -> 
     return out
 
 
+def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, segmenter, *, candidates: int):
+    """For each draft (a text index, or (text, None) for an outside query): the product's
+    lexical top ``candidates`` (the draft itself excluded) and their ranker features
+    (classifier.ranker) with the LSA cosine; also the re-rank time per draft in ms
+    (embedding draft and candidates, features, blend, sort)."""
+    import time
+
+    from classifier.ranker import Candidate, blend_scores, feature_matrix
+
+    out, times = [], []
+    for q in drafts:
+        query = texts[q] if isinstance(q, int) else q
+        hits = [h for h in index.similar(query, k=candidates + 1) if h.entity_id != q][:candidates]
+        t = time.perf_counter()
+        if hits:
+            vectors = semantic.embed([query] + [texts[h.entity_id] for h in hits], segmenter)
+            cos = vectors[1:] @ vectors[0]
+            X = feature_matrix([Candidate(lexical=h.score, cosine=float(c)) for h, c in zip(hits, cos, strict=True)])
+            np.argsort(-blend_scores(X), kind="stable")
+        else:
+            X = feature_matrix([])
+        times.append((time.perf_counter() - t) * 1000)
+        out.append(([h.entity_id for h in hits], X))
+    return out, times
+
+
+def order_by(features, score, k: int = 10) -> list[list[int]]:
+    """Each draft's candidates ordered by ``score(X)`` (stable: ties keep the lexical order)."""
+    ranked = []
+    for ids, X in features:
+        if not ids:
+            ranked.append([])
+            continue
+        order = np.argsort(-score(X), kind="stable")[:k]
+        ranked.append([ids[i] for i in order])
+    return ranked
+
+
 class TfidfBaseline:
     """Plain jieba + scikit-learn TF-IDF cosine."""
 

@@ -26,6 +26,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "calibration_cv": 5,
     "random_state": 0,
     "n_jobs": 2,               # calibration folds fitted in parallel (the machines have 2 cores)
+    "semantic": True,          # also fit the LSA representation that re-ranks similar cases (classifier.semantic)
 }
 AUTO_MIN_DF_ROWS = 20_000
 

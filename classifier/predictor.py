@@ -81,6 +81,13 @@ class Predictor:
         loaded = self._loaded
         return loaded.bundle if loaded else None
 
+    def semantic(self, text: str):
+        """(semantic model, its segmenter, ``text``) of the production model, or None when it
+        carries no representation (trained before it existed, or on too few cases)."""
+        loaded = self._loaded
+        model = getattr(loaded.bundle, "semantic", None) if loaded else None
+        return (model, loaded.segmenter, text) if model is not None else None
+
     def refresh(self, session: Session) -> bool:
         """Follow the production pointer; True when a different model is now in use."""
         with self._refresh_lock:

@@ -30,6 +30,7 @@ from sklearn.svm import LinearSVC
 
 from classifier.dataset import Example, data_hash, grouped_time_split
 from classifier.pipeline import PreTokenized, build_head, params_with, resolve_min_df
+from classifier.semantic import SemanticModel, fit_semantic
 from kb.text import CharNgramAnalyzer, JiebaAnalyzer, Segmenter
 from kb.text.segment import char_ngrams
 
@@ -57,6 +58,7 @@ class TrainedBundle:
     trained_at: str
     libraries: dict[str, str] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)     # how the metrics were measured
+    semantic: SemanticModel | None = None                        # LSA for re-ranking similar cases
 
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         """The plain scikit-learn path (reference for the fast scorer and for notebooks)."""
@@ -263,6 +265,10 @@ def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, param
             thresholds.setdefault(h, {}).setdefault(str(label), {"suggest": 0.5, "auto_apply": 1.01})
     wv.analyzer = JiebaAnalyzer(segmenter.version)
     cv.analyzer = CharNgramAnalyzer(segmenter.version, n_min, n_max)
+    semantic = None
+    if params.get("semantic", True):
+        progress(0.85, "拟合语义表示（LSA）")
+        semantic = fit_semantic(texts, segmenter)
     progress(0.95, "打包")
     return TrainedBundle(
         features=FeatureUnion([("words", wv), ("chars", cv)]),
@@ -281,4 +287,5 @@ def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, param
         libraries={name: pkg_version(name) for name in ("scikit-learn", "numpy", "scipy", "jieba", "opencc")}
         | {"python": platform.python_version()},
         evaluation=evaluation,
+        semantic=semantic,
     )

@@ -91,7 +91,14 @@ def test_stopping_the_server_ends_the_training_and_marks_the_job_failed(tmp_path
         assert load_demo(app.state.engine, DATA_DIR / "demo", rules_from_settings(settings)) == DEMO_CASES
         headers = {"Authorization": f"Bearer {add_user(app.state.engine, 'ana', Role.analyst)}"}
         job = client.post("/api/v1/models/train", headers=headers, json={"char_ngram_max": 4}).json()
-        assert wait_for(lambda: job_status(client, headers, job["id"])["status"] == "running", timeout=60)
+
+        def fitting():
+            # stop while the child is fitting, not in the last moments when it saves the version:
+            # a loaded CI box once saw "done" because the stop came after the save
+            status = job_status(client, headers, job["id"])
+            return status["status"] == "running" and 0.05 <= (status["progress"] or 0) < 0.6
+
+        assert wait_for(fitting, timeout=60)
         children = descendants() - before
         assert children
     # the server has stopped: its training process and that process's workers are gone

@@ -1,0 +1,50 @@
+"""The LSA representation that re-ranks similar cases: the fast embedding equals
+scikit-learn's, it brings a rewording closer than an unrelated request, and the blend."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from classifier import dataset
+from classifier.semantic import MAX_FEATURES, blend, fit_semantic
+from kb.text.segment import char_ngrams
+from tests.classifier.unseen import UNSEEN
+from tests.conftest import DATA_DIR
+
+TEXTS = [e.text for e in dataset.from_demo(DATA_DIR / "demo" / "cases.jsonl")]
+
+
+def test_fast_embedding_equals_scikit_learns_transform(segmenter):
+    model = fit_semantic(TEXTS, segmenter, dimensions=64)
+    vec = TfidfVectorizer(analyzer=lambda t: char_ngrams(segmenter.normalize(t), 1, 2), sublinear_tf=True, min_df=1,
+                          max_features=MAX_FEATURES, dtype=np.float32)
+    X = vec.fit_transform(TEXTS)
+    svd = TruncatedSVD(n_components=64, algorithm="randomized", n_iter=5, random_state=0).fit(X)
+    queries = [t for t, _, _ in UNSEEN[:8]]
+    reference = vec.transform(queries) @ svd.components_.T
+    reference /= np.linalg.norm(reference, axis=1, keepdims=True)
+    np.testing.assert_allclose(model.embed(queries, segmenter), reference, atol=1e-4)
+
+
+def test_a_rewording_lands_closer_than_an_unrelated_request(segmenter):
+    model = fit_semantic(TEXTS, segmenter)
+    q, same, other = model.embed(["会员App今天怎么也登不上去，一直转圈",
+                                  "乐享会员App登录失败，输入密码后提示网络异常",
+                                  "想把宽带套餐从300M升级到1000M"], segmenter)
+    assert q @ same > q @ other + 0.1
+
+
+def test_too_few_texts_give_no_representation_and_unknown_text_is_the_zero_vector(segmenter):
+    assert fit_semantic(TEXTS[:10], segmenter) is None
+    model = fit_semantic(TEXTS, segmenter)
+    vectors = model.embed(["ꙮꙮꙮ", "发票开不出来"], segmenter)
+    assert not vectors[0].any() and np.linalg.norm(vectors[1]) > 0.99
+
+
+def test_blend_mixes_normalised_lexical_score_and_cosine():
+    lexical = np.array([10.0, 8.0, 2.0])
+    cosine = np.array([0.1, 0.9, -0.5])
+    np.testing.assert_allclose(blend(lexical, cosine, 0.0), [1.0, 0.8, 0.2])
+    np.testing.assert_allclose(blend(lexical, cosine, 0.3), [0.73, 0.83, 0.14], atol=1e-6)   # the rewording moves up
