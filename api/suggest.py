@@ -15,7 +15,7 @@ from sqlmodel import Session
 from api import triage
 from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionRequest, SuggestionResponse
 from classifier.predictor import Predictor
-from classifier.semantic import SemanticModel, blend
+from classifier.semantic import SemanticModel, VectorCache, blend
 from indexer import Hit, IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
 from kb.articles.render import plain_text
@@ -29,6 +29,7 @@ from kb.text.highlight import highlight
 
 log = logging.getLogger("zhiku.suggest")
 Semantic = tuple[SemanticModel, Segmenter, str]      # the model, its segmenter, the draft's text
+VECTORS = VectorCache()         # candidates' LSA vectors, by (representation, case id, update time)
 _NON_WORD = re.compile(r"\W+")
 MAX_ARTICLE_MATCHES = 5000      # article matches checked per search (the total counts at most this many)
 
@@ -57,8 +58,10 @@ def semantic_scores(semantic: Semantic | None, candidates: list, lexical: np.nda
     if semantic is None or len(candidates) < 2:
         return lexical
     model, segmenter, query = semantic
-    vectors = model.embed([query] + [f"{c.subject}\n{c.description}" for c in candidates], segmenter)
-    return blend(lexical, vectors[1:] @ vectors[0])
+    q = model.embed([query], segmenter)[0]
+    vectors = model.embed_cached([(c.id, c.updated_at) for c in candidates],
+                                 [f"{c.subject}\n{c.description}" for c in candidates], segmenter, VECTORS)
+    return blend(lexical, vectors @ q)
 
 
 def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rerank: bool,

@@ -85,11 +85,14 @@ def product_rank(index: WhooshIndex, texts: list[str], queries, k: int = 10) -> 
     return out
 
 
-def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, segmenter, *, candidates: int):
+def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, segmenter, *, candidates: int,
+                       cache=None):
     """For each draft (a text index, or (text, None) for an outside query): the product's
     lexical top ``candidates`` (the draft itself excluded) and their ranker features
     (classifier.ranker) with the LSA cosine; also the re-rank time per draft in ms
-    (embedding draft and candidates, features, blend, sort)."""
+    (embedding draft and candidates, features, blend, sort). With ``cache`` (a
+    classifier.semantic.VectorCache) candidates' vectors are kept between drafts, as
+    suggestions keep them."""
     import time
 
     from classifier.ranker import Candidate, blend_scores, feature_matrix
@@ -100,8 +103,13 @@ def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, s
         hits = [h for h in index.similar(query, k=candidates + 1) if h.entity_id != q][:candidates]
         t = time.perf_counter()
         if hits:
-            vectors = semantic.embed([query] + [texts[h.entity_id] for h in hits], segmenter)
-            cos = vectors[1:] @ vectors[0]
+            if cache is None:
+                vectors = semantic.embed([query] + [texts[h.entity_id] for h in hits], segmenter)
+                cos = vectors[1:] @ vectors[0]
+            else:
+                q = semantic.embed([query], segmenter)[0]
+                cos = semantic.embed_cached([h.entity_id for h in hits], [texts[h.entity_id] for h in hits], segmenter,
+                                            cache) @ q
             X = feature_matrix([Candidate(lexical=h.score, cosine=float(c)) for h, c in zip(hits, cos, strict=True)])
             np.argsort(-blend_scores(X), kind="stable")
         else:

@@ -16,6 +16,9 @@ projection summed — about 0.01 ms per candidate."""
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +30,7 @@ from kb.text import Segmenter
 from kb.text.segment import char_ngrams
 
 DIMENSIONS = 256
-MAX_FEATURES = 60_000
+MAX_FEATURES = 30_000         # 30 MB of projection at 256 dimensions; the frequent n-grams carry the meaning
 MIN_TEXTS = 50                 # below this the space says nothing; re-ranking is skipped
 WEIGHT = 0.3                   # share of the cosine in the blended score
 
@@ -43,12 +46,20 @@ class SemanticModel:
     projection: np.ndarray     # float32, terms × dimensions (SVD components transposed)
     text_version: str
     rows: int
+    version: str = ""          # hash of the projection: the key of cached vectors
 
-    @property
-    def version(self) -> str:
-        h = hashlib.sha256(self.projection.tobytes()[:1 << 20])
-        h.update(f"{self.text_version}|{self.rows}|{self.projection.shape}".encode())
-        return h.hexdigest()[:12]
+    def embed_cached(self, keys: list[Hashable], texts: list[str], segmenter: Segmenter,
+                     cache: VectorCache) -> np.ndarray:
+        """``embed`` for candidates whose vectors are kept in ``cache`` by key (a case id and
+        its update time): a suggestion embeds only the candidates it has not seen before."""
+        found = cache.get([(self.version, k) for k in keys])
+        missing = [i for i, v in enumerate(found) if v is None]
+        if missing:
+            fresh = self.embed([texts[i] for i in missing], segmenter)
+            cache.put([(self.version, keys[i]) for i in missing], fresh)
+            for i, v in zip(missing, fresh, strict=True):
+                found[i] = v
+        return np.vstack(found).astype(np.float32) if found else np.zeros((0, self.projection.shape[1]), np.float32)
 
     def embed(self, texts: list[str], segmenter: Segmenter) -> np.ndarray:
         """Unit vectors (n × dimensions), all texts in one sparse product; a text with no
@@ -72,6 +83,37 @@ class SemanticModel:
         return np.divide(V, norms, out=np.zeros_like(V), where=norms > 0)
 
 
+class VectorCache:
+    """A bounded LRU of unit vectors (stored as float16: 0.5 KB each at 256 dimensions, so the
+    default 50,000 vectors hold 25 MB). Thread-safe; one per process."""
+
+    def __init__(self, max_items: int = 50_000) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, keys: list[Hashable]) -> list[np.ndarray | None]:
+        with self._lock:
+            out = []
+            for k in keys:
+                v = self._items.get(k)
+                if v is not None:
+                    self._items.move_to_end(k)
+                out.append(v)
+            return out
+
+    def put(self, keys: list[Hashable], vectors: np.ndarray) -> None:
+        with self._lock:
+            for k, v in zip(keys, vectors.astype(np.float16), strict=True):
+                self._items[k] = v
+                self._items.move_to_end(k)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 def fit_semantic(texts: list[str], segmenter: Segmenter, *, dimensions: int = DIMENSIONS,
                  random_state: int = 0) -> SemanticModel | None:
     """Fit on raw texts (no labels). None when there are too few texts to say anything."""
@@ -82,9 +124,11 @@ def fit_semantic(texts: list[str], segmenter: Segmenter, *, dimensions: int = DI
     X = vec.fit_transform(texts)
     k = min(dimensions, X.shape[1] - 1, len(texts) - 1)
     svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=5, random_state=random_state).fit(X)
+    projection = svd.components_.T.astype(np.float32).copy()
+    digest = hashlib.sha256(projection.tobytes()).hexdigest()[:12]
     return SemanticModel(vocabulary={t: int(i) for t, i in vec.vocabulary_.items()},
-                         idf=vec.idf_.astype(np.float32), projection=svd.components_.T.astype(np.float32).copy(),
-                         text_version=segmenter.version, rows=len(texts))
+                         idf=vec.idf_.astype(np.float32), projection=projection,
+                         text_version=segmenter.version, rows=len(texts), version=digest)
 
 
 def blend(lexical: np.ndarray, cosine: np.ndarray, weight: float = WEIGHT) -> np.ndarray:

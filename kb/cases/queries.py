@@ -103,7 +103,7 @@ def next_due():
 
 
 RANK_COLUMNS = (Case.id, Case.subject, Case.description, Case.status, Case.solution_temp, Case.solution_perm,
-                Case.satisfaction, Case.reopen_count)
+                Case.satisfaction, Case.reopen_count, Case.updated_at)
 HIT_COLUMNS = (Case.id, Case.number, Case.subject, Case.description, Case.type, Case.status, Case.product,
                Case.root_cause, Case.solution_temp, Case.solution_perm, Case.result, Case.fixed_in_version,
                Case.satisfaction, Case.reopen_count, Case.resolved_at)

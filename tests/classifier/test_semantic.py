@@ -48,3 +48,18 @@ def test_blend_mixes_normalised_lexical_score_and_cosine():
     cosine = np.array([0.1, 0.9, -0.5])
     np.testing.assert_allclose(blend(lexical, cosine, 0.0), [1.0, 0.8, 0.2])
     np.testing.assert_allclose(blend(lexical, cosine, 0.3), [0.73, 0.83, 0.14], atol=1e-6)   # the rewording moves up
+
+
+def test_cached_vectors_equal_fresh_ones_and_are_kept_by_key_within_the_bound(segmenter):
+    from classifier.semantic import VectorCache
+
+    model = fit_semantic(TEXTS, segmenter)
+    cache = VectorCache(max_items=3)
+    texts = [t for t, _, _ in UNSEEN[:4]]
+    first = model.embed_cached([1, 2, 3, 4], texts, segmenter, cache)
+    np.testing.assert_allclose(first, model.embed(texts, segmenter), atol=2e-3)      # float16 storage
+    assert len(cache) == 3                                                           # the oldest was dropped
+    # key 4 is cached: its stored vector is returned, not one of the text now given
+    again = model.embed_cached([4, 1], ["别的文字", texts[0]], segmenter, cache)
+    np.testing.assert_allclose(again[0], first[3], atol=2e-3)
+    np.testing.assert_allclose(again[1], first[0], atol=2e-3)                         # 1 was recomputed
