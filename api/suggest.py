@@ -15,7 +15,8 @@ from sqlmodel import Session
 from api import triage
 from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionRequest, SuggestionResponse
 from classifier.predictor import Predictor
-from classifier.semantic import SemanticModel, VectorCache, blend
+from classifier.ranker import CANDIDATES
+from classifier.semantic import SemanticModel, VectorCache, blend, fingerprint
 from indexer import Hit, IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
 from kb.articles.render import plain_text
@@ -30,6 +31,7 @@ from kb.text.highlight import highlight
 log = logging.getLogger("zhiku.suggest")
 Semantic = tuple[SemanticModel, Segmenter, str]      # the model, its segmenter, the draft's text
 VECTORS = VectorCache()         # candidates' LSA vectors, by (representation, case id, update time)
+RERANK_CANDIDATES = CANDIDATES  # lexical candidates the semantic blend re-orders
 _NON_WORD = re.compile(r"\W+")
 MAX_ARTICLE_MATCHES = 5000      # article matches checked per search (the total counts at most this many)
 
@@ -48,20 +50,25 @@ def _dedupe_key(case: Case | Row) -> str:
 
 def similar_cases(session: Session, index: WhooshIndex, terms: list[str], *, k: int,
                   filters: dict[str, str | None], semantic: Semantic | None = None) -> list[SimilarCase]:
-    hits = index.similar_to(terms, k=k * 4, filters=filters)
+    hits = index.similar_to(terms, k=RERANK_CANDIDATES if semantic else k * 4, filters=filters)
     return hydrate(session, hits, terms, k=k, rerank=True, semantic=semantic)
 
 
-def semantic_scores(semantic: Semantic | None, candidates: list, lexical: np.ndarray) -> np.ndarray:
+def semantic_scores(session: Session, semantic: Semantic | None, candidates: list, lexical: np.ndarray) -> np.ndarray:
     """The lexical scores blended with the LSA cosine of each candidate to the draft
     (classifier.semantic), or the lexical scores alone without a representation."""
     if semantic is None or len(candidates) < 2:
         return lexical
     model, segmenter, query = semantic
+
+    def texts(positions: list[int]) -> list[str]:        # read only for candidates not seen before
+        found = {c.id: f"{c.subject}\n{c.description}" for c in get_many(
+            session, [candidates[i].id for i in positions], statuses=None, columns=(Case.id, Case.subject, Case.description))}
+        return [found.get(candidates[i].id, candidates[i].subject) for i in positions]
+
     q = model.embed([query], segmenter)[0]
-    vectors = model.embed_cached([(c.id, c.updated_at) for c in candidates],
-                                 [f"{c.subject}\n{c.description}" for c in candidates], segmenter, VECTORS)
-    return blend(lexical, vectors @ q)
+    vectors, prints = model.vectors_for([(c.id, c.updated_at) for c in candidates], texts, segmenter, VECTORS)
+    return blend(lexical, vectors @ q, same=prints == fingerprint(query, segmenter))
 
 
 def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rerank: bool,
@@ -74,7 +81,8 @@ def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rera
     ids = [h.entity_id for h in hits]
     if rerank:
         candidates = get_many(session, ids, statuses=INDEXABLE, columns=RANK_COLUMNS)
-        base = semantic_scores(semantic, candidates, np.array([scores[c.id] for c in candidates], dtype=np.float32))
+        base = semantic_scores(session, semantic, candidates,
+                               np.array([scores[c.id] for c in candidates], dtype=np.float32))
         ranked = [(float(b) * outcome_factor(c), c) for b, c in zip(base, candidates, strict=True)]
         ranked.sort(key=lambda sc: -sc[0])
         chosen, seen = [], set()

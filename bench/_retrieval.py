@@ -96,6 +96,7 @@ def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, s
     import time
 
     from classifier.ranker import Candidate, blend_scores, feature_matrix
+    from classifier.semantic import VectorCache, fingerprint
 
     out, times = [], []
     for q in drafts:
@@ -103,14 +104,14 @@ def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, s
         hits = [h for h in index.similar(query, k=candidates + 1) if h.entity_id != q][:candidates]
         t = time.perf_counter()
         if hits:
-            if cache is None:
-                vectors = semantic.embed([query] + [texts[h.entity_id] for h in hits], segmenter)
-                cos = vectors[1:] @ vectors[0]
-            else:
-                q = semantic.embed([query], segmenter)[0]
-                cos = semantic.embed_cached([h.entity_id for h in hits], [texts[h.entity_id] for h in hits], segmenter,
-                                            cache) @ q
-            X = feature_matrix([Candidate(lexical=h.score, cosine=float(c)) for h, c in zip(hits, cos, strict=True)])
+            q = semantic.embed([query], segmenter)[0]
+            vectors, prints = semantic.vectors_for([h.entity_id for h in hits],
+                                                   lambda pos: [texts[hits[i].entity_id] for i in pos], segmenter,
+                                                   cache if cache is not None else VectorCache())
+            cos = vectors @ q
+            same = prints == fingerprint(query, segmenter)
+            X = feature_matrix([Candidate(lexical=h.score, cosine=float(c), same_text=bool(e))
+                                for h, c, e in zip(hits, cos, same, strict=True)])
             np.argsort(-blend_scores(X), kind="stable")
         else:
             X = feature_matrix([])

@@ -13,8 +13,8 @@ Agents' use is simulated with the label-1 pairs of clusters no evaluated query c
 (a member is the draft, another the case the agent used; InsuranceQA: questions not
 evaluated, each with its answer); the learned ranker (classifier.ranker) is trained on the
 first 100, 1k and 10k of these links and the curve of MRR@10 is printed (0 = the blend).
-Both the blend and the ranker re-order the product's lexical top 20 (4 × k, as suggestions
-do); the re-rank time is measured on 100 candidates.
+Both the blend and the ranker re-order the product's lexical top 100, as suggestions do
+(classifier.ranker.CANDIDATES); the re-rank time is measured on 100 candidates.
 Targets (issue 17): served MRR@10 (best point of the curve) ≥ 1.10× the better lexical
 baseline on BQ and AFQMC, ≥ 1.0× on LCQMC, ≥ 1.25× on InsuranceQA; re-ranking 100
 candidates p99 ≤ 3 ms.

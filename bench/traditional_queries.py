@@ -8,7 +8,10 @@ searched with the product's similar-case search. A query succeeds when its rank-
 Simplified original (or a sentence identical to it after normalisation).
 
 Same run, same queries:
-- the product, Traditional queries (the figure; goal ≥ 99 % at rank 1);
+- suggestions: the product's lexical top 100 re-ranked by the LSA blend (classifier.semantic,
+  fitted without labels on the set's texts), as suggestions serve them — the figure; goal
+  ≥ 99 % at rank 1; the failures listed are this system's;
+- the product's lexical search alone, Traditional queries (search and lists);
 - the product, the Simplified originals (ceiling: what the index finds without a script change);
 - BM25 over jieba tokens of the unconverted Traditional query (what search without script
   folding would do).
@@ -27,7 +30,10 @@ from pathlib import Path
 
 import opencc
 from _common import default_segmenter, finish, read_tsv
-from _retrieval import BM25Baseline, build_product_index, clusters_from_pairs
+from _retrieval import BM25Baseline, build_product_index, candidate_features, clusters_from_pairs, order_by
+
+from classifier.ranker import CANDIDATES, blend_scores
+from classifier.semantic import fit_semantic
 
 SETS = (("bq_corpus", "bq_corpus/dev.tsv"), ("afqmc", "afqmc/train.tsv"), ("lcqmc", "lcqmc/dev.tsv"))
 GOAL = 0.99
@@ -57,34 +63,42 @@ def main() -> None:
                 first = hits[0].entity_id if hits else None
                 return first is not None and first in same[norm[original]], first
 
-            trad_ok = simp_ok = 0
+            semantic = fit_semantic(texts, segmenter)
+            features, _ = candidate_features(index, texts, trad, semantic, segmenter, candidates=CANDIDATES)
+            served = order_by(features, blend_scores, k=1)
+            trad_ok = simp_ok = served_ok = 0
             for j, i in enumerate(sample):
                 ok, first = at_rank1(trad[j], i)
                 trad_ok += ok
-                if not ok:
-                    failures.append((name, trad[j], texts[i], texts[first] if first is not None else "（无结果）"))
+                top = served[j][0] if served[j] else None
+                good = top is not None and top in same[norm[i]]
+                served_ok += good
+                if not good:
+                    failures.append((name, trad[j], texts[i], texts[top] if top is not None else "（无结果）"))
                 simp_ok += at_rank1(texts[i], i)[0]
             bm25 = BM25Baseline(texts).rank(trad, [None] * len(trad), k=1)
             bm25_ok = sum(1 for j, i in enumerate(sample) if bm25[j] and bm25[j][0] in same[norm[i]])
             changed_ok = sum(1 for j in changed if at_rank1(trad[j], sample[j])[0])
             index.close()
             results.append({"set": name, "docs": len(texts), "queries": len(sample), "changed": len(changed),
-                            "trad": trad_ok / len(sample), "trad_changed": changed_ok / max(len(changed), 1),
+                            "served": served_ok / len(sample), "trad": trad_ok / len(sample), "trad_changed": changed_ok / max(len(changed), 1),
                             "simp": simp_ok / len(sample), "bm25": bm25_ok / len(sample)})
 
-    print(f"{'set':<11}{'docs':>8}{'queries':>9}{'converted':>11}{'繁→简 @1':>11}{'(converted)':>13}"
-          f"{'简 @1 (ceiling)':>17}{'BM25 繁 @1':>13}")
+    print(f"{'set':<11}{'docs':>8}{'queries':>9}{'converted':>11}{'建议 繁→简 @1':>14}{'检索 繁→简 @1':>14}"
+          f"{'(converted)':>13}{'检索 简 @1':>12}{'BM25 繁 @1':>13}")
     for r in results:
-        print(f"{r['set']:<11}{r['docs']:>8}{r['queries']:>9}{r['changed']:>11}{r['trad']:>11.4f}{r['trad_changed']:>13.4f}"
-              f"{r['simp']:>17.4f}{r['bm25']:>13.4f}")
+        print(f"{r['set']:<11}{r['docs']:>8}{r['queries']:>9}{r['changed']:>11}{r['served']:>14.4f}{r['trad']:>14.4f}"
+              f"{r['trad_changed']:>13.4f}{r['simp']:>12.4f}{r['bm25']:>13.4f}")
     print(f"\nfailures: {len(failures)} (set | Traditional query | Simplified original | rank 1)")
     for name, query, original, first in failures[:40]:
         print(f"  {name} | {query} | {original} | {first}")
     total_q = sum(r["queries"] for r in results)
-    overall = sum(r["trad"] * r["queries"] for r in results) / total_q
+    overall = sum(r["served"] * r["queries"] for r in results) / total_q
+    lexical = sum(r["trad"] * r["queries"] for r in results) / total_q
     ceiling = sum(r["simp"] * r["queries"] for r in results) / total_q
-    finish(overall >= GOAL, f"Traditional queries finding their Simplified original at rank 1: {overall:.2%} "
-                            f"(goal {GOAL:.0%}; the same queries in Simplified: {ceiling:.2%}; "
+    finish(overall >= GOAL, f"Traditional queries finding their Simplified original at rank 1 in suggestions: "
+                            f"{overall:.2%} (goal {GOAL:.0%}; lexical search alone {lexical:.2%}; the same queries in "
+                            f"Simplified, lexical: {ceiling:.2%}; "
                             f"BM25 without folding: {sum(r['bm25'] * r['queries'] for r in results) / total_q:.2%})")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,18 +48,25 @@ class SemanticModel:
     rows: int
     version: str = ""          # hash of the projection: the key of cached vectors
 
-    def embed_cached(self, keys: list[Hashable], texts: list[str], segmenter: Segmenter,
-                     cache: VectorCache) -> np.ndarray:
-        """``embed`` for candidates whose vectors are kept in ``cache`` by key (a case id and
-        its update time): a suggestion embeds only the candidates it has not seen before."""
+    def vectors_for(self, keys: list[Hashable], texts: Callable[[list[int]], list[str]], segmenter: Segmenter,
+                    cache: VectorCache) -> tuple[np.ndarray, np.ndarray]:
+        """Unit vectors and text fingerprints (``fingerprint``) of candidates, kept in ``cache``
+        by key (a case id and its update time): a suggestion embeds — and reads the text of —
+        only the candidates it has not seen before. ``texts(positions)`` returns the texts of
+        the candidates at those positions."""
         found = cache.get([(self.version, k) for k in keys])
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
-            fresh = self.embed([texts[i] for i in missing], segmenter)
-            cache.put([(self.version, keys[i]) for i in missing], fresh)
-            for i, v in zip(missing, fresh, strict=True):
-                found[i] = v
-        return np.vstack(found).astype(np.float32) if found else np.zeros((0, self.projection.shape[1]), np.float32)
+            fresh_texts = texts(missing)
+            vectors = self.embed(fresh_texts, segmenter)
+            prints = [fingerprint(t, segmenter) for t in fresh_texts]
+            cache.put([(self.version, keys[i]) for i in missing], vectors, prints)
+            for i, v, p in zip(missing, vectors, prints, strict=True):
+                found[i] = (v, p)
+        if not found:
+            return np.zeros((0, self.projection.shape[1]), np.float32), np.zeros(0, np.int64)
+        return (np.vstack([v for v, _ in found]).astype(np.float32),
+                np.array([p for _, p in found], dtype=np.int64))
 
     def embed(self, texts: list[str], segmenter: Segmenter) -> np.ndarray:
         """Unit vectors (n × dimensions), all texts in one sparse product; a text with no
@@ -84,15 +91,16 @@ class SemanticModel:
 
 
 class VectorCache:
-    """A bounded LRU of unit vectors (stored as float16: 0.5 KB each at 256 dimensions, so the
-    default 50,000 vectors hold 25 MB). Thread-safe; one per process."""
+    """A bounded LRU of (unit vector, text fingerprint) — the vector stored as float16: 0.5 KB
+    each at 256 dimensions, so the default 50,000 entries hold 25 MB. Thread-safe; one per
+    process."""
 
     def __init__(self, max_items: int = 50_000) -> None:
         self.max_items = max_items
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, keys: list[Hashable]) -> list[np.ndarray | None]:
+    def get(self, keys: list[Hashable]) -> list[tuple[np.ndarray, int] | None]:
         with self._lock:
             out = []
             for k in keys:
@@ -102,10 +110,10 @@ class VectorCache:
                 out.append(v)
             return out
 
-    def put(self, keys: list[Hashable], vectors: np.ndarray) -> None:
+    def put(self, keys: list[Hashable], vectors: np.ndarray, prints: list[int]) -> None:
         with self._lock:
-            for k, v in zip(keys, vectors.astype(np.float16), strict=True):
-                self._items[k] = v
+            for k, v, p in zip(keys, vectors.astype(np.float16), prints, strict=True):
+                self._items[k] = (v, p)
                 self._items.move_to_end(k)
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
@@ -131,8 +139,17 @@ def fit_semantic(texts: list[str], segmenter: Segmenter, *, dimensions: int = DI
                          text_version=segmenter.version, rows=len(texts), version=digest)
 
 
-def blend(lexical: np.ndarray, cosine: np.ndarray, weight: float = WEIGHT) -> np.ndarray:
-    """(1 − weight) · lexical / max(lexical) + weight · max(cosine, 0)."""
+def fingerprint(text: str, segmenter: Segmenter) -> int:
+    """The same request written again has the same fingerprint: the text after normalisation
+    (script, width, case) without spaces — 我怎麼提升花唄的額度 and 我怎么提升花呗的额度."""
+    digest = hashlib.blake2b("".join(segmenter.normalize(text).split()).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def blend(lexical: np.ndarray, cosine: np.ndarray, weight: float = WEIGHT, same: np.ndarray | None = None) -> np.ndarray:
+    """(1 − weight) · lexical / max(lexical) + weight · max(cosine, 0), + 1 for a candidate that
+    is the draft's own text (``same``), which so comes first."""
     top = float(lexical.max()) if len(lexical) else 0.0
     norm = lexical / top if top > 0 else lexical
-    return (1.0 - weight) * norm + weight * np.clip(cosine, 0.0, None)
+    score = (1.0 - weight) * norm + weight * np.clip(cosine, 0.0, None)
+    return score + same if same is not None else score

@@ -56,10 +56,28 @@ def test_cached_vectors_equal_fresh_ones_and_are_kept_by_key_within_the_bound(se
     model = fit_semantic(TEXTS, segmenter)
     cache = VectorCache(max_items=3)
     texts = [t for t, _, _ in UNSEEN[:4]]
-    first = model.embed_cached([1, 2, 3, 4], texts, segmenter, cache)
+    read = []
+
+    def fetch(positions):
+        read.append(list(positions))
+        return [texts[i] for i in positions]
+
+    first, _ = model.vectors_for([1, 2, 3, 4], fetch, segmenter, cache)
     np.testing.assert_allclose(first, model.embed(texts, segmenter), atol=2e-3)      # float16 storage
-    assert len(cache) == 3                                                           # the oldest was dropped
-    # key 4 is cached: its stored vector is returned, not one of the text now given
-    again = model.embed_cached([4, 1], ["别的文字", texts[0]], segmenter, cache)
-    np.testing.assert_allclose(again[0], first[3], atol=2e-3)
-    np.testing.assert_allclose(again[1], first[0], atol=2e-3)                         # 1 was recomputed
+    assert len(cache) == 3 and read == [[0, 1, 2, 3]]                                # the oldest was dropped
+    again, _ = model.vectors_for([4, 1], lambda pos: [texts[0] for _ in pos], segmenter, cache)
+    np.testing.assert_allclose(again[0], first[3], atol=2e-3)                        # 4 from the cache
+    np.testing.assert_allclose(again[1], first[0], atol=2e-3)                        # 1 read and embedded again
+
+
+def test_the_same_request_in_traditional_characters_has_the_same_fingerprint(segmenter):
+    from classifier.semantic import fingerprint
+
+    assert fingerprint("我怎麼提升花唄的額度", segmenter) == fingerprint("我怎么提升 花呗的额度", segmenter)
+    assert fingerprint("我怎么提升花呗的额度", segmenter) != fingerprint("怎么提升花呗的额度", segmenter)
+
+
+def test_a_candidate_that_is_the_drafts_own_text_comes_first():
+    lexical = np.array([10.0, 6.0])
+    scores = blend(lexical, np.array([0.95, 0.99]), same=np.array([False, True]))
+    assert scores[1] > scores[0]
