@@ -49,6 +49,7 @@ from classifier.ranker import CANDIDATES, blend_scores
 from classifier.semantic import fit_semantic
 
 CURVE = (0, 100, 1000, 10000)
+SWEEP = (0.0, 0.1, 0.2, 0.3, 0.5)
 TIMED_CANDIDATES = 100
 TARGETS = {"bq_corpus": 1.10, "afqmc": 1.10, "lcqmc": 1.0, "insuranceqa_zh": 1.25}
 RERANK_P99_MS = 3.0
@@ -105,6 +106,7 @@ def run_pairs(name: str, path: str, segmenter, limit: int, workdir: Path):
     fit_s = time.perf_counter() - t
     features, _ = candidate_features(index, texts, [q for q, _ in queries], semantic, segmenter, candidates=CANDIDATES)
     rows["product+lsa"] = metrics(order_by(features, blend_scores), relevant)
+    sweep = weight_sweep(features, relevant)
     rerank_ms = timed_rerank(index, texts, [q for q, _ in queries[:500]], semantic, segmenter)
     rows["tfidf-cosine"] = metrics(TfidfBaseline(texts).rank(qtexts, exclude), relevant)
     rows["bm25-all-tokens"] = metrics(BM25Baseline(texts).rank(qtexts, exclude), relevant)
@@ -117,7 +119,14 @@ def run_pairs(name: str, path: str, segmenter, limit: int, workdir: Path):
     index.close()
     return {"set": name, "docs": len(texts), "queries": len(queries), "rows": rows,
             "index_s": build_s, "query_ms": prod_s / len(queries) * 1000, "lsa_fit_s": fit_s, "rerank_ms": rerank_ms,
-            "vocabulary": len(semantic.vocabulary), "curve": curve}
+            "vocabulary": len(semantic.vocabulary), "curve": curve, "sweep": sweep}
+
+
+def weight_sweep(features, relevant) -> dict[float, float]:
+    """MRR@10 of the blend at other cosine weights (the product uses classifier.semantic.WEIGHT)."""
+    def scorer(w):
+        return lambda X: (1.0 - w) * X[:, 0] + w * X[:, 2] + X[:, 3]
+    return {w: metrics(order_by(features, scorer(w)), relevant)["MRR@10"] for w in SWEEP}
 
 
 def run_insuranceqa(segmenter, limit: int, workdir: Path):
@@ -143,10 +152,11 @@ def run_insuranceqa(segmenter, limit: int, workdir: Path):
     # agents' use, simulated: questions not evaluated, each with one of its answers
     links = [(q["question_zh"], position[q["answer_ids"][0]]) for q in rest if q["answer_ids"][0] in position]
     curve = learning_curve(index, texts, semantic, segmenter, features, relevant, links[:max(CURVE)])
+    sweep = weight_sweep(features, relevant)
     index.close()
     return {"set": "insuranceqa_zh (answers)", "docs": len(texts), "queries": len(qtexts), "rows": rows,
             "index_s": float("nan"), "query_ms": float("nan"), "lsa_fit_s": fit_s, "rerank_ms": rerank_ms,
-            "vocabulary": len(semantic.vocabulary), "curve": curve}
+            "vocabulary": len(semantic.vocabulary), "curve": curve, "sweep": sweep}
 
 
 def main() -> None:
@@ -179,6 +189,7 @@ def main() -> None:
         print(f"{'':26s} MRR@10 by used-solution links ({n_links} simulated, {usable} with the used item among "
               f"the {CANDIDATES} candidates): " + ", ".join(
                   f"{n}: {m:.4f} ({how}{'' if n == 0 else f', {k} used'})" for n, (m, k, how) in curve.items()))
+        print(f"{'':26s} MRR@10 by cosine weight: " + ", ".join(f"{w:g}: {m:.4f}" for w, m in r["sweep"].items()))
         key = r["set"].split()[0]
         served = max(m for m, _, _ in curve.values())
         ok &= served >= TARGETS[key] * best

@@ -7,7 +7,8 @@ differently from the past case shares few words with it; in the 256-dimensional 
 "登不上" and "登录失败" land close because the characters around them co-occur across the
 desk's history. The representation re-ranks the lexical candidates — it never finds
 candidates on its own — by interpolating the normalised lexical score with the cosine
-(``blend``). Measured on the open BQ dev split: MRR@10 0.238 → 0.259 (bench/similar_quality.py).
+(``blend``). Measured on the open BQ dev split: MRR@10 0.2508 → 0.2587 (bench/similar_quality.py;
+the weight sweep is in docs/search.md).
 
 Serving does not go through scikit-learn: a text's n-grams are looked up in a dict, weighted
 (sublinear tf × idf, L2-normalised, as TfidfVectorizer does) and the matching rows of the
@@ -32,7 +33,7 @@ from kb.text.segment import char_ngrams
 DIMENSIONS = 256
 MAX_FEATURES = 30_000         # 30 MB of projection at 256 dimensions; the frequent n-grams carry the meaning
 MIN_TEXTS = 50                 # below this the space says nothing; re-ranking is skipped
-WEIGHT = 0.3                   # share of the cosine in the blended score
+WEIGHT = 0.2                   # share of the cosine in the blended score (bench/similar_quality.py sweep)
 
 
 def _analyzer(segmenter: Segmenter):
