@@ -31,7 +31,6 @@ from kb.text.highlight import highlight
 log = logging.getLogger("zhiku.suggest")
 Semantic = tuple[SemanticModel, Segmenter, str]      # the model, its segmenter, the draft's text
 VECTORS = VectorCache()         # candidates' LSA vectors, by (representation, case id, update time)
-RERANK_CANDIDATES = CANDIDATES  # lexical candidates the semantic blend re-orders
 _NON_WORD = re.compile(r"\W+")
 MAX_ARTICLE_MATCHES = 5000      # article matches checked per search (the total counts at most this many)
 
@@ -50,7 +49,7 @@ def _dedupe_key(case: Case | Row) -> str:
 
 def similar_cases(session: Session, index: WhooshIndex, terms: list[str], *, k: int,
                   filters: dict[str, str | None], semantic: Semantic | None = None) -> list[SimilarCase]:
-    hits = index.similar_to(terms, k=RERANK_CANDIDATES if semantic else k * 4, filters=filters)
+    hits = index.similar_to(terms, k=CANDIDATES if semantic else k * 4, filters=filters)
     return hydrate(session, hits, terms, k=k, rerank=True, semantic=semantic)
 
 
@@ -149,10 +148,10 @@ def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor,
     filters = {"product": draft.product, "type": draft.type}
     cases, articles, generation = [], [], None
     try:
-        generation = index.current_generation()
         terms = index.query_tokens(text)
         cases = similar_cases(session, index, terms, k=k, filters=filters, semantic=predictor.semantic(text))
         articles = similar_articles(session, index, terms, reader, k=k, product=draft.product)
+        generation = index.searched_generation()
     except IndexUnavailable as exc:
         log.warning("index unavailable", extra={"reason": str(exc)})
         missing.append("index_unavailable")

@@ -104,15 +104,15 @@ def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, s
         hits = [h for h in index.similar(query, k=candidates + 1) if h.entity_id != q][:candidates]
         t = time.perf_counter()
         if hits:
-            q = semantic.embed([query], segmenter)[0]
+            query_vector = semantic.embed([query], segmenter)[0]
             vectors, prints = semantic.vectors_for([h.entity_id for h in hits],
                                                    lambda pos: [texts[hits[i].entity_id] for i in pos], segmenter,
                                                    cache if cache is not None else VectorCache())
-            cos = vectors @ q
+            cos = vectors @ query_vector
             same = prints == fingerprint(query, segmenter)
             X = feature_matrix([Candidate(lexical=h.score, cosine=float(c), same_text=bool(e))
                                 for h, c, e in zip(hits, cos, same, strict=True)])
-            np.argsort(-blend_scores(X), kind="stable")
+            np.argsort(-blend_scores(X), kind="stable")     # timed as suggestions do it; order_by orders later
         else:
             X = feature_matrix([])
         times.append((time.perf_counter() - t) * 1000)

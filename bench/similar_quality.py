@@ -124,9 +124,7 @@ def run_pairs(name: str, path: str, segmenter, limit: int, workdir: Path):
 
 def weight_sweep(features, relevant) -> dict[float, float]:
     """MRR@10 of the blend at other cosine weights (the product uses classifier.semantic.WEIGHT)."""
-    def scorer(w):
-        return lambda X: (1.0 - w) * X[:, 0] + w * X[:, 2] + X[:, 3]
-    return {w: metrics(order_by(features, scorer(w)), relevant)["MRR@10"] for w in SWEEP}
+    return {w: metrics(order_by(features, lambda X, w=w: blend_scores(X, w)), relevant)["MRR@10"] for w in SWEEP}
 
 
 def run_insuranceqa(segmenter, limit: int, workdir: Path):

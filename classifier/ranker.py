@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from classifier.semantic import WEIGHT
+from classifier.semantic import WEIGHT, blend
 
 FEATURES = ("lexical", "reciprocal_rank", "cosine", "same_text", "satisfied", "dissatisfied", "reopens", "age",
             "same_product", "same_module", "past_uses")
@@ -61,9 +61,9 @@ def feature_matrix(candidates: list[Candidate]) -> np.ndarray:
                      for i, c in enumerate(candidates)], dtype=np.float64)
 
 
-def blend_scores(X: np.ndarray) -> np.ndarray:
-    """The ranking without a ranker (classifier.semantic.blend) from the same features."""
-    return (1.0 - WEIGHT) * X[:, 0] + WEIGHT * X[:, 2] + X[:, 3]
+def blend_scores(X: np.ndarray, weight: float = WEIGHT) -> np.ndarray:
+    """The ranking without a ranker — classifier.semantic.blend — from the same features."""
+    return blend(X[:, 0], X[:, 2], weight, same=X[:, 3])
 
 
 @dataclass

@@ -170,6 +170,12 @@ class WhooshIndex:
         except FileNotFoundError:
             return None
 
+    def searched_generation(self) -> str | None:
+        """The generation this thread's searcher reads — the one that answered its last search
+        (no file read, unlike ``current_generation``)."""
+        state = getattr(self._local, "state", None)
+        return state.generation if state is not None else None
+
     def meta(self, generation: str | None = None) -> dict | None:
         generation = generation or self.current_generation()
         if generation is None:

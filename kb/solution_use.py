@@ -118,12 +118,11 @@ def quality(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
     ids = list(session.exec(select(Case.id).where(
         Case.status.in_(RESOLVED), Case.resolved_at >= start, Case.resolved_at < end)))
     firsts: dict[int, SolutionUse] = {}
+    version_of: dict[int, str | None] = {}
     for chunk in (ids[i:i + 1000] for i in range(0, len(ids), 1000)):
         for use in session.exec(select(SolutionUse).where(SolutionUse.case_id.in_(chunk))
                                 .order_by(SolutionUse.used_at, SolutionUse.id)):
             firsts.setdefault(use.case_id, use)
-    version_of: dict[int, str | None] = {}
-    for chunk in (ids[i:i + 1000] for i in range(0, len(ids), 1000)):
         for case_id, version in session.exec(select(SuggestionLog.case_id, SuggestionLog.model_version)
                                              .where(SuggestionLog.case_id.in_(chunk))):
             version_of[case_id] = version

@@ -295,8 +295,7 @@ def use_solution(number: str, data: SolutionUseCreate, session: SessionDep, user
     use = record_use(session, case, data, reader=Reader.of(session, user), actor=user.username, now=now, place="case",
                      index_generation=_generation(index))
     session.commit()
-    public = describe(session, use)
-    return SolutionUsePublic(**{**public, "used_at": public["used_at"].astimezone(clock.tz)})
+    return _use_public(describe(session, use), clock)
 
 
 @router.get("/{number:case_number}/solution-uses", response_model=list[SolutionUsePublic],
@@ -304,7 +303,11 @@ def use_solution(number: str, data: SolutionUseCreate, session: SessionDep, user
 def solution_uses(number: str, session: SessionDep, _user: AnyUser, clock: ClockDep) -> list[SolutionUsePublic]:
     """这条问题采用过的建议方案。"""
     case = service.get_case_or_raise(session, number)
-    return [SolutionUsePublic(**{**u, "used_at": u["used_at"].astimezone(clock.tz)}) for u in uses_of(session, case.id)]
+    return [_use_public(u, clock) for u in uses_of(session, case.id)]
+
+
+def _use_public(use: dict, clock: Clock) -> SolutionUsePublic:
+    return SolutionUsePublic(**{**use, "used_at": use["used_at"].astimezone(clock.tz)})
 
 
 def _generation(index: WhooshIndex) -> str | None:

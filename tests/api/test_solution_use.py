@@ -60,6 +60,9 @@ def test_logging_with_a_used_solution_records_it_at_the_rank_it_was_shown(api_mo
     assert use["case"] == second["number"] and use["source_kind"] == "case" and use["place"] == "workspace"
     assert use["rank"] == 2 and use["shown"] == len(listed)
     assert use["model_version"] == api_model.model_version
+    with make_session(api_model.engine) as s:              # the generation that answered the suggestion
+        [row] = s.exec(select(SolutionUse)).all()
+    assert row.index_generation == api_model.client.app.state.index.current_generation() is not None
 
 
 def test_a_rank_other_than_the_one_shown_is_refused_and_nothing_is_saved(api_model, shown):

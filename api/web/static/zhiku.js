@@ -289,6 +289,12 @@ const Zk = (() => {
     return { temp: `${text.slice(0, 1800)}（参考知识库《${item.title}》）`, perm: "" };
   }
 
+  /* The key of a used solution's source, and appending a copied solution to a text field. */
+  const sourceKey = (kind, item) => (kind === "case" ? `case:${item.number}` : `article:${item.id}`);
+  function appendText(field, text, max = 5000) {
+    field.value = (field.value.trim() ? `${field.value.trim()}\n${text}` : text).slice(0, max);
+  }
+
   return { ApiError, api, signIn, signOut, key, user, h, $, $$, dt, readable, marked, around, pct, toast, showErrors, clearErrors, download,
-           debounce, taxonomy, people, name, fillSelect, can, showByRole, formValues, page, solutionOf, ROLE_NAMES };
+           debounce, taxonomy, people, name, fillSelect, can, showByRole, formValues, page, solutionOf, sourceKey, appendText, ROLE_NAMES };
 })();

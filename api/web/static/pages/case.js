@@ -128,7 +128,7 @@
     $("#case-used").replaceChildren(...(uses.length ? [h("p", { class: "muted" }, "已采用：",
       ...uses.map((u) => h("span", { class: "chip accent" }, u.case ? h("a", { href: `/cases/${u.case}` }, u.case) : h("a", { href: `/knowledge/${u.article}` }, `文章 #${u.article}`),
         u.rank ? `（建议第 ${u.rank} 位）` : "")))] : []));
-    return new Set(uses.map((u) => (u.case ? `case:${u.case}` : `article:${u.article}`)));
+    return new Set(uses.map((u) => (u.case ? Zk.sourceKey("case", { number: u.case }) : Zk.sourceKey("article", { id: u.article }))));
   }
 
   async function useSolution(button, kind, item, rank, suggestionId) {
@@ -140,9 +140,7 @@
         ...(kind === "case" ? { case: item.number } : { article: item.id }), rank, suggestion_id: suggestionId } });
     } catch (err) { toast(err.message, "error"); return; }
     for (const [f, text] of [["solution_temp", sol.temp], ["solution_perm", sol.perm]]) {
-      if (!text) continue;
-      const el = form.elements[f];
-      el.value = (el.value.trim() ? `${el.value.trim()}\n${text}` : text).slice(0, 5000);
+      if (text) Zk.appendText(form.elements[f], text);
     }
     if (kind === "case" && item.root_cause && !form.elements.root_cause.value) form.elements.root_cause.value = item.root_cause;
     button.setAttribute("aria-pressed", "true");
@@ -159,7 +157,7 @@
       api("/api/v1/suggestions", { method: "POST", body: { subject: c.subject, description: c.description, product: c.product || null } }),
       loadUsed()]);
     const button = (kind, item, rank) => {
-      const key = kind === "case" ? `case:${item.number}` : `article:${item.id}`;
+      const key = Zk.sourceKey(kind, item);
       return h("button", { type: "button", class: "small use-solution", "aria-pressed": String(taken.has(key)), dataset: { source: key },
                            onclick: (ev) => useSolution(ev.currentTarget, kind, item, rank, s.suggestion_id) },
         taken.has(key) ? "已采用" : "用这个方案");

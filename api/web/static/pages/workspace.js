@@ -153,12 +153,10 @@
     $("#articles").replaceChildren(...(articles.length ? articles : [h("p", { class: "muted" }, "没有匹配的文章")]));
   }
 
-  const sourceKey = (kind, item) => (kind === "case" ? `case:${item.number}` : `article:${item.id}`);
-
   /* 用这个方案: copy the solution into the draft and remember the use (sent with the save,
      with the suggestion that showed it and its rank there). */
   function useButton(kind, item, rank, suggestionId) {
-    const key = sourceKey(kind, item);
+    const key = Zk.sourceKey(kind, item);
     const taken = used.has(key);
     return h("button", { type: "button", class: "small use-solution", "aria-pressed": String(taken), dataset: { source: key },
                          title: "把方案复制到解决方案草稿，并记下用的是哪一条建议",
@@ -166,13 +164,12 @@
   }
 
   async function useSolution(button, kind, item, rank, suggestionId) {
-    const key = sourceKey(kind, item);
+    const key = Zk.sourceKey(kind, item);
     if (used.has(key)) return;
     const source = kind === "case" ? item : await api(`/api/v1/articles/${item.id}`);
     const sol = Zk.solutionOf(kind, source);
     const text = [sol.temp, sol.perm ? `永久方案：${sol.perm}` : ""].filter(Boolean).join("\n");
-    const box = $("#solution_temp");
-    box.value = (box.value.trim() ? `${box.value.trim()}\n${text}` : text).slice(0, 5000);
+    Zk.appendText($("#solution_temp"), text);
     used.set(key, { ...(kind === "case" ? { case: item.number } : { article: item.id }), rank, suggestion_id: suggestionId });
     button.setAttribute("aria-pressed", "true");
     button.textContent = "已采用";
