@@ -32,10 +32,12 @@ from api.routers import (
 )
 from api.runtime import Refresher
 from api.throttle import FailedAuthThrottle
+from api.vector_keeper import vector_keeper
 from api.web import pages
 from classifier.predictor import Predictor
 from classifier.registry import ModelRegistry
 from classifier.rules import TriageRules
+from classifier.vector_store import VectorStore
 from indexer import WhooshIndex
 from indexer.sync import IndexWorker
 from kb import recent
@@ -85,13 +87,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             app.state.jobs = JobWorker(app.state.engine, settings, app.state.index,
                                        poll_seconds=settings.job_poll_seconds)
             app.state.jobs.start()
-        app.state.index_worker = None
+        app.state.index_worker = app.state.vector_keeper = None
+        app.state.vectors = VectorStore(settings.vector_dir)
         if settings.embedded_indexer:
             settings.var_dir.mkdir(parents=True, exist_ok=True)
             app.state.index_worker = IndexWorker(app.state.engine, app.state.index, settings.var_dir / "indexer.lock",
                                                  interval=settings.index_poll_seconds,
                                                  retention_days=settings.feed_retention_days)
             app.state.index_worker.start()
+            app.state.vector_keeper = vector_keeper(app.state.engine, settings, app.state.predictor)
+            app.state.vector_keeper.start()
         try:
             yield
         finally:
@@ -99,6 +104,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 app.state.jobs.stop()
             if app.state.index_worker is not None:
                 app.state.index_worker.stop()
+            if app.state.vector_keeper is not None:
+                app.state.vector_keeper.stop()
             app.state.refresher.stop()
             app.state.suggestion_log.stop()
             app.state.index.close()

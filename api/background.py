@@ -21,6 +21,7 @@ def run(*, jobs: bool = True, index_writer: bool = True, announce: bool = True) 
     from api.jobs import JobWorker
     from api.logging import configure_logging
     from api.runtime import Refresher
+    from api.vector_keeper import vector_keeper
     from indexer.sync import IndexWorker
     from indexer.whoosh_index import WhooshIndex
     from kb.db import make_engine
@@ -45,6 +46,7 @@ def run(*, jobs: bool = True, index_writer: bool = True, announce: bool = True) 
     if index_writer:
         parts.append(IndexWorker(engine, index, settings.var_dir / "indexer.lock", interval=settings.index_poll_seconds,
                                  retention_days=settings.feed_retention_days))
+        parts.append(vector_keeper(engine, settings))
     worker = JobWorker(engine, settings, index, poll_seconds=settings.job_poll_seconds) if jobs else None
     if worker is not None:
         parts.append(worker)

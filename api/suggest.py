@@ -17,6 +17,7 @@ from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionReque
 from classifier.predictor import Predictor
 from classifier.ranker import CANDIDATES
 from classifier.semantic import SemanticModel, VectorCache, blend, fingerprint
+from classifier.vector_store import VectorStore, stamp
 from indexer import Hit, IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
 from kb.articles.render import plain_text
@@ -35,11 +36,13 @@ _NON_WORD = re.compile(r"\W+")
 MAX_ARTICLE_MATCHES = 5000      # article matches checked per search (the total counts at most this many)
 
 
+_SATISFACTION_FACTOR = {Satisfaction.satisfied: 1.15, Satisfaction.basically: 1.05, Satisfaction.dissatisfied: 0.85}
+
+
 def outcome_factor(case: Case | Row) -> float:
     """Solutions that satisfied the customer and stayed fixed rank higher."""
-    factor = {Satisfaction.satisfied: 1.15, Satisfaction.basically: 1.05, Satisfaction.dissatisfied: 0.85}.get(
-        case.satisfaction, 1.0)
-    return factor * (0.9 ** case.reopen_count)
+    factor = _SATISFACTION_FACTOR.get(case.satisfaction, 1.0)
+    return factor * (0.9 ** case.reopen_count) if case.reopen_count else factor
 
 
 def _dedupe_key(case: Case | Row) -> str:
@@ -48,14 +51,17 @@ def _dedupe_key(case: Case | Row) -> str:
 
 
 def similar_cases(session: Session, index: WhooshIndex, terms: list[str], *, k: int,
-                  filters: dict[str, str | None], semantic: Semantic | None = None) -> list[SimilarCase]:
+                  filters: dict[str, str | None], semantic: Semantic | None = None,
+                  store: VectorStore | None = None) -> list[SimilarCase]:
     hits = index.similar_to(terms, k=CANDIDATES if semantic else k * 4, filters=filters)
-    return hydrate(session, hits, terms, k=k, rerank=True, semantic=semantic)
+    return hydrate(session, hits, terms, k=k, rerank=True, semantic=semantic, store=store)
 
 
-def semantic_scores(session: Session, semantic: Semantic | None, candidates: list, lexical: np.ndarray) -> np.ndarray:
+def semantic_scores(session: Session, semantic: Semantic | None, candidates: list, lexical: np.ndarray,
+                    store: VectorStore | None = None) -> np.ndarray:
     """The lexical scores blended with the LSA cosine of each candidate to the draft
-    (classifier.semantic), or the lexical scores alone without a representation."""
+    (classifier.semantic), or the lexical scores alone without a representation. Vectors come
+    from the node's store (``classifier.vector_store``) when it has the candidate as it is now."""
     if semantic is None or len(candidates) < 2:
         return lexical
     model, segmenter, query = semantic
@@ -66,50 +72,69 @@ def semantic_scores(session: Session, semantic: Semantic | None, candidates: lis
         return [found.get(candidates[i].id, candidates[i].subject) for i in positions]
 
     q = model.embed([query], segmenter)[0]
-    vectors, prints = model.vectors_for([(c.id, c.updated_at) for c in candidates], texts, segmenter, VECTORS)
+    vectors = prints = None
+    if store is not None:           # the node's precomputed vectors; what they miss is computed here
+        vectors, prints, found = store.lookup(model.version, [c.id for c in candidates],
+                                              [stamp(c.updated_at) for c in candidates])
+        if found.all():
+            return blend(lexical, vectors @ q, same=prints == fingerprint(query, segmenter))
+        rest = np.flatnonzero(~found)
+    else:
+        rest = np.arange(len(candidates))
+    part = [candidates[i] for i in rest]
+    fresh, fresh_prints = model.vectors_for([(c.id, c.updated_at) for c in part],
+                                            lambda positions: texts([int(rest[i]) for i in positions]),
+                                            segmenter, VECTORS)
+    if vectors is None or vectors.shape[1] != fresh.shape[1]:
+        vectors, prints = fresh, fresh_prints
+    else:
+        vectors[rest], prints[rest] = fresh, fresh_prints
     return blend(lexical, vectors @ q, same=prints == fingerprint(query, segmenter))
 
 
 def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rerank: bool,
-            semantic: Semantic | None = None) -> list[SimilarCase]:
+            semantic: Semantic | None = None, store: VectorStore | None = None) -> list[SimilarCase]:
     """Re-read hits from the database (the truth), drop what is no longer resolved, re-rank by
     meaning (when the production model carries a semantic representation) and outcome, drop
-    near-identical cases, and highlight in the original script. Ranking reads only the few
-    columns it needs for every candidate; the shown columns are read for the k shown."""
+    near-identical cases, and highlight in the original script. Ranking reads a few short
+    columns of every candidate; the shown columns (solutions too, which near-identical cases
+    are told apart by) are read only from the top of the ranking, a few times k at a time."""
     scores = {h.entity_id: h.score for h in hits}
     ids = [h.entity_id for h in hits]
     if rerank:
         candidates = get_many(session, ids, statuses=INDEXABLE, columns=RANK_COLUMNS)
         base = semantic_scores(session, semantic, candidates,
-                               np.array([scores[c.id] for c in candidates], dtype=np.float32))
-        ranked = [(float(b) * outcome_factor(c), c) for b, c in zip(base, candidates, strict=True)]
+                               np.array([scores[c.id] for c in candidates], dtype=np.float32), store)
+        ranked = [(float(b) * outcome_factor(c), c.id) for b, c in zip(base, candidates, strict=True)]
         ranked.sort(key=lambda sc: -sc[0])
-        chosen, seen = [], set()
-        for score, case in ranked:
-            key = _dedupe_key(case)
+    else:
+        ranked = [(scores[i], i) for i in ids][:k]
+    chosen, seen, rows = [], set(), {}
+    for start in range(0, len(ranked), 3 * k):
+        batch = ranked[start:start + 3 * k]
+        rows.update((c.id, c) for c in get_many(session, [i for _, i in batch], statuses=INDEXABLE))
+        for score, case_id in batch:
+            case = rows.get(case_id)
+            if case is None:                   # reopened or deleted between the two reads
+                continue
+            key = _dedupe_key(case) if rerank else case_id
             if key not in seen:
                 seen.add(key)
-                chosen.append((score, case.id))
+                chosen.append((score, case))
             if len(chosen) >= k:
                 break
-    else:
-        chosen = [(scores[i], i) for i in ids][:k]
-    rows = {c.id: c for c in get_many(session, [i for _, i in chosen], statuses=INDEXABLE)}
-    out = []
-    for score, case_id in chosen:
-        case = rows.get(case_id)
-        if case is None:                   # reopened or deleted between the two reads
-            continue
-        out.append(SimilarCase(
-            number=case.number, subject=case.subject, type=case.type, status=case.status.value,
-            product=case.product, root_cause=case.root_cause, solution_temp=case.solution_temp,
-            solution_perm=case.solution_perm, result=case.result, fixed_in_version=case.fixed_in_version,
-            satisfaction=case.satisfaction.value if case.satisfaction else None, reopen_count=case.reopen_count,
-            resolved_at=case.resolved_at, score=round(score, 4),
-            highlights={"subject": highlight(case.subject, terms, width=60),
-                        "description": highlight(case.description, terms),
-                        "solution": highlight(case.solution_perm or case.solution_temp, terms)}))
-    return out
+        if len(chosen) >= k:
+            break
+    return [SimilarCase(
+        number=case.number, subject=case.subject, type=case.type, status=case.status.value,
+        product=case.product, root_cause=case.root_cause, solution_temp=case.solution_temp,
+        solution_perm=case.solution_perm, result=case.result, fixed_in_version=case.fixed_in_version,
+        satisfaction=case.satisfaction.value if case.satisfaction else None, reopen_count=case.reopen_count,
+        resolved_at=case.resolved_at, score=round(score, 4),
+        highlights={"subject": highlight(case.subject, terms, width=60),
+                    "description": highlight(case.description, terms),
+                    "solution": highlight(case.solution_perm or case.solution_temp, terms)})
+        for score, case in chosen]
 
 
 def _article_filters(reader: Reader) -> dict:
@@ -141,7 +166,8 @@ def hydrate_articles(session: Session, hits: list[Hit], terms: list[str], reader
 
 
 def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor, index: WhooshIndex,
-            clock: Clock, actor: str, reader: Reader, k: int, log_writer: SuggestionLogWriter) -> SuggestionResponse:
+            clock: Clock, actor: str, reader: Reader, k: int, log_writer: SuggestionLogWriter,
+            vectors: VectorStore | None = None) -> SuggestionResponse:
     text = triage.draft_text(draft)
     proposal = triage.propose(session, draft, text, predictor=predictor, clock=clock)
     missing = list(proposal.missing)
@@ -149,7 +175,8 @@ def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor,
     cases, articles, generation = [], [], None
     try:
         terms = index.query_tokens(text)
-        cases = similar_cases(session, index, terms, k=k, filters=filters, semantic=predictor.semantic(text))
+        cases = similar_cases(session, index, terms, k=k, filters=filters, semantic=predictor.semantic(text),
+                              store=vectors)
         articles = similar_articles(session, index, terms, reader, k=k, product=draft.product)
         generation = index.searched_generation()
     except IndexUnavailable as exc:

@@ -8,7 +8,7 @@ searched with the product's similar-case search. A query succeeds when its rank-
 Simplified original (or a sentence identical to it after normalisation).
 
 Same run, same queries:
-- suggestions: the product's lexical top 100 re-ranked by the LSA blend (classifier.semantic,
+- suggestions: the product's lexical top CANDIDATES (50) re-ranked by the LSA blend (classifier.semantic,
   fitted without labels on the set's texts), as suggestions serve them — the figure; goal
   ≥ 99 % at rank 1; the failures listed are this system's;
 - the product's lexical search alone, Traditional queries (search and lists);

@@ -33,7 +33,7 @@ import numpy as np
 from _common import ROOT, finish, read_tsv
 from import_speed import build_rows, to_csv
 from similar_latency import corpus
-from suggest_load import arrange, free_port, wait_ready
+from suggest_load import arrange, free_port, vectors_ready, wait_ready
 
 CREATE_RATE, SUGGEST_RATE = 20, 100
 
@@ -125,6 +125,7 @@ def main() -> None:
         if args.database_url:
             env["ZHIKU_DATABASE_URL"] = os.environ["ZHIKU_DATABASE_URL"] = args.database_url
         key = arrange(var, args.cases, short[4000:] + long, replies)
+        vectors_ready(var)
         port = free_port()
         env["ZHIKU_PORT"] = str(port)
         log = open(Path(tmp) / "server.log", "w+")  # noqa: SIM115 — closed with the temp dir

@@ -73,6 +73,8 @@ class SemanticModel:
         """Unit vectors (n × dimensions), all texts in one sparse product; a text with no
         known n-gram is the zero vector."""
         vocab = self.vocabulary
+        if len(texts) == 1:                  # a draft: a weighted sum of a few rows, no sparse matrix
+            return self._embed_one(texts[0], segmenter)[None, :]
         indptr, indices, counts = [0], [], []
         for text in texts:
             seen: dict[int, int] = {}
@@ -89,6 +91,23 @@ class SemanticModel:
         V = np.asarray(X @ self.projection, dtype=np.float32)
         norms = np.linalg.norm(V, axis=1, keepdims=True)
         return np.divide(V, norms, out=np.zeros_like(V), where=norms > 0)
+
+    def _embed_one(self, text: str, segmenter: Segmenter) -> np.ndarray:
+        """``embed`` of one text as a weighted sum of its n-grams' rows (the l2 norm of the
+        TF-IDF row is left out: the result is scaled to unit length anyway)."""
+        vocab = self.vocabulary
+        seen: dict[int, int] = {}
+        for gram in char_ngrams(segmenter.normalize(text), 1, 2):
+            j = vocab.get(gram)
+            if j is not None:
+                seen[j] = seen.get(j, 0) + 1
+        if not seen:
+            return np.zeros(self.projection.shape[1], dtype=np.float32)
+        idx = np.fromiter(seen.keys(), dtype=np.int64, count=len(seen))
+        weights = (1.0 + np.log(np.fromiter(seen.values(), dtype=np.float32, count=len(seen)))) * self.idf[idx]
+        v = weights @ self.projection[idx]
+        norm = float(np.linalg.norm(v))
+        return (v / norm).astype(np.float32) if norm > 0 else np.zeros(len(v), dtype=np.float32)
 
 
 class VectorCache:

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     triage_rules_file: Path | None = None
     model_dir: Path | None = Field(default=None, description="model registry root; default <var_dir>/models")
     index_dir: Path | None = Field(default=None, description="Whoosh generations; default <var_dir>/index")
+    vector_dir: Path | None = Field(default=None, description="resolved cases' semantic vectors, derived like the "
+                                    "index; default <var_dir>/vectors")
     article_review_required: bool = Field(default=True, description="articles go draft → 审核中 → 已发布")
     article_review_days: int = Field(default=180, ge=1, le=3650, description="default next review date")
     cache_seconds: float = Field(default=1.0, ge=0, le=60,
@@ -63,6 +65,9 @@ class Settings(BaseSettings):
     embedded_indexer: bool = Field(default=True, description="this node's `serve` runs the index writer (in its "
                                    "background process); false when `python -m api worker` runs on the node")
     index_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    vector_refresh_seconds: float = Field(
+        default=60, gt=0, le=86_400, description="how often the index writer's process brings the node's store of "
+        "resolved cases' semantic vectors up to date (suggestions compute the vectors it lacks meanwhile)")
     embedded_worker: bool = Field(default=True, description="this node's `serve` runs the job worker (training, "
                                   "imports, rebuilds) in its background process; false when `python -m api worker` "
                                   "runs on the node")
@@ -116,6 +121,8 @@ class Settings(BaseSettings):
             self.model_dir = self.var_dir / "models"
         if self.index_dir is None:
             self.index_dir = self.var_dir / "index"
+        if self.vector_dir is None:
+            self.vector_dir = self.var_dir / "vectors"
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.var_dir / 'zhiku.sqlite3'}"
         return self

@@ -21,7 +21,8 @@ def create_suggestion(draft: SuggestionRequest, request: Request, session: ReadS
     """登记时的建议：类型与优先级、相似的已解决问题及其解决方案（原文高亮）、相关知识文章。
     模型或索引不可用时仍然返回已有部分，并在 missing 中说明。"""
     return suggest.suggest(session, draft, predictor=predictor, index=index, clock=clock, actor=user.username,
-                           reader=Reader.of(session, user), k=request.app.state.settings.similar_k, log_writer=log_writer)
+                           reader=Reader.of(session, user), k=request.app.state.settings.similar_k, log_writer=log_writer,
+                           vectors=request.app.state.vectors)
 
 
 @router.get("/search", response_model=SearchResponse, operation_id="search-cases")

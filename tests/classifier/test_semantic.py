@@ -81,3 +81,11 @@ def test_a_candidate_that_is_the_drafts_own_text_comes_first():
     lexical = np.array([10.0, 6.0])
     scores = blend(lexical, np.array([0.95, 0.99]), same=np.array([False, True]))
     assert scores[1] > scores[0]
+
+
+def test_one_text_embeds_as_it_does_among_others(segmenter):
+    model = fit_semantic(TEXTS, segmenter)
+    texts = [t for t, _, _ in UNSEEN[:5]] + ["ꙮꙮꙮ"]
+    together = model.embed(texts, segmenter)
+    for i, text in enumerate(texts):
+        np.testing.assert_allclose(model.embed([text], segmenter)[0], together[i], atol=1e-5)

@@ -82,6 +82,30 @@ def test_reopening_purges_the_case_from_the_index(session, rules, engine, index)
     assert index.similar("员工打卡提示不在考勤范围内") == []
 
 
+def test_changes_to_open_cases_move_the_cursor_without_a_commit(session, rules, engine, index):
+    """Agents save open cases all day: those changes must not reopen every searcher."""
+    resolved = make_resolved(session, rules)
+    drain_all(engine, index)
+    generation = index.open().latest_generation()
+    cursor = feed.cursor_of(index)
+    for i in range(3):
+        make_case(session, rules, subject=f"发票开具失败{i}", description="开票提示税控盘未连接")
+    assert drain_all(engine, index) == 3
+    assert feed.cursor_of(index) != cursor and feed.pending(session, feed.cursor_of(index)) == 0
+    assert index.open().latest_generation() == generation
+    # a change to an indexed case still commits: reopening it takes it out
+    service.record_feedback(session, resolved.number, CaseFeedback(satisfaction="不满意", reopen=True), actor="a",
+                            rules=rules)
+    drain_all(engine, index)
+    assert index.open().latest_generation() > generation
+    assert index.similar("员工打卡提示不在考勤范围内") == []
+    # and a later change of the reopened (no longer indexed) case does not
+    generation = index.open().latest_generation()
+    service.update_case(session, resolved.number, CaseUpdate(subject="考勤打卡仍然失败"), actor="a", rules=rules)
+    assert drain_all(engine, index) == 1
+    assert index.open().latest_generation() == generation
+
+
 def test_rebuild_gives_the_same_hits_as_the_incremental_path(session, rules, engine, index, segmenter):
     drafts = ["考勤打卡失败 E1024", "发票开具失败 税控", "门锁蓝牙绑定失败 Android14"]
     make_resolved(session, rules)

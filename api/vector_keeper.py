@@ -1,0 +1,116 @@
+"""Keeps the node's vector store (``classifier.vector_store``) in step with the resolved cases
+and the production model's semantic representation.
+
+Runs beside the index writer — in the node's background process, or embedded with it — and,
+like it, in one process per node (``<var>/vectors.lock``). Every ``interval`` seconds: follow
+the production model; list the indexable cases with their update stamps; when that list
+differs from the current build, write a new one, copying the vectors of unchanged cases and
+embedding only the new or edited ones. Between two builds a suggestion computes the few
+vectors the store misses itself, so a lagging store costs time, never correctness."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from classifier.predictor import Predictor
+from classifier.vector_store import read_build, stamp, write_build
+from indexer.documents import INDEXABLE
+from kb.db import make_session
+from kb.models import Case
+
+log = logging.getLogger("zhiku.vectors")
+
+
+class VectorKeeper:
+    def __init__(self, engine: Engine, predictor: Predictor, root: Path, lock_path: Path, *,
+                 interval: float = 60.0) -> None:
+        self.engine = engine
+        self.predictor = predictor
+        self.root = root
+        self.lock = FileLock(str(lock_path))
+        self.interval = interval
+        self.holds_lock = False
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._step_lock = threading.Lock()
+        self._thread = threading.Thread(target=self.run, name="zhiku-vectors", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def step(self) -> int:
+        """Bring the store of the production representation up to date; returns the number of
+        vectors embedded (0 when nothing changed or there is no representation)."""
+        with self._step_lock:
+            return self._step()
+
+    def _step(self) -> int:
+        with make_session(self.engine) as session:
+            self.predictor.refresh(session)
+        semantic = self.predictor.semantic("")
+        if semantic is None:
+            return 0
+        model, segmenter, _ = semantic
+        with make_session(self.engine) as session:
+            rows = session.connection().execute(
+                select(Case.id, Case.updated_at).where(Case.status.in_(list(INDEXABLE))).order_by(Case.id)).all()
+        ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+        stamps = np.fromiter((stamp(r.updated_at) for r in rows), dtype=np.int64, count=len(rows))
+        previous = read_build(self.root, model.version)
+        if previous is not None and np.array_equal(previous.ids, ids) and np.array_equal(previous.stamps, stamps):
+            return 0
+        changed = len(ids) if previous is None else int((~previous.lookup(ids, stamps)[1]).sum())
+
+        def texts_of(chunk: list[int]) -> list[str]:
+            with make_session(self.engine) as s:
+                found = {r.id: f"{r.subject}\n{r.description}" for r in s.connection().execute(
+                    select(Case.id, Case.subject, Case.description).where(Case.id.in_(chunk)))}
+            return [found.get(i, "") for i in chunk]
+
+        build = write_build(self.root, model, ids, stamps, texts_of, segmenter, previous)
+        log.info("vector store written", extra={"representation": model.version, "cases": len(ids),
+                                                 "embedded": changed, "build": build.name if build else None})
+        return changed
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            if not self.holds_lock:
+                try:
+                    self.lock.acquire(timeout=0)
+                    self.holds_lock = True
+                except Timeout:
+                    self._stop.wait(5.0)
+                    continue
+            try:
+                self.step()
+                self.last_error = None
+            except Exception as exc:  # keep going: suggestions compute what the store lacks
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("vector store update failed")
+            self._stop.wait(self.interval)
+        if self.holds_lock:
+            self.lock.release()
+            self.holds_lock = False
+
+
+def vector_keeper(engine: Engine, settings, predictor: Predictor | None = None) -> VectorKeeper:
+    """The node's keeper; with its own predictor unless given the web worker's (embedded)."""
+    from classifier.registry import ModelRegistry
+    from classifier.rules import TriageRules
+
+    if predictor is None:
+        predictor = Predictor(ModelRegistry(settings.model_dir), TriageRules.from_toml(settings.triage_rules_file),
+                              settings.jieba_cache_dir)
+    return VectorKeeper(engine, predictor, settings.vector_dir, settings.var_dir / "vectors.lock",
+                        interval=settings.vector_refresh_seconds)
