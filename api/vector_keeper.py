@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from filelock import FileLock, Timeout
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from classifier.predictor import Predictor
@@ -62,12 +62,21 @@ class VectorKeeper:
         if semantic is None:
             return 0
         model, segmenter, _ = semantic
+        previous = read_build(self.root, model.version)
+        indexable = Case.status.in_(list(INDEXABLE))
         with make_session(self.engine) as session:
+            # a cheap look first: the same number of indexable cases and the same latest update
+            # means nothing was resolved, edited or reopened since (a miss would only cost a
+            # suggestion an embedding: rows are checked against updated_at when used)
+            count, latest = session.connection().execute(
+                select(func.count(), func.max(Case.updated_at)).where(indexable)).one()
+            if previous is not None and count == len(previous.ids) and (
+                    count == 0 or stamp(latest) == int(previous.stamps.max())):
+                return 0
             rows = session.connection().execute(
-                select(Case.id, Case.updated_at).where(Case.status.in_(list(INDEXABLE))).order_by(Case.id)).all()
+                select(Case.id, Case.updated_at).where(indexable).order_by(Case.id)).all()
         ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
         stamps = np.fromiter((stamp(r.updated_at) for r in rows), dtype=np.int64, count=len(rows))
-        previous = read_build(self.root, model.version)
         if previous is not None and np.array_equal(previous.ids, ids) and np.array_equal(previous.stamps, stamps):
             return 0
         changed = len(ids) if previous is None else int((~previous.lookup(ids, stamps)[1]).sum())

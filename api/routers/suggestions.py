@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api import suggest
 from api.deps import (AnyUser, ClockDep, IndexDep, PredictorDep, ReadSessionDep, SessionDep, SuggestionLogDep,
@@ -17,12 +17,15 @@ router = APIRouter(prefix="/api/v1", tags=["suggestions"], responses=PROBLEM_RES
 
 @router.post("/suggestions", response_model=SuggestionResponse, operation_id="suggestions-create")
 def create_suggestion(draft: SuggestionRequest, request: Request, session: ReadSessionDep, predictor: PredictorDep,
-                      index: IndexDep, clock: ClockDep, user: Triager, log_writer: SuggestionLogDep) -> SuggestionResponse:
+                      index: IndexDep, clock: ClockDep, user: Triager, log_writer: SuggestionLogDep) -> Response:
     """登记时的建议：类型与优先级、相似的已解决问题及其解决方案（原文高亮）、相关知识文章。
     模型或索引不可用时仍然返回已有部分，并在 missing 中说明。"""
-    return suggest.suggest(session, draft, predictor=predictor, index=index, clock=clock, actor=user.username,
-                           reader=Reader.of(session, user), k=request.app.state.settings.similar_k, log_writer=log_writer,
-                           vectors=request.app.state.vectors)
+    result = suggest.suggest(session, draft, predictor=predictor, index=index, clock=clock, actor=user.username,
+                             reader=Reader.of(session, user), k=request.app.state.settings.similar_k,
+                             log_writer=log_writer, vectors=request.app.state.vectors)
+    # serialised here, in this handler's thread: returned as a model, FastAPI validates it again
+    # and serialises it on a second trip through the thread pool, on every keystroke pause
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 @router.get("/search", response_model=SearchResponse, operation_id="search-cases")
