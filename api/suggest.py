@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from api import triage
 from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionRequest, SuggestionResponse
+from classifier.dataset import case_text
 from classifier.predictor import Predictor
 from classifier.ranker import CANDIDATES
 from classifier.semantic import SemanticModel, VectorCache, blend, fingerprint
@@ -67,28 +68,22 @@ def semantic_scores(session: Session, semantic: Semantic | None, candidates: lis
     model, segmenter, query = semantic
 
     def texts(positions: list[int]) -> list[str]:        # read only for candidates not seen before
-        found = {c.id: f"{c.subject}\n{c.description}" for c in get_many(
+        found = {c.id: case_text(c.subject, c.description) for c in get_many(
             session, [candidates[i].id for i in positions], statuses=None, columns=(Case.id, Case.subject, Case.description))}
         return [found.get(candidates[i].id, candidates[i].subject) for i in positions]
 
     q = model.embed([query], segmenter)[0]
-    vectors = prints = None
-    if store is not None:           # the node's precomputed vectors; what they miss is computed here
-        vectors, prints, found = store.lookup(model.version, [c.id for c in candidates],
-                                              [stamp(c.updated_at) for c in candidates])
-        if found.all():
-            return blend(lexical, vectors @ q, same=prints == fingerprint(query, segmenter))
+    stored = store.lookup(model.version, [c.id for c in candidates], [stamp(c.updated_at) for c in candidates]) \
+        if store is not None else None
+    if stored is None or not stored[2].any():
+        vectors, prints = model.vectors_for([(c.id, c.updated_at) for c in candidates], texts, segmenter, VECTORS)
+    else:                           # the node's precomputed vectors; what they miss is computed here
+        vectors, prints, found = stored
         rest = np.flatnonzero(~found)
-    else:
-        rest = np.arange(len(candidates))
-    part = [candidates[i] for i in rest]
-    fresh, fresh_prints = model.vectors_for([(c.id, c.updated_at) for c in part],
-                                            lambda positions: texts([int(rest[i]) for i in positions]),
-                                            segmenter, VECTORS)
-    if vectors is None or vectors.shape[1] != fresh.shape[1]:
-        vectors, prints = fresh, fresh_prints
-    else:
-        vectors[rest], prints[rest] = fresh, fresh_prints
+        if len(rest):
+            vectors[rest], prints[rest] = model.vectors_for(
+                [(candidates[i].id, candidates[i].updated_at) for i in rest],
+                lambda positions: texts([int(rest[i]) for i in positions]), segmenter, VECTORS)
     return blend(lexical, vectors @ q, same=prints == fingerprint(query, segmenter))
 
 

@@ -19,6 +19,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from classifier.dataset import case_text
 from classifier.predictor import Predictor
 from classifier.vector_store import read_build, stamp, write_build
 from indexer.documents import INDEXABLE
@@ -77,13 +78,11 @@ class VectorKeeper:
                 select(Case.id, Case.updated_at).where(indexable).order_by(Case.id)).all()
         ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
         stamps = np.fromiter((stamp(r.updated_at) for r in rows), dtype=np.int64, count=len(rows))
-        if previous is not None and np.array_equal(previous.ids, ids) and np.array_equal(previous.stamps, stamps):
-            return 0
         changed = len(ids) if previous is None else int((~previous.lookup(ids, stamps)[1]).sum())
 
         def texts_of(chunk: list[int]) -> list[str]:
             with make_session(self.engine) as s:
-                found = {r.id: f"{r.subject}\n{r.description}" for r in s.connection().execute(
+                found = {r.id: case_text(r.subject, r.description) for r in s.connection().execute(
                     select(Case.id, Case.subject, Case.description).where(Case.id.in_(chunk)))}
             return [found.get(i, "") for i in chunk]
 

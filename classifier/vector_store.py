@@ -68,13 +68,22 @@ def _version_dir(root: Path, version: str) -> Path:
     return root / version
 
 
-def read_build(root: Path, version: str) -> Build | None:
-    """The build named by ``<root>/<version>/CURRENT``, memory-mapped; None when there is none."""
-    directory = _version_dir(root, version)
+def current_name(root: Path, version: str) -> str | None:
+    """The build ``<root>/<version>/CURRENT`` names, or None."""
     try:
-        name = (directory / CURRENT).read_text(encoding="utf-8").strip()
-        arrays = {f: np.load(directory / name / f"{f}.npy", mmap_mode="r") for f in _FILES}
-    except (FileNotFoundError, ValueError, OSError):
+        return (_version_dir(root, version) / CURRENT).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def read_build(root: Path, version: str, name: str | None = None) -> Build | None:
+    """Build ``name`` (default: the current one), memory-mapped; None when there is none."""
+    name = name or current_name(root, version)
+    if name is None:
+        return None
+    try:
+        arrays = {f: np.load(_version_dir(root, version) / name / f"{f}.npy", mmap_mode="r") for f in _FILES}
+    except (ValueError, OSError):
         return None
     return Build(name, **arrays)
 
@@ -140,14 +149,11 @@ class VectorStore:
             if checked is not None and now - checked[0] < self.recheck_seconds:
                 return checked[1]
             current = checked[1] if checked else None
-            try:
-                name = (_version_dir(self.root, version) / CURRENT).read_text(encoding="utf-8").strip()
-            except (FileNotFoundError, OSError):
-                name = None
+            name = current_name(self.root, version)
             if name is None:
                 current = None
             elif current is None or current.name != name:
-                current = read_build(self.root, version)
+                current = read_build(self.root, version, name)
             if len(self._builds) > 4:              # representations come and go with promotions
                 self._builds.clear()
             self._builds[version] = (now, current)
