@@ -15,7 +15,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -24,31 +23,25 @@ from classifier.predictor import Predictor
 from classifier.vector_store import read_build, stamp, write_build
 from indexer.documents import INDEXABLE
 from kb.db import make_session
+from kb.node_loop import NodeLoop
 from kb.models import Case
 
 log = logging.getLogger("zhiku.vectors")
 
 
-class VectorKeeper:
+class VectorKeeper(NodeLoop):
+    thread_name = "zhiku-vectors"
+    retry_seconds = 5.0
+    failure = "vector store update failed"     # suggestions compute what the store lacks
+    log = log
+
     def __init__(self, engine: Engine, predictor: Predictor, root: Path, lock_path: Path, *,
                  interval: float = 60.0) -> None:
+        super().__init__(lock_path, interval)
         self.engine = engine
         self.predictor = predictor
         self.root = root
-        self.lock = FileLock(str(lock_path))
-        self.interval = interval
-        self.holds_lock = False
-        self.last_error: str | None = None
-        self._stop = threading.Event()
         self._step_lock = threading.Lock()
-        self._thread = threading.Thread(target=self.run, name="zhiku-vectors", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
 
     def step(self) -> int:
         """Bring the store of the production representation up to date; returns the number of
@@ -90,26 +83,6 @@ class VectorKeeper:
         log.info("vector store written", extra={"representation": model.version, "cases": len(ids),
                                                  "embedded": changed, "build": build.name if build else None})
         return changed
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            if not self.holds_lock:
-                try:
-                    self.lock.acquire(timeout=0)
-                    self.holds_lock = True
-                except Timeout:
-                    self._stop.wait(5.0)
-                    continue
-            try:
-                self.step()
-                self.last_error = None
-            except Exception as exc:  # keep going: suggestions compute what the store lacks
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("vector store update failed")
-            self._stop.wait(self.interval)
-        if self.holds_lock:
-            self.lock.release()
-            self.holds_lock = False
 
 
 def vector_keeper(engine: Engine, settings, predictor: Predictor | None = None) -> VectorKeeper:

@@ -24,6 +24,7 @@ from indexer.documents import ENTITIES, doc_id, document_for, is_indexable
 from indexer.rebuild import rebuild
 from indexer.whoosh_index import WRITE_DAMAGE, IndexUnavailable, WhooshIndex
 from kb.db import make_session
+from kb.node_loop import NodeLoop
 from kb.text import current
 
 log = logging.getLogger("zhiku.indexer")
@@ -118,21 +119,20 @@ def request_rebuild(index: WhooshIndex) -> Path:
     return path
 
 
-class IndexWorker:
+class IndexWorker(NodeLoop):
     """Runs in whichever process holds ``<var>/indexer.lock``: exactly one writer per
     deployment, whether embedded in a uvicorn worker or run as ``python -m indexer worker``.
     Rebuilds first when the index is missing or was built with another schema/text version."""
 
+    thread_name = "zhiku-indexer"
+    failure = "index sync failed"      # the outbox keeps the work
+    log = log
+
     def __init__(self, engine: Engine, index: WhooshIndex, lock_path: Path, *, interval: float = 0.5,
                  retention_days: float = 7) -> None:
+        super().__init__(lock_path, interval)
         self.engine = engine
         self.index = index
-        self.lock = FileLock(str(lock_path))
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.run, name="zhiku-indexer", daemon=True)
-        self.holds_lock = False
-        self.last_error: str | None = None
         self._verified = False
         self.replica = feed.replica_name(index.root)
         self.retention = timedelta(days=retention_days)
@@ -141,12 +141,8 @@ class IndexWorker:
         self._reported_at = 0.0
         self._pruned_at = 0.0
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+    def took_lock(self) -> None:
+        log.info("this process is the index writer")
 
     def step(self) -> int:
         """One round as the writer: rebuild when the index is missing, damaged, of another
@@ -199,27 +195,6 @@ class IndexWorker:
         start: a damaged disk or copy shows up at a restart; a mismatch marks it for a rebuild."""
         self._verified = True
         return self.index.verify()
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            if not self.holds_lock:
-                try:
-                    self.lock.acquire(timeout=0)
-                    self.holds_lock = True
-                    log.info("this process is the index writer")
-                except Timeout:
-                    self._stop.wait(2.0)
-                    continue
-            try:
-                self.step()
-                self.last_error = None
-            except Exception as exc:  # keep the writer alive; the outbox keeps the work
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("index sync failed")
-            self._stop.wait(self.interval)
-        if self.holds_lock:       # by the thread that acquired it: filelock's counts are per thread
-            self.lock.release()
-            self.holds_lock = False
 
 
 def rebuild_now_or_ask(engine: Engine, index: WhooshIndex, lock_path: Path, *, timeout: float,
