@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api import errors, openapi
+from api import errors, heap, openapi
+from api.gate import Gate
 from api.headers import SecurityHeaders
 from api.hygiene import ControlCharacterFilter
 from api.jobs import JobWorker
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Route work is CPU-bound under the GIL: a few threads per worker keep it moving; the
         # default 40 made 16 concurrent suggestions slower than one at a time (GIL convoys).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        app.state.search_gate = Gate(settings.search_concurrency)
         app.state.engine = prepare_database(settings)
         recent.configure(settings.cache_seconds)
         app.state.auth_throttle = FailedAuthThrottle(limit=settings.auth_failures_per_minute)
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             app.state.index_worker.start()
             app.state.vector_keeper = vector_keeper(app.state.engine, settings, app.state.predictor)
             app.state.vector_keeper.start()
+        heap.settle()                  # everything above lives as long as the worker (api.heap)
         try:
             yield
         finally:

@@ -9,6 +9,7 @@ import threading
 
 from sqlalchemy.engine import Engine
 
+from api import heap
 from classifier.predictor import Predictor
 from kb.db import make_session
 from kb.dictionary import install_segmenter_from_db
@@ -42,11 +43,14 @@ class Refresher:
     def tick(self) -> None:
         before = current().version
         seg = install_segmenter_from_db(self.engine, self.cache_dir)
-        if seg.version != before:
+        swapped = seg.version != before
+        if swapped:
             log.info("text pipeline rebuilt", extra={"text_version": seg.version})
         if self.predictor is not None:       # the background process follows the dictionary only
             with make_session(self.engine) as session:
-                self.predictor.refresh(session)
+                swapped = self.predictor.refresh(session) or swapped
+        if swapped:                          # the old model or dictionary is garbage now (api.heap)
+            heap.settle(thaw=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     port: int = 8000
     threads: int = Field(default=4, ge=1, le=200,
                          description="threads per worker process for request handlers (CPU-bound: keep small)")
+    search_concurrency: int = Field(default=1, ge=1, le=64,
+                                    description="suggestions and searches a worker process runs at once (the rest "
+                                    "wait their turn in order); raise it when the database is across a network")
     log_json: bool = True
     auth_failures_per_minute: int = Field(default=20, ge=1, le=1_000_000,
                                           description="failed sign-ins per client and minute before 429")
