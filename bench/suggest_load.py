@@ -46,7 +46,7 @@ import psutil
 import httpx2 as httpx
 import numpy as np
 from _common import ROOT, finish, read_tsv
-from similar_latency import corpus
+from similar_latency import combined, corpus
 
 WARM_UP = 300          # requests per run before measuring
 
@@ -77,20 +77,21 @@ def arrange(var: Path, n_cases: int, texts: list[str], replies: list[str]) -> st
     rng = random.Random(0)
     now = datetime.now(UTC)
     types, priorities = ["咨询", "投诉", "建议", "变更", "其他"], ["高", "中", "低"]
-    rows = []
-    for i in range(n_cases):
+
+    def row(i: int) -> dict:
         text = texts[i % len(texts)]
         at = now - timedelta(minutes=n_cases - i)
-        rows.append({"number": f"FW{at:%Y%m%d}{i:06d}", "contact_at": at, "channel": "电话",
-                     "customer_name": "客户", "customer_kind": "individual", "subject": text[:40],
-                     "description": text, "attachments": [], "type": rng.choice(types),
-                     "priority": rng.choice(priorities), "status": "resolved", "received_at": at,
-                     "sla_explanation": {}, "solution_temp": replies[i % len(replies)][:500], "result": "已处理",
-                     "resolved_at": at, "tags": [], "reopen_count": 0, "created_by": "bench",
-                     "created_at": at, "updated_at": at})
-    with engine.begin() as conn:
-        for start in range(0, len(rows), 5000):
-            conn.execute(insert(Case), rows[start:start + 5000])
+        return {"number": f"FW{at:%Y%m%d}{i:07d}", "contact_at": at, "channel": "电话",
+                "customer_name": "客户", "customer_kind": "individual", "subject": text[:40],
+                "description": text, "attachments": [], "type": rng.choice(types),
+                "priority": rng.choice(priorities), "status": "resolved", "received_at": at,
+                "sla_explanation": {}, "solution_temp": replies[i % len(replies)][:500], "result": "已处理",
+                "resolved_at": at, "tags": [], "reopen_count": 0, "created_by": "bench",
+                "created_at": at, "updated_at": at}
+
+    with engine.begin() as conn:            # in chunks: 1M rows as dicts at once would take GBs
+        for start in range(0, n_cases, 5000):
+            conn.execute(insert(Case), [row(i) for i in range(start, min(start + 5000, n_cases))])
     t = time.perf_counter()
     rebuild(engine, WhooshIndex(settings.index_dir, settings.jieba_cache_dir), segmenter.snapshot)
     print(f"arranged {n_cases} resolved cases; index rebuilt in {time.perf_counter() - t:.0f} s", flush=True)
@@ -356,6 +357,8 @@ def main() -> None:
     short, long = corpus()
     random.Random(1).shuffle(short)
     docs, held_out = short[2000:] + long, short[:2000]
+    if args.cases > len(docs):              # beyond the distinct texts: two joined (bench/similar_latency.py)
+        docs += combined(short[2000:], args.cases - len(docs))
     drafts = [{"subject": t[:20], "description": t} for t in held_out if len(t) >= 10]
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,7 @@ from whoosh.reading import TermNotFound
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 CACHE_MB = 128                   # decoded postings and BM25 parts kept per process (ZHIKU_INDEX_CACHE_MB)
 FREQUENCIES_CAPACITY = 200_000   # (segment, field, term) document frequencies kept per index (~40 MB at most)
+PACKED_SEGMENTS = 256            # segments whose packed postings a process keeps mapped
 
 
 def term_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +75,7 @@ class Segment:
     live: np.ndarray | None          # None: no deletions
     cache: SegmentCache
     key_prefix: tuple                # (generation, segment id): names the segment in the cache
+    packed: dict | None = None       # field → indexer.packed.PackedField, when the writer packed it
 
 
 class _BudgetedLru:
@@ -122,6 +124,22 @@ class SegmentCache:
         self.frequencies_capacity = FREQUENCIES_CAPACITY
         self._lock = threading.Lock()
         self.capacity = capacity
+        self._packed: OrderedDict[tuple, dict] = OrderedDict()
+
+    def packed(self, key_prefix: tuple, load) -> dict | None:
+        """The segment's packed postings (``indexer.packed``), loaded once per process."""
+        with self._lock:
+            if key_prefix in self._packed:
+                self._packed.move_to_end(key_prefix)
+                return self._packed[key_prefix]
+        value = load()
+        if value is None:             # not packed yet (the writer packs right after its commit): look again next time
+            return None
+        with self._lock:
+            self._packed[key_prefix] = value
+            while len(self._packed) > PACKED_SEGMENTS:
+                self._packed.popitem(last=False)
+        return value
 
     def _get(self, key: tuple, compute) -> np.ndarray:
         with self._lock:
@@ -141,10 +159,14 @@ class SegmentCache:
         return self._get((key_prefix, "len", field), lambda: np.fromiter(
             (reader.doc_field_length(d, field, 0) or 0 for d in range(size)), dtype=np.float64, count=size))
 
-    def postings(self, key_prefix: tuple, reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    def postings(self, key_prefix: tuple, reader, field: str, term: str,
+                 packed: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``term_postings`` kept decoded (int32 ids, float32 frequencies) within a budget of
         postings, least recently used first out: a desk's drafts reuse the same vocabulary, and
-        unpickling Whoosh's blocks is the largest cost of a query."""
+        unpickling Whoosh's blocks is the largest cost of a query. A packed segment's postings
+        are slices of its mapped arrays, nothing to keep."""
+        if packed is not None and field in packed:
+            return packed[field].postings(term)
         key = (key_prefix, field, term)
         hit = self._postings.get(key)
         if hit is not None:
@@ -175,7 +197,7 @@ class SegmentCache:
                          lambda: np.full(reader.doc_count_all(), -1, dtype=np.int64))
 
     def normalised(self, key_prefix: tuple, reader, field: str, term: str, lengths: np.ndarray, avgfl: float,
-                   B: float, K1: float) -> tuple[np.ndarray, np.ndarray]:
+                   B: float, K1: float, packed: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, BM25's term-frequency part tf·(K1+1) / (tf + K1·(1 − B + B·fl/avgfl))) of a
         term in the segment: the per-document factor of its score, idf and boost aside. Kept
         with the average field length it was computed for (a commit changes that, and then
@@ -184,7 +206,7 @@ class SegmentCache:
         hit = self._normalised.get(key)
         if hit is not None and hit[1][0] == (avgfl, B, K1):
             return hit[1][1], hit[1][2]
-        ids, tf = self.postings(key_prefix, reader, field, term)
+        ids, tf = self.postings(key_prefix, reader, field, term, packed)
         tf64 = tf.astype(np.float64)
         part = tf64 * (K1 + 1) / (tf64 + K1 * ((1 - B) + B * lengths[ids] / avgfl))
         self._normalised.put(key, ((avgfl, B, K1), ids, part), len(ids))
@@ -199,7 +221,8 @@ class SegmentCache:
         return self._get((key_prefix, "has", field, value), compute)
 
 
-def segments(searcher, fields, cache: SegmentCache, key_prefix: str) -> list[Segment]:
+def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed=None) -> list[Segment]:
+    """The searcher's segments; ``load_packed(segment id)`` gives a segment's packed postings."""
     out = []
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -210,9 +233,11 @@ def segments(searcher, fields, cache: SegmentCache, key_prefix: str) -> list[Seg
         if reader.has_deletions():
             live = np.ones(size, dtype=bool)
             live[np.fromiter(reader.segment().deleted_docs(), dtype=np.int64)] = False
-        segment_key = (key_prefix, reader.segment().segment_id())    # the cache's key for this segment
+        segment_id = reader.segment().segment_id()
+        segment_key = (key_prefix, segment_id)    # the cache's key for this segment
+        packed = cache.packed(segment_key, lambda: load_packed(segment_id)) if load_packed else None
         out.append(Segment(reader, offset, size, {f: cache.lengths(segment_key, reader, f) for f in fields}, live,
-                           cache, segment_key))
+                           cache, segment_key, packed))
     return out
 
 
@@ -238,8 +263,9 @@ def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[st
 
 
 def doc_frequency(leaves: list[Segment], field: str, term: str) -> int:
-    """``searcher.doc_frequency`` from the segments' shared cache."""
-    return sum(leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term) for leaf in leaves)
+    """``searcher.doc_frequency`` from the packed postings or the segments' shared cache."""
+    return sum(leaf.packed[field].doc_frequency(term) if leaf.packed is not None and field in leaf.packed
+               else leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term) for leaf in leaves)
 
 
 def idf(searcher, leaves: list[Segment], field: str, term: str) -> float:
@@ -253,7 +279,7 @@ def _tf_parts(searcher, leaf: Segment, field: str, term: str) -> tuple[np.ndarra
     weighting = searcher.weighting
     return leaf.cache.normalised(leaf.key_prefix, leaf.reader, field, term, leaf.lengths[field],
                                  searcher.avg_field_length(field) or 1.0, weighting._field_B.get(field, weighting.B),
-                                 weighting.K1)
+                                 weighting.K1, leaf.packed)
 
 
 def bm25f(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]]) -> np.ndarray:

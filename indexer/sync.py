@@ -19,9 +19,10 @@ from filelock import FileLock, Timeout
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from indexer import feed, integrity
+from indexer import feed, integrity, packed
 from indexer.documents import ENTITIES, doc_id, document_for, is_indexable
 from indexer.rebuild import rebuild
+from indexer.schema import TEXT_FIELDS
 from indexer.whoosh_index import WRITE_DAMAGE, IndexUnavailable, WhooshIndex
 from kb.db import make_session
 from kb.node_loop import NodeLoop
@@ -73,6 +74,7 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
             except BaseException:
                 writer.cancel()
                 raise
+            packed.write_missing(ix, directory, TEXT_FIELDS)
             integrity.record(directory)
     except WRITE_DAMAGE as exc:      # the cursor stays: the rebuilt generation starts before these rows
         raise index.corrupt(generation, exc) from exc
@@ -194,7 +196,22 @@ class IndexWorker(NodeLoop):
         """Check the live generation (its files against their checksums too), once per writer
         start: a damaged disk or copy shows up at a restart; a mismatch marks it for a rebuild."""
         self._verified = True
-        return self.index.verify()
+        problem = self.index.verify()
+        if problem is None:
+            self._pack_older_segments()
+        return problem
+
+    def _pack_older_segments(self) -> None:
+        """Segments written before packed postings existed (or by a writer stopped between its
+        commit and packing) are packed once, at the writer's start (``indexer.packed``)."""
+        generation, ix = self.index.open_current()
+        directory = self.index.directory(generation)
+        started = time.monotonic()
+        packed_now = packed.write_missing(ix, directory, TEXT_FIELDS)
+        if packed_now:
+            integrity.record(directory)
+            log.info("packed older segments' postings",
+                     extra={"segments": packed_now, "seconds": round(time.monotonic() - started, 1)})
 
 
 def rebuild_now_or_ask(engine: Engine, index: WhooshIndex, lock_path: Path, *, timeout: float,

@@ -33,7 +33,7 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 
-from indexer import integrity
+from indexer import integrity, packed
 from indexer.postings import CACHE_MB, Segment, SegmentCache, allowed, bm25f, bm25f_for, doc_frequency, segments, top
 from indexer.schema import SCHEMA_VERSION, TEXT_FIELDS, make_schema
 from kb.text.segment import DictionarySnapshot, Segmenter, for_version
@@ -418,7 +418,9 @@ class WhooshIndex:
         """The segments of this thread's searcher with their field lengths (computed once per searcher)."""
         state: _ThreadSearcher = self._local.state
         if state.leaves is None:
-            state.leaves = segments(state.searcher, TEXT_FIELDS, self._segment_cache, state.generation)
+            directory = self.root / state.generation
+            state.leaves = segments(state.searcher, TEXT_FIELDS, self._segment_cache, state.generation,
+                                    lambda segment_id: packed.load(directory, segment_id))
         return state.leaves
 
     def search(self, text: str, *, offset: int = 0, limit: int = 20, filters: Filters | None = None,
