@@ -23,6 +23,7 @@ from whoosh.reading import TermNotFound
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 CACHE_MB = 128                   # decoded postings and BM25 parts kept per process (ZHIKU_INDEX_CACHE_MB)
 FREQUENCIES_CAPACITY = 200_000   # (segment, field, term) document frequencies kept per index (~40 MB at most)
+AVGFL_TOLERANCE = 0.01           # a BM25 part is recomputed once the field's average length moved more than this
 PACKED_SEGMENTS = 256            # segments whose packed postings a process keeps mapped
 
 
@@ -200,12 +201,17 @@ class SegmentCache:
                    B: float, K1: float, packed: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, BM25's term-frequency part tf·(K1+1) / (tf + K1·(1 − B + B·fl/avgfl))) of a
         term in the segment: the per-document factor of its score, idf and boost aside. Kept
-        with the average field length it was computed for (a commit changes that, and then
-        it is computed again)."""
+        with the average field length it was computed for, and computed again once a commit has
+        moved that average by more than ``AVGFL_TOLERANCE``: a busy writer commits twice a
+        second during a large import, and every commit would otherwise recompute every common
+        term's part over its long postings on the next query. Within the tolerance a term's
+        contribution differs from Whoosh's by less than B·1 % ≈ 0.75 %."""
         key = (key_prefix, "norm", field, term)
         hit = self._normalised.get(key)
-        if hit is not None and hit[1][0] == (avgfl, B, K1):
-            return hit[1][1], hit[1][2]
+        if hit is not None:
+            cached_avgfl, cached_b, cached_k1 = hit[1][0]
+            if cached_b == B and cached_k1 == K1 and abs(cached_avgfl - avgfl) <= AVGFL_TOLERANCE * avgfl:
+                return hit[1][1], hit[1][2]
         ids, tf = self.postings(key_prefix, reader, field, term, packed)
         tf64 = tf.astype(np.float64)
         part = tf64 * (K1 + 1) / (tf64 + K1 * ((1 - B) + B * lengths[ids] / avgfl))

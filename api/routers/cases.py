@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time as clock_time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import Agent, AnyUser, ClockDep, IndexDep, QueryDate, QueryFlag, RulesDep, SessionDep, require
@@ -163,7 +165,7 @@ def import_template(_user: AnyUser, format: Annotated[Literal["csv", "xlsx"], Qu
              responses={200: {"content": {"application/json": {}, NDJSON: {}},
                               "description": "the report; NDJSON progress lines first when asked for"},
                         202: {"description": "Prefer: respond-async (or the wait ran out): the job, at Location"}})
-def import_cases(
+async def import_cases(
     request: Request,
     user: Agent,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX in the 需求记录表 layout")],
@@ -173,15 +175,20 @@ def import_cases(
 ):
     """导入表格：作为后台任务运行（先检查每一行：行号、列、原因；再分批保存合格行：编号、脱敏、分派、SLA、索引）。
     dry_run=true 只检查不保存。默认等待任务完成并返回报告；Accept: application/x-ndjson 时逐行返回进度，最后一行是报告；
-    Prefer: respond-async 时立即返回 202 与任务（GET /api/v1/jobs/{id} 查看进度与报告）。"""
-    content = file.file.read(sheet_import.MAX_BYTES + 1)
+    Prefer: respond-async 时立即返回 202 与任务（GET /api/v1/jobs/{id} 查看进度与报告）。
+    等待在事件循环上进行，不占用处理线程：导入期间坐席的保存与建议照常。"""
+    content = await file.read(sheet_import.MAX_BYTES + 1)
     if len(content) > sheet_import.MAX_BYTES:
         raise TooLarge("file", f"文件超过 {sheet_import.MAX_BYTES // (1024 * 1024)} MB")
     state = request.app.state
-    with make_session(state.engine, write=True) as session:
-        job = jobs.enqueue(session, kind=JobKind.import_cases, actor=user.username,
-                           params={"dry_run": dry_run, "encoding": encoding}, upload=content,
-                           filename=file.filename or "", message=f"排队中：导入 {file.filename or '表格'}")
+
+    def enqueue() -> Job:
+        with make_session(state.engine, write=True) as session:
+            return jobs.enqueue(session, kind=JobKind.import_cases, actor=user.username,
+                                params={"dry_run": dry_run, "encoding": encoding}, upload=content,
+                                filename=file.filename or "", message=f"排队中：导入 {file.filename or '表格'}")
+
+    job = await run_in_threadpool(enqueue)
     if state.jobs is not None:
         state.jobs.wake()
     headers = {"Location": f"/api/v1/jobs/{job.id}", "X-Job-Id": str(job.id)}
@@ -190,7 +197,7 @@ def import_cases(
     wait = state.settings.import_wait_seconds
     if NDJSON in request.headers.get("accept", ""):
         return StreamingResponse(_progress_lines(state.engine, job.id, wait), media_type=NDJSON, headers=headers)
-    done = _wait_for(state.engine, job.id, wait)
+    done = await _wait_for(state.engine, job.id, wait)
     if done.status == "failed":
         jobs.raise_stored_error(done)
     if done.status != "done":
@@ -198,23 +205,29 @@ def import_cases(
     return JSONResponse(done.result, headers=headers)
 
 
-def _wait_for(engine, job_id: int, wait: float, on_change=None) -> Job:
-    """Poll the job row until it ends or ``wait`` runs out; ``on_change`` sees each new state."""
+def _read_job(engine, job_id: int) -> Job:
+    with make_session(engine) as session:
+        return session.get(Job, job_id)
+
+
+async def _wait_for(engine, job_id: int, wait: float, on_change=None) -> Job:
+    """Poll the job row until it ends or ``wait`` runs out; ``on_change`` sees each new state.
+    Sleeps on the event loop: a request waiting minutes for its import held one of the worker's
+    few handler threads for that long (measured: agents' saves and suggestions queued behind it)."""
     deadline = clock_time.monotonic() + wait
     seen = None
     while True:
-        with make_session(engine) as session:
-            job = session.get(Job, job_id)
+        job = await run_in_threadpool(_read_job, engine, job_id)
         state = (job.status, job.result.get("phase"), job.result.get("done"))
         if on_change and state != seen:
             on_change(job)
         seen = state
         if job.status in ("done", "failed") or clock_time.monotonic() >= deadline:
             return job
-        clock_time.sleep(IMPORT_POLL_SECONDS)
+        await asyncio.sleep(IMPORT_POLL_SECONDS)
 
 
-def _progress_lines(engine, job_id: int, wait: float) -> Iterator[bytes]:
+async def _progress_lines(engine, job_id: int, wait: float) -> AsyncIterator[bytes]:
     """The job's progress as JSON lines while it runs, the report (or the problem) last."""
     lines: list[dict] = []
 
@@ -225,8 +238,9 @@ def _progress_lines(engine, job_id: int, wait: float) -> Iterator[bytes]:
 
     deadline = clock_time.monotonic() + wait
     while True:
-        job = _wait_for(engine, job_id, min(1.0, max(deadline - clock_time.monotonic(), 0)), progress)
-        yield from ((json.dumps(line, ensure_ascii=False) + "\n").encode() for line in lines)
+        job = await _wait_for(engine, job_id, min(1.0, max(deadline - clock_time.monotonic(), 0)), progress)
+        for line in lines:
+            yield (json.dumps(line, ensure_ascii=False) + "\n").encode()
         lines.clear()
         if job.status in ("done", "failed") or clock_time.monotonic() >= deadline:
             break

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api import suggest
 from api.deps import (AnyUser, ClockDep, IndexDep, PredictorDep, ReadSessionDep, SessionDep, SuggestionLogDep,
@@ -16,31 +17,42 @@ router = APIRouter(prefix="/api/v1", tags=["suggestions"], responses=PROBLEM_RES
 
 
 @router.post("/suggestions", response_model=SuggestionResponse, operation_id="suggestions-create")
-def create_suggestion(draft: SuggestionRequest, request: Request, session: ReadSessionDep, predictor: PredictorDep,
-                      index: IndexDep, clock: ClockDep, user: Triager, log_writer: SuggestionLogDep) -> Response:
+async def create_suggestion(draft: SuggestionRequest, request: Request, session: ReadSessionDep,
+                            predictor: PredictorDep, index: IndexDep, clock: ClockDep, user: Triager,
+                            log_writer: SuggestionLogDep) -> Response:
     """登记时的建议：类型与优先级、相似的已解决问题及其解决方案（原文高亮）、相关知识文章。
     模型或索引不可用时仍然返回已有部分，并在 missing 中说明。"""
-    with request.app.state.search_gate:            # one suggestion or search at a time per worker (api.gate)
+    state = request.app.state
+
+    def work() -> bytes:
         result = suggest.suggest(session, draft, predictor=predictor, index=index, clock=clock, actor=user.username,
-                                 reader=Reader.of(session, user), k=request.app.state.settings.similar_k,
-                                 log_writer=log_writer, vectors=request.app.state.vectors)
-    # serialised here, in this handler's thread: returned as a model, FastAPI validates it again
-    # and serialises it on a second trip through the thread pool, on every keystroke pause
-    return Response(result.model_dump_json(), media_type="application/json")
+                                 reader=Reader.of(session, user), k=state.settings.similar_k,
+                                 log_writer=log_writer, vectors=state.vectors)
+        # serialised here, in the handler's thread: returned as a model, FastAPI validates it
+        # again and serialises it on a second trip through the thread pool
+        return result.model_dump_json()
+
+    async with state.search_gate:          # one suggestion or search at a time per worker (api.gate)
+        body = await run_in_threadpool(work)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/search", response_model=SearchResponse, operation_id="search-cases")
-def search(request: Request, session: SessionDep, index: IndexDep, user: AnyUser,
-           q: Annotated[str, Query(min_length=1, max_length=500, description="繁体/简体均可；产品代码精确匹配")],
-           kind: Annotated[str, Query(pattern="^(case|article)$", description="case: 已解决的问题; article: 知识文章")]
-           = "case",
-           type: Annotated[str | None, Query(max_length=32)] = None,
-           product: Annotated[str | None, Query(max_length=64)] = None,
-           status: Annotated[str | None, Query(pattern="^(已解决|已关闭)$")] = None,
-           page: Annotated[int, Query(ge=1, le=1000)] = 1,
-           page_size: Annotated[int, Query(ge=1, le=100)] = 20) -> SearchResponse:
+async def search(request: Request, session: SessionDep, index: IndexDep, user: AnyUser,
+                 q: Annotated[str, Query(min_length=1, max_length=500, description="繁体/简体均可；产品代码精确匹配")],
+                 kind: Annotated[str, Query(pattern="^(case|article)$",
+                                            description="case: 已解决的问题; article: 知识文章")] = "case",
+                 type: Annotated[str | None, Query(max_length=32)] = None,
+                 product: Annotated[str | None, Query(max_length=64)] = None,
+                 status: Annotated[str | None, Query(pattern="^(已解决|已关闭)$")] = None,
+                 page: Annotated[int, Query(ge=1, le=1000)] = 1,
+                 page_size: Annotated[int, Query(ge=1, le=100)] = 20) -> SearchResponse:
     """搜索已解决的问题（标题、描述、分析、解决方案），或（kind=article）当前用户可见的已发布知识文章。"""
-    with request.app.state.search_gate:
+
+    def work() -> SearchResponse:
         return suggest.search(session, index, q, page=page, page_size=page_size, kind=kind,
                               filters={"type": type, "product": product, "status": status},
                               reader=Reader.of(session, user) if kind == "article" else None)
+
+    async with request.app.state.search_gate:
+        return await run_in_threadpool(work)

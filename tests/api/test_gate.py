@@ -1,74 +1,80 @@
-"""The search gate: at most N holders, waiters served in the order they came."""
+"""The search gate: at most N holders, waiters served in the order they came, waiting on the
+event loop (no handler thread held), and only suggestions and searches pass it."""
 
 from __future__ import annotations
 
-import threading
-import time
+import asyncio
 
 import pytest
 
 from api.gate import Gate
-from tests.conftest import wait_for
+from tests.conftest import case_payload, wait_for
 
 
 def test_waiters_enter_in_arrival_order_and_one_at_a_time():
-    gate = Gate(1)
-    order, inside, most = [], [0], [0]
-    guard = threading.Lock()
+    async def scenario():
+        gate = Gate(1)
+        order, inside, most = [], [0], [0]
 
-    def visit(i: int) -> None:
-        with gate:
-            with guard:
+        async def visit(i: int) -> None:
+            async with gate:
                 inside[0] += 1
                 most[0] = max(most[0], inside[0])
-            order.append(i)
-            time.sleep(0.002)
-            with guard:
+                order.append(i)
+                await asyncio.sleep(0.001)
                 inside[0] -= 1
 
-    gate.__enter__()                        # hold the gate while the visitors line up
-    threads = []
-    for i in range(8):
-        t = threading.Thread(target=visit, args=(i,))
-        t.start()
-        threads.append(t)
-        assert wait_for(lambda n=i + 1: gate.waiting == n, timeout=5), f"visitor {i} never queued"
-    gate.__exit__(None, None, None)
-    for t in threads:
-        t.join(5)
-    assert order == list(range(8))
-    assert most[0] == 1
+        await gate.__aenter__()                      # hold the gate while the visitors line up
+        tasks = []
+        for i in range(8):
+            tasks.append(asyncio.create_task(visit(i)))
+            await asyncio.sleep(0)
+        assert gate.waiting == 8
+        await gate.__aexit__(None, None, None)
+        await asyncio.gather(*tasks)
+        return order, most[0]
+
+    order, most = asyncio.run(scenario())
+    assert order == list(range(8)) and most == 1
 
 
 def test_two_slots_let_two_in_and_queue_the_third():
-    gate = Gate(2)
-    release = threading.Event()
-    entered = []
+    async def scenario():
+        gate, release, entered = Gate(2), asyncio.Event(), []
 
-    def visit(i: int) -> None:
-        with gate:
-            entered.append(i)
-            release.wait(5)
+        async def visit(i: int) -> None:
+            async with gate:
+                entered.append(i)
+                await release.wait()
 
-    threads = [threading.Thread(target=visit, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    assert wait_for(lambda: len(entered) == 2 and gate.waiting == 1, timeout=5)
-    release.set()
-    for t in threads:
-        t.join(5)
-    assert sorted(entered) == [0, 1, 2]
+        tasks = [asyncio.create_task(visit(i)) for i in range(3)]
+        await asyncio.sleep(0.01)
+        seen = (sorted(entered), gate.waiting)
+        release.set()
+        await asyncio.gather(*tasks)
+        return seen, sorted(entered)
+
+    assert asyncio.run(scenario()) == (([0, 1], 1), [0, 1, 2])
 
 
-def test_a_failing_holder_passes_its_turn_on():
-    gate = Gate(1)
-    with pytest.raises(RuntimeError), gate:
-        raise RuntimeError("search failed")
-    done = []
-    t = threading.Thread(target=lambda: (gate.__enter__(), done.append(1), gate.__exit__(None, None, None)))
-    t.start()
-    t.join(5)
-    assert done == [1]
+def test_a_failing_or_cancelled_holder_passes_its_turn_on():
+    async def scenario():
+        gate = Gate(1)
+        with pytest.raises(RuntimeError):
+            async with gate:
+                raise RuntimeError("search failed")
+        await gate.__aenter__()
+        waiter = asyncio.create_task(gate.__aenter__())           # cancelled while waiting
+        await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        after = asyncio.create_task(gate.__aenter__())
+        await asyncio.sleep(0)
+        await gate.__aexit__(None, None, None)
+        await asyncio.wait_for(after, 1)
+        return gate.waiting
+
+    assert asyncio.run(scenario()) == 0
 
 
 def test_a_gate_needs_a_slot():
@@ -76,27 +82,27 @@ def test_a_gate_needs_a_slot():
         Gate(0)
 
 
-def test_suggestions_and_searches_wait_for_the_gate_and_saves_do_not(api):
+def test_suggestions_and_searches_wait_for_the_gate_without_a_thread_and_saves_do_not(api):
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.conftest import case_payload
-
-    gate = api.client.app.state.search_gate
-    gate.__enter__()                                   # a long search holds this worker's turn
+    app = api.client.app
+    gate = app.state.search_gate
+    api.client.portal.call(gate.__aenter__)              # a long search holds this worker's turn
+    held = True
     try:
-        with ThreadPoolExecutor(3) as pool:
+        with ThreadPoolExecutor(8) as pool:
             draft = {"subject": "打卡失败", "description": "考勤打卡提示不在范围内"}
-            suggestion = pool.submit(api.post, "/api/v1/suggestions", json=draft)
-            assert wait_for(lambda: gate.waiting == 1, timeout=10), "the suggestion did not queue at the gate"
-            search = pool.submit(api.get, "/api/v1/search", params={"q": "打卡"})
-            assert wait_for(lambda: gate.waiting == 2, timeout=10), "the search did not queue at the gate"
-            saved = api.post("/api/v1/cases", json=case_payload())     # not behind the gate
+            waiting = [pool.submit(api.post, "/api/v1/suggestions", json=draft)
+                       for _ in range(app.state.settings.threads + 1)]
+            waiting.append(pool.submit(api.get, "/api/v1/search", params={"q": "打卡"}))
+            assert wait_for(lambda: gate.waiting == len(waiting), timeout=10), "not all queued at the gate"
+            # more suggestions wait than the worker has threads, and a save still runs
+            saved = api.post("/api/v1/cases", json=case_payload())
             assert saved.status_code == 201, saved.text
-            assert not suggestion.done() and not search.done()
-            gate.__exit__(None, None, None)
-            gate = None
-            assert suggestion.result(30).status_code == 200
-            assert search.result(30).status_code == 200
+            assert not any(f.done() for f in waiting)
+            api.client.portal.call(gate.__aexit__, None, None, None)
+            held = False
+            assert [f.result(30).status_code for f in waiting] == [200] * len(waiting)
     finally:
-        if gate is not None:
-            gate.__exit__(None, None, None)
+        if held:
+            api.client.portal.call(gate.__aexit__, None, None, None)

@@ -233,3 +233,35 @@ def test_rows_imported_as_resolved_have_a_resolution_and_a_response_time(api):
     assert "表格" in resolved["sla_explanation"].get("resolved_source", "")
     pending = api.get(f"/api/v1/cases/{report['numbers'][1]}").json()
     assert pending["resolved_at"] is None and pending["first_response_at"] is None
+
+
+def test_imports_waiting_for_their_jobs_hold_no_handler_thread(api):
+    """Each waiting import used to hold one of the worker's few threads for the import's length:
+    more waiting imports than threads, and an agent's save still runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.jobs import JobWorker
+    from kb.models import Job
+    from sqlmodel import func, select
+    from tests.conftest import wait_for
+
+    app = api.client.app
+    app.state.jobs.stop()                               # the jobs stay queued: their requests wait
+    add_demo_staff(api)
+    n = app.state.settings.threads + 1
+    sheets = [csv_bytes([["1", "2024-05-21", "09:00", "电话", f"客户{k}", "", "", f"咨询发票{k}",
+                          "想了解电子发票如何开具", "咨询", "中", "待处理", "", "", "", "", ""]]) for k in range(n)]
+
+    def queued() -> int:
+        with make_session(api.engine) as s:
+            return s.exec(select(func.count()).select_from(Job).where(Job.status == "queued")).one()
+
+    with ThreadPoolExecutor(n) as pool:
+        waiting = [pool.submit(upload, api, sheet, f"s{k}.csv") for k, sheet in enumerate(sheets)]
+        assert wait_for(lambda: queued() == n, timeout=20), "the imports were not all queued"
+        saved = api.post("/api/v1/cases", json=case_payload())
+        assert saved.status_code == 201, saved.text
+        assert not any(f.done() for f in waiting)
+        app.state.jobs = JobWorker(api.engine, app.state.settings, app.state.index, poll_seconds=0.1)
+        app.state.jobs.start()
+        assert [f.result(60).json()["imported"] for f in waiting] == [1] * n

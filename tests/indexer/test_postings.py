@@ -229,3 +229,31 @@ def test_selective_filters_score_the_allowed_documents_exactly_like_whoosh(tmp_p
     assert [(h.entity_id, pytest.approx(h.score, rel=1e-6)) for h in hits] == expected
     assert index.similar_to(tokens, k=5, filters={"type": "无此类型"}) == []
     index.close()
+
+
+def test_a_small_commit_reuses_the_bm25_parts_and_stays_within_the_tolerance(tmp_path):
+    from indexer.postings import AVGFL_TOLERANCE
+
+    rng = random.Random(4)
+    ix = whoosh_index.create_in(str(tmp_path), make_schema())
+    with ix.writer() as w:
+        for i in range(500):
+            w.add_document(**_doc(i, rng))
+    cache = SegmentCache()
+    with ix.searcher(weighting=BM25F()) as s:
+        _assert_equal_to_whoosh(s, cache, ["w0", "w1", "w7"])
+        first = segments(s, ("title", "body"), cache, "g")[0]
+        before = cache._normalised.get((first.key_prefix, "norm", "title", "w0"))
+        avgfl = s.avg_field_length("title")
+    with ix.writer() as w:                        # one more document of about average length
+        w.add_document(**_doc(500, rng))
+    with ix.searcher(weighting=BM25F()) as s:
+        assert abs(s.avg_field_length("title") - avgfl) <= AVGFL_TOLERANCE * avgfl
+        leaves = segments(s, ("title", "body"), cache, "g")
+        weighted = [(f, t, 1.0) for t in ("w0", "w1", "w7") for f in ("title", "body")]
+        ours = dict(top(bm25f(s, leaves, weighted), 100_000, allowed(s, leaves, {})))
+        theirs = {r.docnum: r.score for r in s.search(Or([Term(f, t, boost=b) for f, t, b in weighted]), limit=None)}
+        assert cache._normalised.get((first.key_prefix, "norm", "title", "w0")) is before     # not recomputed
+    assert set(ours) == set(theirs)
+    for doc, score in theirs.items():
+        assert ours[doc] == pytest.approx(score, rel=AVGFL_TOLERANCE)
