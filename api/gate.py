@@ -18,6 +18,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+T = TypeVar("T")
 
 
 class Gate:
@@ -57,6 +63,11 @@ class Gate:
                 turn.set_result(None)          # the slot passes straight to the next in line
                 return
         self._free += 1
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work`` in a handler thread, once it is this caller's turn."""
+        async with self:
+            return await run_in_threadpool(work)
 
     @property
     def waiting(self) -> int:

@@ -34,7 +34,7 @@ from _common import SHARED_DATA, default_segmenter, finish, read_tsv
 from whoosh.qparser import OrGroup, QueryParser
 
 from indexer import packed
-from indexer.whoosh_index import TEXT_FIELDS, WhooshIndex
+from indexer.whoosh_index import WhooshIndex
 
 
 def corpus() -> tuple[list[str], list[str]]:
@@ -131,7 +131,7 @@ def main() -> None:
             writer.commit()
             index_s = time.perf_counter() - t
             t = time.perf_counter()          # as the index writer does after every commit (indexer/packed.py)
-            packed.write_missing(ix, index.directory(generation), TEXT_FIELDS)
+            packed.write_missing(ix, index.directory(generation))
             pack_s = time.perf_counter() - t
             index.switch(generation)
             size_mb = sum(p.stat().st_size for p in (Path(tmp) / str(size) / generation).iterdir()) / 1e6

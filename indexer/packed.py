@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.postings import term_postings
+from indexer.schema import TEXT_FIELDS
 
 log = logging.getLogger("zhiku.indexer")
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
@@ -68,10 +69,9 @@ def _save(directory: Path, name: str, array: np.ndarray) -> None:
     os.replace(tmp, directory / name)
 
 
-def write_segment(directory: Path, reader, fields: tuple[str, ...]) -> int:
+def write_segment(directory: Path, reader, fields: tuple[str, ...] = TEXT_FIELDS) -> int:
     """Pack the postings of ``fields`` of one segment reader; returns the postings written."""
     segment_id = reader.segment().segment_id()
-    total = 0
     counts = {}
     for field in fields:
         terms, id_parts, tf_parts, offsets = [], [], [], [0]
@@ -91,21 +91,19 @@ def write_segment(directory: Path, reader, fields: tuple[str, ...]) -> int:
         (directory / _name(segment_id, f"{field}.terms.json")).write_text(
             json.dumps(terms, ensure_ascii=False), encoding="utf-8")
         counts[field] = offsets[-1]
-        total += offsets[-1]
     manifest = directory / _name(segment_id, "json")
     tmp = directory / f".{manifest.name}.tmp"
     tmp.write_text(json.dumps({"fields": list(fields), "postings": counts}), encoding="utf-8")
     os.replace(tmp, manifest)             # last: its presence says the segment is complete
-    return total
+    return sum(counts.values())
 
 
-def write_missing(ix, directory: Path, fields: tuple[str, ...]) -> int:
+def write_missing(ix, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS) -> int:
     """Pack every segment of the index's latest commit that has no packed postings yet (after a
     commit, by the writer): only the new segment, or a merge's result. Returns segments packed."""
     written = 0
     with ix.reader() as reader:
-        leaves = [r for r, _ in reader.leaf_readers()] if hasattr(reader, "leaf_readers") else [reader]
-        for leaf in leaves:
+        for leaf, _ in reader.leaf_readers():     # a single segment's reader lists itself
             if leaf.segment() is None or leaf.doc_count_all() == 0:
                 continue
             if not (directory / _name(leaf.segment().segment_id(), "json")).exists():

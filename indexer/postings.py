@@ -177,9 +177,13 @@ class SegmentCache:
         self._postings.put(key, value, len(ids))
         return value
 
-    def doc_frequency(self, key_prefix: tuple, reader, field: str, term: str) -> int:
+    def doc_frequency(self, key_prefix: tuple, reader, field: str, term: str,
+                      packed: dict | None = None) -> int:
         """Documents of the segment (deleted ones included, as Whoosh counts) holding ``term``:
-        remembered per segment for every thread, since a term look-up reads the term file."""
+        from a packed segment's offsets, else remembered per segment for every thread, since a
+        term look-up reads the term file."""
+        if packed is not None and field in packed:
+            return packed[field].doc_frequency(term)
         key = (key_prefix, "df", field, term)
         with self._lock:
             df = self._frequencies.get(key)
@@ -269,9 +273,9 @@ def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[st
 
 
 def doc_frequency(leaves: list[Segment], field: str, term: str) -> int:
-    """``searcher.doc_frequency`` from the packed postings or the segments' shared cache."""
-    return sum(leaf.packed[field].doc_frequency(term) if leaf.packed is not None and field in leaf.packed
-               else leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term) for leaf in leaves)
+    """``searcher.doc_frequency`` from the segments' shared cache."""
+    return sum(leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term, leaf.packed)
+               for leaf in leaves)
 
 
 def idf(searcher, leaves: list[Segment], field: str, term: str) -> float:

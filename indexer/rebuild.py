@@ -10,7 +10,6 @@ from sqlmodel import select
 
 from indexer import feed, integrity, packed
 from indexer.documents import INDEXABLE, document_for
-from indexer.schema import TEXT_FIELDS
 from indexer.whoosh_index import WhooshIndex
 from kb.db import make_session
 from kb.models import Article, ArticleState, Case
@@ -54,7 +53,7 @@ def rebuild(engine: Engine, index: WhooshIndex, snapshot: DictionarySnapshot, *,
     except BaseException:
         writer.cancel()
         raise
-    packed.write_missing(ix, index.directory(generation), TEXT_FIELDS)
+    packed.write_missing(ix, index.directory(generation))
     integrity.record(index.directory(generation))
     feed.save_cursor(index.directory(generation), cursor)
     index.switch(generation)

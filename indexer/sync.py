@@ -22,7 +22,6 @@ from sqlmodel import select
 from indexer import feed, integrity, packed
 from indexer.documents import ENTITIES, doc_id, document_for, is_indexable
 from indexer.rebuild import rebuild
-from indexer.schema import TEXT_FIELDS
 from indexer.whoosh_index import WRITE_DAMAGE, IndexUnavailable, WhooshIndex
 from kb.db import make_session
 from kb.node_loop import NodeLoop
@@ -74,7 +73,7 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
             except BaseException:
                 writer.cancel()
                 raise
-            packed.write_missing(ix, directory, TEXT_FIELDS)
+            packed.write_missing(ix, directory)
             integrity.record(directory)
     except WRITE_DAMAGE as exc:      # the cursor stays: the rebuilt generation starts before these rows
         raise index.corrupt(generation, exc) from exc
@@ -207,7 +206,7 @@ class IndexWorker(NodeLoop):
         generation, ix = self.index.open_current()
         directory = self.index.directory(generation)
         started = time.monotonic()
-        packed_now = packed.write_missing(ix, directory, TEXT_FIELDS)
+        packed_now = packed.write_missing(ix, directory)
         if packed_now:
             integrity.record(directory)
             log.info("packed older segments' postings",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from api import suggest
 from api.deps import (AnyUser, ClockDep, IndexDep, PredictorDep, ReadSessionDep, SessionDep, SuggestionLogDep,
@@ -32,8 +31,7 @@ async def create_suggestion(draft: SuggestionRequest, request: Request, session:
         # again and serialises it on a second trip through the thread pool
         return result.model_dump_json()
 
-    async with state.search_gate:          # one suggestion or search at a time per worker (api.gate)
-        body = await run_in_threadpool(work)
+    body = await state.search_gate.run(work)      # one suggestion or search at a time per worker (api.gate)
     return Response(body, media_type="application/json")
 
 
@@ -54,5 +52,4 @@ async def search(request: Request, session: SessionDep, index: IndexDep, user: A
                               filters={"type": type, "product": product, "status": status},
                               reader=Reader.of(session, user) if kind == "article" else None)
 
-    async with request.app.state.search_gate:
-        return await run_in_threadpool(work)
+    return await request.app.state.search_gate.run(work)
