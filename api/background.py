@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+
+from api.serve import SWITCH_INTERVAL
 
 
 def run(*, jobs: bool = True, index_writer: bool = True, announce: bool = True) -> int:
@@ -30,6 +33,10 @@ def run(*, jobs: bool = True, index_writer: bool = True, announce: bool = True) 
 
     settings = get_settings()
     configure_logging(json_lines=settings.log_json)
+    # an import's write transaction lets go of the GIL at every statement and, at Python's 5 ms
+    # default, waited that long for it behind the index writer segmenting the imported rows —
+    # with SQLite's write lock held, so every agent's save waited too
+    sys.setswitchinterval(SWITCH_INTERVAL)
     if settings.background_nice and hasattr(os, "nice"):
         # agents' requests first: imports, rebuilds and training (its child inherits this) take
         # the CPU the web workers leave (bench/write_load.py, docs/operations.md)

@@ -159,14 +159,21 @@ def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]
                  rules: CaseRules) -> list[Case]:
     """Rows of an imported sheet — (data, owner username, source note) — stored where they
     already stand (status, solution, satisfaction) with the same masking, redaction, routing,
-    numbering and SLA as a logged case. Each case is received at its contact time. Numbers are
-    drawn in one bump and the rows inserted in batches. Does **not** commit: the importer
-    stores a whole file in one transaction."""
+    numbering and SLA as a logged case. Does **not** commit."""
+    return store_imports(session, prepare_imports(session, [row[:2] for row in rows], actor=actor, rules=rules),
+                         [row[2] for row in rows], actor=actor, rules=rules)
+
+
+def prepare_imports(session: Session, rows: list[tuple[CaseImport, str | None]], *, actor: str,
+                    rules: CaseRules) -> list[Case]:
+    """The cases of imported rows, complete but for their numbers and ids: masking, redaction,
+    routing and SLA are the CPU of an import, and the importer does them in a read session so
+    that the write transaction (``store_imports``) holds SQLite's lock only to insert. Each
+    case is received at its contact time."""
     now = rules.clock.now()
-    numbers = next_case_numbers(session, prefix=rules.number_prefix, local_now=now, count=len(rows))
     groups: dict[str, str | None] = {}
     cases = []
-    for (data, owner, _), number in zip(rows, numbers, strict=True):
+    for data, owner in rows:
         received = rules.clock.local(data.contact_at) if data.contact_at else now
         values = data.model_dump(exclude={"contact", "suggestion_id", "source_number", "resolution_due_at", "owner"})
         values = _clean_text(values, rules)
@@ -179,7 +186,7 @@ def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]
             values["resolved_at"] = rules.clock.local(data.resolved_at)
         if data.type not in groups:
             groups[data.type] = route_group_for(session, data.type)
-        case = Case(**values, number=number, contact_masked=mask_contact(data.contact),
+        case = Case(**values, contact_masked=mask_contact(data.contact),
                     contact_hash=contact_hash(data.contact, rules.contact_key), group=groups[data.type],
                     received_at=received, created_by=actor, created_at=now, updated_at=now)
         unstated = []
@@ -199,13 +206,26 @@ def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]
             case.resolution_due_at = rules.clock.local(data.resolution_due_at)
             case.sla_explanation = {**case.sla_explanation, "resolution_source": "表格中的处理时限"}
         cases.append(case)
+    return cases
+
+
+def store_imports(session: Session, cases: list[Case], sources: list[str], *, actor: str,
+                  rules: CaseRules) -> list[Case]:
+    """Number and insert prepared cases with their history and outbox rows: numbers are drawn
+    in one bump, the rows inserted in batches. Does **not** commit."""
+    if not cases:
+        return cases
+    now = cases[0].created_at
+    numbers = next_case_numbers(session, prefix=rules.number_prefix, local_now=rules.clock.now(), count=len(cases))
+    for case, number in zip(cases, numbers, strict=True):
+        case.number = number
     session.add_all(cases)
     session.flush()                       # one batched INSERT … RETURNING for the ids
     # history and outbox rows as bulk inserts of plain dicts: building thousands of ORM objects
     # was a third of an import's time
     session.execute(insert(CaseHistory), [
         {"case_id": case.id, "at": now, "actor": actor, "action": "imported",
-         "note": f"{source} → {case.status.value}"[:500]} for case, (_, _, source) in zip(cases, rows, strict=True)])
+         "note": f"{source} → {case.status.value}"[:500]} for case, source in zip(cases, sources, strict=True)])
     session.execute(insert(SearchOutbox), [{"entity": "case", "entity_id": case.id, "op": "upsert", "created_at": now}
                                            for case in cases])
     return cases

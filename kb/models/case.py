@@ -65,6 +65,7 @@ class Case(SQLModel, table=True):
         UniqueConstraint("number", name="uq_case_number"),
         Index("ix_case_status_resolution_due", "status", "resolution_due_at"),
         Index("ix_case_contact_at", "contact_at"),
+        Index("ix_case_status_received_at", "status", "received_at"),   # the burst rule's recent open cases
     )
 
     id: int | None = Field(default=None, primary_key=True)

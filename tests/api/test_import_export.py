@@ -217,6 +217,51 @@ def test_rows_are_checked_without_the_write_lock_and_rechecked_inside_it(api, ru
     assert api.get("/api/v1/cases?page_size=1").json()["total"] == 3
 
 
+def test_a_chunk_prepared_before_the_write_transaction_is_stored_the_same_with_only_inserts_inside_it(
+        api, rules, monkeypatch):
+    """An import makes its cases (masking, redaction, routing, SLA) in a read session, so its
+    write transaction — SQLite's lock, which every agent's save waits for — only inserts. The
+    cases stored that way are the cases the one-step path stores."""
+    from kb.cases import service, sheet_import
+
+    add_demo_staff(api)
+    rows = [list(r) for r in SERVICE_EXAMPLES]
+    rows[0][8] += "，回电13912345678"
+    table = sheet_import.read_table(csv_bytes(rows), "需求记录表.csv")
+    with make_session(api.engine) as s:
+        checks = sheet_import.check_rows(s, table, tz=rules.clock.tz)
+    with make_session(api.engine) as s:
+        prepared = sheet_import.prepare_chunk(s, checks, actor="u_agent", rules=rules)
+        assert not s.new and not s.dirty                      # nothing to write in the read session
+    assert sorted(prepared) == [c.row for c in checks] and all(c.number is None for c in prepared.values())
+
+    def no_cpu_work_here(*args, **kwargs):
+        raise AssertionError("redaction inside the write transaction")
+
+    monkeypatch.setattr(service, "redact_text", no_cpu_work_here)
+    with make_session(api.engine, write=True) as s:
+        numbers = sheet_import.store_chunk(s, checks, actor="u_agent", rules=rules, source="导入", prepared=prepared)
+        s.commit()
+    monkeypatch.undo()
+    assert len(set(numbers.values())) == 3
+    stored = [api.get(f"/api/v1/cases/{numbers[c.row]}").json() for c in checks]
+    assert stored[0]["description"].endswith("回电[手机号]")
+    assert stored[1]["contact_masked"] != "zhang.san@yunfan.com" and stored[1]["group"]
+    assert stored[1]["resolution_due_at"] and stored[0]["status"] == "已解决"
+
+    rows = [[*r[:4], f"{r[4]}（另一次）", *r[5:]] for r in rows]            # the same rows, one step
+    table = sheet_import.read_table(csv_bytes(rows), "需求记录表.csv")
+    with make_session(api.engine, write=True) as s:
+        again = sheet_import.check_rows(s, table, tz=rules.clock.tz)
+        one_step = sheet_import.store_chunk(s, again, actor="u_agent", rules=rules, source="导入")
+        s.commit()
+    fields = ("description", "contact_masked", "group", "status", "priority", "response_due_at", "resolution_due_at",
+              "resolved_at", "first_response_at", "sla_explanation", "owner")
+    for c, first in zip(again, stored, strict=True):
+        other = api.get(f"/api/v1/cases/{one_step[c.row]}").json()
+        assert {f: other[f] for f in fields} == {f: first[f] for f in fields}
+
+
 def test_rows_imported_as_resolved_have_a_resolution_and_a_response_time(api):
     """A sheet says 已解决 but has no 解决时间 column: the case must not read 尚未响应 / unresolved."""
     add_demo_staff(api)
