@@ -231,7 +231,7 @@ class SegmentCache:
         return self._get((key_prefix, "has", field, value), compute)
 
 
-def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed=None) -> list[Segment]:
+def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed=None) -> Leaves:
     """The searcher's segments; ``load_packed(segment id)`` gives a segment's packed postings."""
     out = []
     for leaf, offset in searcher.leaf_searchers():
@@ -248,7 +248,7 @@ def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed
         packed = cache.packed(segment_key, lambda: load_packed(segment_id)) if load_packed else None
         out.append(Segment(reader, offset, size, {f: cache.lengths(segment_key, reader, f) for f in fields}, live,
                            cache, segment_key, packed))
-    return out
+    return Leaves(out)
 
 
 def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[str] | None]) -> np.ndarray | None:
@@ -272,10 +272,31 @@ def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[st
     return mask
 
 
+class Leaves(list):
+    """A searcher's segments, with the sums over them a query would otherwise add up again
+    for each term: a desk's drafts share most of their words, and after a large import there
+    are a dozen segments or more to sum over."""
+
+    LIMIT = 100_000         # remembered document frequencies per searcher
+
+    def __init__(self, segments) -> None:
+        super().__init__(segments)
+        self.frequencies: dict[tuple[str, str], int] = {}
+
+
 def doc_frequency(leaves: list[Segment], field: str, term: str) -> int:
-    """``searcher.doc_frequency`` from the segments' shared cache."""
-    return sum(leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term, leaf.packed)
-               for leaf in leaves)
+    """``searcher.doc_frequency`` from the segments' shared cache (summed once per searcher)."""
+    remembered = getattr(leaves, "frequencies", None)
+    if remembered is not None:
+        df = remembered.get((field, term))
+        if df is not None:
+            return df
+    df = sum(leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term, leaf.packed) for leaf in leaves)
+    if remembered is not None:
+        if len(remembered) >= Leaves.LIMIT:
+            remembered.clear()
+        remembered[(field, term)] = df
+    return df
 
 
 def idf(searcher, leaves: list[Segment], field: str, term: str) -> float:
@@ -283,12 +304,23 @@ def idf(searcher, leaves: list[Segment], field: str, term: str) -> float:
     return math.log(searcher.doc_count_all() / (doc_frequency(leaves, field, term) + 1)) + 1
 
 
+def average_field_length(searcher, field: str) -> float:
+    """``searcher.avg_field_length`` once per searcher and field. Whoosh sums every segment's
+    total on each call, and a query asks once per term, field and segment: with 19 segments
+    after a large import that was 40 % of a similar-case search."""
+    remembered = searcher.__dict__.setdefault("_zhiku_avgfl", {})
+    value = remembered.get(field)
+    if value is None:
+        value = remembered[field] = searcher.avg_field_length(field) or 1.0
+    return value
+
+
 def _tf_parts(searcher, leaf: Segment, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
     """(ids, BM25 tf parts) of ``term`` in ``leaf`` with Whoosh's BM25F B, K1 and the searcher's
     average field length (``SegmentCache.normalised``)."""
     weighting = searcher.weighting
     return leaf.cache.normalised(leaf.key_prefix, leaf.reader, field, term, leaf.lengths[field],
-                                 searcher.avg_field_length(field) or 1.0, weighting._field_B.get(field, weighting.B),
+                                 average_field_length(searcher, field), weighting._field_B.get(field, weighting.B),
                                  weighting.K1, leaf.packed)
 
 

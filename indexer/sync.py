@@ -21,6 +21,7 @@ from sqlmodel import select
 
 from indexer import feed, integrity, packed
 from indexer.documents import ENTITIES, doc_id, document_for, is_indexable
+from indexer.merge_policy import merge_tiers
 from indexer.rebuild import rebuild
 from indexer.whoosh_index import WRITE_DAMAGE, IndexUnavailable, WhooshIndex
 from kb.db import make_session
@@ -69,7 +70,7 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
                         writer.update_document(**documents[key])
                     else:
                         writer.delete_by_term("doc_id", doc_id(*key))
-                writer.commit()
+                writer.commit(mergetype=merge_tiers)
             except BaseException:
                 writer.cancel()
                 raise

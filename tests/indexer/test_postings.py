@@ -251,3 +251,40 @@ def test_a_small_commit_reuses_the_bm25_parts_and_stays_within_the_tolerance(tmp
         assert abs(s.avg_field_length("title") - avgfl) <= AVGFL_TOLERANCE * avgfl
         _assert_equal_to_whoosh(s, cache, ["w0", "w1", "w7"], rel=AVGFL_TOLERANCE)
         assert cache._normalised.get((first.key_prefix, "norm", "title", "w0")) is before     # not recomputed
+
+
+def test_the_average_field_length_is_summed_over_the_segments_once_per_searcher_and_field(ix, monkeypatch):
+    """Whoosh sums every segment's field length per call; asked per term, field and segment,
+    that sum was 40 % of a search over 19 segments. Scores stay Whoosh's."""
+    from whoosh.reading import SegmentReader
+
+    calls = []
+    original = SegmentReader.field_length
+    monkeypatch.setattr(SegmentReader, "field_length", lambda self, name: calls.append(name) or original(self, name))
+    boosts = {"title": 1.0, "body": 0.6}
+    weighted = [(field, t, b) for t in ["w0", "w1", "w2", "w3", "w30", "w59"] for field, b in boosts.items()]
+    with ix.searcher(weighting=BM25F()) as s:
+        leaves = segments(s, boosts, SegmentCache(), "g")
+        scores = bm25f(s, leaves, weighted)
+        ours = len(calls)
+        again = bm25f(s, leaves, weighted)
+        assert len(calls) == ours                       # the second query asks nothing
+        theirs = {r.docnum: r.score for r in s.search(Or([Term(f, t, boost=b) for f, t, b in weighted]), limit=None)}
+    assert len(leaves) >= 3 and 0 < ours <= len(boosts) * len(leaves)   # not per term: 6 terms here
+    assert np.array_equal(scores, again)
+    for doc, score in theirs.items():
+        assert scores[doc] == pytest.approx(score, rel=1e-6)
+
+
+def test_document_frequencies_are_summed_over_the_segments_once_per_searcher(ix):
+    from indexer.postings import Leaves, doc_frequency
+
+    with ix.searcher() as s:
+        leaves = segments(s, {"title": 1.0, "body": 0.6}, SegmentCache(), "g")
+        first = {(f, t): doc_frequency(leaves, f, t) for f in ("title", "body") for t in ("w0", "w7", "zzunique", "absent")}
+        assert first == {(f, t): s.doc_frequency(f, t) for f, t in first}
+        import dataclasses
+
+        blind = Leaves(dataclasses.replace(leaf, cache=None, packed=None) for leaf in leaves)
+        blind.frequencies = leaves.frequencies    # a second look must not reach the segments
+        assert {key: doc_frequency(blind, *key) for key in first} == first
