@@ -15,6 +15,9 @@ from collections import defaultdict
 
 BASE = 4          # a segment BASE times larger sits one tier up
 PER_TIER = 4      # this many segments in a tier are merged into one
+# segments this large are left as they are: merging four of them would hold the writer (and
+# every change waiting behind it) for minutes; a rebuild compacts them instead
+MAX_MERGE_DOCS = 200_000
 
 
 def tier(documents: int) -> int:
@@ -27,7 +30,8 @@ def merge_tiers(writer, segments):
 
     tiers = defaultdict(list)
     for segment in segments:
-        tiers[tier(segment.doc_count_all())].append(segment)
+        if segment.doc_count_all() < MAX_MERGE_DOCS:
+            tiers[tier(segment.doc_count_all())].append(segment)
     merging = [s for level in sorted(tiers) if len(tiers[level]) >= PER_TIER for s in tiers[level]]
     if len(merging) < 2:
         return segments

@@ -53,3 +53,12 @@ def test_a_full_tier_is_merged_by_the_next_commit_without_the_deleted_documents(
     assert [s.doc_count_all() for s in ix._segments()] == [40 * PER_TIER - 2]
     with ix.searcher() as s:
         assert s.document_number(doc_id="case:5") is None and s.document_number(doc_id="case:6") is not None
+
+
+def test_segments_above_the_size_cap_are_left_alone(tmp_path, monkeypatch):
+    from indexer import merge_policy
+
+    monkeypatch.setattr(merge_policy, "MAX_MERGE_DOCS", 40)
+    ix = whoosh_index.create_in(str(tmp_path), make_schema())
+    _commit_batches(ix, batches=PER_TIER + 2, size=40, mergetype=merge_tiers)
+    assert [s.doc_count_all() for s in ix._segments()] == [40] * (PER_TIER + 2)
