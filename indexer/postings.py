@@ -231,6 +231,21 @@ class SegmentCache:
         return self._get((key_prefix, "has", field, value), compute)
 
 
+class Leaves(list):
+    """A searcher's segments, with the sums over them a query would otherwise add up again for
+    each term: each field's average length (Whoosh's ``avg_field_length`` sums every segment's
+    total on each call; asked per term, field and segment, that was 40 % of a similar-case
+    search over 19 segments) and, as they are asked for, document frequencies (a desk's drafts
+    share most of their words). A searcher never changes, so both stay exact."""
+
+    LIMIT = 100_000         # remembered document frequencies per searcher
+
+    def __init__(self, segments, average_lengths: dict[str, float]) -> None:
+        super().__init__(segments)
+        self.average_lengths = average_lengths
+        self.frequencies: dict[tuple[str, str], int] = {}
+
+
 def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed=None) -> Leaves:
     """The searcher's segments; ``load_packed(segment id)`` gives a segment's packed postings."""
     out = []
@@ -248,7 +263,7 @@ def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed
         packed = cache.packed(segment_key, lambda: load_packed(segment_id)) if load_packed else None
         out.append(Segment(reader, offset, size, {f: cache.lengths(segment_key, reader, f) for f in fields}, live,
                            cache, segment_key, packed))
-    return Leaves(out)
+    return Leaves(out, {f: searcher.avg_field_length(f) or 1.0 for f in fields})
 
 
 def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[str] | None]) -> np.ndarray | None:
@@ -272,59 +287,33 @@ def allowed(searcher, leaves: list[Segment], conditions: dict[str, str | list[st
     return mask
 
 
-class Leaves(list):
-    """A searcher's segments, with the sums over them a query would otherwise add up again
-    for each term: a desk's drafts share most of their words, and after a large import there
-    are a dozen segments or more to sum over."""
-
-    LIMIT = 100_000         # remembered document frequencies per searcher
-
-    def __init__(self, segments) -> None:
-        super().__init__(segments)
-        self.frequencies: dict[tuple[str, str], int] = {}
-
-
-def doc_frequency(leaves: list[Segment], field: str, term: str) -> int:
+def doc_frequency(leaves: Leaves, field: str, term: str) -> int:
     """``searcher.doc_frequency`` from the segments' shared cache (summed once per searcher)."""
-    remembered = getattr(leaves, "frequencies", None)
-    if remembered is not None:
-        df = remembered.get((field, term))
-        if df is not None:
-            return df
-    df = sum(leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term, leaf.packed) for leaf in leaves)
-    if remembered is not None:
+    remembered = leaves.frequencies
+    df = remembered.get((field, term))
+    if df is None:
+        df = sum(leaf.cache.doc_frequency(leaf.key_prefix, leaf.reader, field, term, leaf.packed) for leaf in leaves)
         if len(remembered) >= Leaves.LIMIT:
             remembered.clear()
         remembered[(field, term)] = df
     return df
 
 
-def idf(searcher, leaves: list[Segment], field: str, term: str) -> float:
+def idf(searcher, leaves: Leaves, field: str, term: str) -> float:
     """Whoosh's ``WeightingModel.idf`` (log(N / (df + 1)) + 1) with the cached frequencies."""
     return math.log(searcher.doc_count_all() / (doc_frequency(leaves, field, term) + 1)) + 1
 
 
-def average_field_length(searcher, field: str) -> float:
-    """``searcher.avg_field_length`` once per searcher and field. Whoosh sums every segment's
-    total on each call, and a query asks once per term, field and segment: with 19 segments
-    after a large import that was 40 % of a similar-case search."""
-    remembered = searcher.__dict__.setdefault("_zhiku_avgfl", {})
-    value = remembered.get(field)
-    if value is None:
-        value = remembered[field] = searcher.avg_field_length(field) or 1.0
-    return value
-
-
-def _tf_parts(searcher, leaf: Segment, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+def _tf_parts(searcher, leaves: Leaves, leaf: Segment, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
     """(ids, BM25 tf parts) of ``term`` in ``leaf`` with Whoosh's BM25F B, K1 and the searcher's
     average field length (``SegmentCache.normalised``)."""
     weighting = searcher.weighting
     return leaf.cache.normalised(leaf.key_prefix, leaf.reader, field, term, leaf.lengths[field],
-                                 average_field_length(searcher, field), weighting._field_B.get(field, weighting.B),
+                                 leaves.average_lengths[field], weighting._field_B.get(field, weighting.B),
                                  weighting.K1, leaf.packed)
 
 
-def bm25f(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]]) -> np.ndarray:
+def bm25f(searcher, leaves: Leaves, weighted: list[tuple[str, str, float]]) -> np.ndarray:
     """Scores of every document in the searcher's numbering for an Or of (field, term, boost):
     Σ boost × BM25(idf, tf, field length) with Whoosh's BM25F parameters — the same numbers
     ``searcher.search(Or([Term(field, term, boost=boost), …]))`` gives."""
@@ -332,13 +321,13 @@ def bm25f(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]
     for field, term, boost in weighted:
         factor = boost * idf(searcher, leaves, field, term)
         for leaf in leaves:
-            ids, part = _tf_parts(searcher, leaf, field, term)
+            ids, part = _tf_parts(searcher, leaves, leaf, field, term)
             if len(ids):
                 scores[leaf.offset + ids] += factor * part
     return scores
 
 
-def bm25f_for(searcher, leaves: list[Segment], weighted: list[tuple[str, str, float]],
+def bm25f_for(searcher, leaves: Leaves, weighted: list[tuple[str, str, float]],
               docs: np.ndarray) -> np.ndarray:
     """The same sum, for the given documents only (each term's postings searched, not scattered)."""
     out = np.zeros(len(docs))
@@ -349,7 +338,7 @@ def bm25f_for(searcher, leaves: list[Segment], weighted: list[tuple[str, str, fl
             if not inside.any():
                 continue
             local = docs[inside] - leaf.offset
-            ids, part = _tf_parts(searcher, leaf, field, term)
+            ids, part = _tf_parts(searcher, leaves, leaf, field, term)
             if not len(ids):
                 continue
             pos = np.minimum(np.searchsorted(ids, local), len(ids) - 1)

@@ -34,7 +34,8 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 
 from indexer import integrity, packed
-from indexer.postings import CACHE_MB, Segment, SegmentCache, allowed, bm25f, bm25f_for, doc_frequency, segments, top
+from indexer.postings import (CACHE_MB, Leaves, Segment, SegmentCache, allowed, bm25f, bm25f_for, doc_frequency,
+                              segments, top)
 from indexer.schema import SCHEMA_VERSION, TEXT_FIELDS, make_schema
 from kb.text.segment import DictionarySnapshot, Segmenter, for_version
 
@@ -128,7 +129,7 @@ class _ThreadSearcher:
     searcher: object
     checked_at: float
     files: dict[str, int] = field(default_factory=dict)   # name → size when opened
-    leaves: list[Segment] | None = None
+    leaves: Leaves | None = None
     masks: dict = field(default_factory=dict)      # filter conditions → allowed mask, for this searcher
 
 
@@ -414,7 +415,7 @@ class WhooshIndex:
             state.masks[key] = allowed(searcher, leaves, conditions)
         return state.masks[key]
 
-    def _leaves(self) -> list[Segment]:
+    def _leaves(self) -> Leaves:
         """The segments of this thread's searcher with their field lengths (computed once per searcher)."""
         state: _ThreadSearcher = self._local.state
         if state.leaves is None:

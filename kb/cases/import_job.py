@@ -117,7 +117,7 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
 
 def _store_chunk(engine: Engine, job_id: int, runner: str, chunk: list[sheet_import.RowCheck], done: dict[int, str],
                  own: frozenset[str], *, actor: str, rules: service.CaseRules, source: str, total: int,
-                 prepared: dict | None = None) -> None:
+                 prepared: dict[int, Case]) -> None:
     """One short write transaction: re-check for duplicates stored meanwhile, store, and move
     the job's progress — all or nothing, and only while this runner holds the job."""
     with make_session(engine, write=True) as session:

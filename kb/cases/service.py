@@ -155,15 +155,6 @@ def prune_idempotency_keys(session: Session, *, older_than: datetime) -> int:
     return result.rowcount or 0
 
 
-def import_cases(session: Session, rows: list[tuple[CaseImport, str | None, str]], *, actor: str,
-                 rules: CaseRules) -> list[Case]:
-    """Rows of an imported sheet — (data, owner username, source note) — stored where they
-    already stand (status, solution, satisfaction) with the same masking, redaction, routing,
-    numbering and SLA as a logged case. Does **not** commit."""
-    return store_imports(session, prepare_imports(session, [row[:2] for row in rows], actor=actor, rules=rules),
-                         [row[2] for row in rows], actor=actor, rules=rules)
-
-
 def prepare_imports(session: Session, rows: list[tuple[CaseImport, str | None]], *, actor: str,
                     rules: CaseRules) -> list[Case]:
     """The cases of imported rows, complete but for their numbers and ids: masking, redaction,

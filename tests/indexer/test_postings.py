@@ -112,12 +112,17 @@ def test_a_small_cache_stays_within_its_budget_and_scores_stay_exact(ix):
     assert 0 < cache._normalised.size <= cache._normalised.budget
 
 
-def test_scores_stay_exact_after_a_commit_changes_the_average_field_length(tmp_path):
-    rng = random.Random(3)
-    ix = whoosh_index.create_in(str(tmp_path), make_schema())
+def _index_of(path, count: int, rng: random.Random):
+    """An index of ``count`` random documents in one segment."""
+    ix = whoosh_index.create_in(str(path), make_schema())
     with ix.writer() as w:
-        for i in range(200):
+        for i in range(count):
             w.add_document(**_doc(i, rng))
+    return ix
+
+
+def test_scores_stay_exact_after_a_commit_changes_the_average_field_length(tmp_path):
+    ix = _index_of(tmp_path, 200, random.Random(3))
     cache = SegmentCache()
     with ix.searcher(weighting=BM25F()) as s:
         _assert_equal_to_whoosh(s, cache, ["w0", "w1", "w7"])
@@ -235,10 +240,7 @@ def test_a_small_commit_reuses_the_bm25_parts_and_stays_within_the_tolerance(tmp
     from indexer.postings import AVGFL_TOLERANCE
 
     rng = random.Random(4)
-    ix = whoosh_index.create_in(str(tmp_path), make_schema())
-    with ix.writer() as w:
-        for i in range(500):
-            w.add_document(**_doc(i, rng))
+    ix = _index_of(tmp_path, 500, rng)
     cache = SegmentCache()
     with ix.searcher(weighting=BM25F()) as s:
         _assert_equal_to_whoosh(s, cache, ["w0", "w1", "w7"])
@@ -285,6 +287,6 @@ def test_document_frequencies_are_summed_over_the_segments_once_per_searcher(ix)
         assert first == {(f, t): s.doc_frequency(f, t) for f, t in first}
         import dataclasses
 
-        blind = Leaves(dataclasses.replace(leaf, cache=None, packed=None) for leaf in leaves)
+        blind = Leaves((dataclasses.replace(leaf, cache=None, packed=None) for leaf in leaves), leaves.average_lengths)
         blind.frequencies = leaves.frequencies    # a second look must not reach the segments
         assert {key: doc_frequency(blind, *key) for key in first} == first
