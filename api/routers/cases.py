@@ -24,7 +24,7 @@ from kb.articles.queries import Reader
 from kb.cases import queries, service, sheet_export, sheet_import
 from kb.clock import Clock
 from kb.db import make_session
-from kb.errors import Conflict, FieldError, TooLarge
+from kb.errors import Conflict, FieldError
 from kb.models import (
     Case,
     CaseCreate,
@@ -178,11 +178,10 @@ async def import_cases(
     Prefer: respond-async 时立即返回 202 与任务（GET /api/v1/jobs/{id} 查看进度与报告）。
     等待在事件循环上进行，不占用处理线程：导入期间坐席的保存与建议照常。"""
     content = await file.read(sheet_import.MAX_BYTES + 1)
-    if len(content) > sheet_import.MAX_BYTES:
-        raise TooLarge("file", f"文件超过 {sheet_import.MAX_BYTES // (1024 * 1024)} MB")
     state = request.app.state
 
     def enqueue() -> Job:
+        sheet_import.check_upload(content, file.filename or "", encoding=encoding)
         with make_session(state.engine, write=True) as session:
             return jobs.enqueue(session, kind=JobKind.import_cases, actor=user.username,
                                 params={"dry_run": dry_run, "encoding": encoding}, upload=content,

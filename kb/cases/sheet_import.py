@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -72,16 +73,33 @@ def read_table(content: bytes, filename: str, *, encoding: str | None = None) ->
 
     CSV encodings: UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK and
     GB2312, what Excel on a Chinese Windows writes), unless ``encoding`` is given."""
+    if _kind(content, filename) == "xlsx":
+        grid = _xlsx_rows(content)
+    else:
+        grid = _csv_rows(_decode(content, encoding))
+    return _find_header(grid)
+
+
+def check_upload(content: bytes, filename: str, *, encoding: str | None = None) -> None:
+    """What an upload's first bytes and rows can tell, checked before a job is queued: its size,
+    type, a CSV's encoding and header row. A wrong file is answered at once instead of after
+    every job ahead of it in the queue (an XLSX is opened only by the job: inflating it is not
+    quick)."""
+    if _kind(content, filename) == "csv":
+        _find_header(itertools.islice(_csv_rows(_decode(content, encoding)), HEADER_SCAN_ROWS))
+
+
+def _kind(content: bytes, filename: str) -> str:
     if len(content) > MAX_BYTES:
         raise TooLarge("file", f"文件超过 {MAX_BYTES // (1024 * 1024)} MB，请拆分后导入")
+    if not content.strip():
+        raise FieldError("file", "文件是空的")
     name = filename.lower()
     if name.endswith((".xlsx", ".xlsm")) or content[:4] == b"PK\x03\x04":
-        grid = _xlsx_rows(content)
-    elif name.endswith((".csv", ".txt")) or not name:
-        grid = _csv_rows(_decode(content, encoding))
-    else:
-        raise FieldError("file", "只支持 .csv（UTF-8 或 GBK）和 .xlsx 文件")
-    return _find_header(grid)
+        return "xlsx"
+    if name.endswith((".csv", ".txt")) or not name:
+        return "csv"
+    raise FieldError("file", "只支持 .csv（UTF-8 或 GBK）和 .xlsx 文件")
 
 
 def _decode(content: bytes, encoding: str | None) -> str:

@@ -63,10 +63,11 @@ def test_an_async_import_is_a_job_others_cannot_see(api):
 
 
 def test_a_bad_file_fails_its_job_and_the_waiting_request_answers_422(api):
-    resp = api.post("/api/v1/cases/import", files={"file": ("x.csv", "名称,地址\n张三,北京\n".encode(), "text/csv")})
+    # an XLSX is only opened by the job (inflating it is not quick), so a damaged one fails there
+    resp = api.post("/api/v1/cases/import", files={"file": ("x.xlsx", b"PK\x03\x04damaged", "application/zip")})
     assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "file"
     failed = api.get(f"/api/v1/jobs/{resp.json()['job_id']}").json()
-    assert failed["status"] == "failed" and "找不到表头行" in failed["message"]
+    assert failed["status"] == "failed" and "XLSX" in failed["message"]
 
 
 @pytest.fixture
@@ -92,6 +93,23 @@ def test_without_a_worker_the_import_waits_then_answers_202_and_a_queued_job_can
     again = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=headers)
     assert again.status_code == 409 and again.json()["errors"][0]["field"] == "job_id"
     assert cases_in(app.state.engine) == 0
+
+
+def test_a_file_that_cannot_be_a_sheet_is_refused_before_any_job_is_queued(no_worker):
+    # reproduction: a file named "file" (no extension) waited behind the queue for 10.6 s before
+    # its 422; here no worker runs, so a queued job would have answered 202
+    client, headers, app, _ = no_worker
+    bad = [("file", b"", "文件是空的"), ("notes.pdf", b"%PDF-1.7 ...", "只支持"),
+           ("x.csv", "名称,地址\n张三,北京\n".encode(), "找不到表头行"),
+           ("x.csv", b"\xff\xfe\x00\xd8 not utf-8 nor gb18030 \x80\xff", "编码")]
+    for name, content, words in bad:
+        resp = client.post("/api/v1/cases/import", files={"file": (name, content, "application/octet-stream")},
+                           headers=headers)
+        assert resp.status_code == 422, (name, resp.text)
+        assert resp.json()["errors"][0]["field"] == "file" and words in resp.json()["detail"], resp.text
+    assert client.get("/api/v1/jobs", headers=headers).json() == []
+    resp = client.post("/api/v1/cases/import", files={"file": ("s.csv", sheet(5), "text/csv")}, headers=headers)
+    assert resp.status_code == 202 and resp.json()["status"] == "queued"
 
 
 def queue_import(client, headers, rows: int) -> int:
