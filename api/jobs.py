@@ -21,6 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from sqlalchemy.engine import Engine
 
+from api.priority import Urgent, lower_this_thread
 from indexer import feed
 from indexer.sync import rebuild_now_or_ask
 from indexer.whoosh_index import WhooshIndex
@@ -38,8 +39,14 @@ IDEMPOTENCY_KEPT = timedelta(days=1)
 
 
 class JobWorker:
-    def __init__(self, engine: Engine, settings, index: WhooshIndex, *, poll_seconds: float = 0.5) -> None:
+    def __init__(self, engine: Engine, settings, index: WhooshIndex, *, poll_seconds: float = 0.5,
+                 nice: int = 0) -> None:
+        """``nice``: the niceness of the jobs' CPU work (the background process passes
+        ``ZHIKU_BACKGROUND_NICE``); their write transactions keep this thread's priority
+        (``api.priority``)."""
         self.engine = engine
+        self.nice = nice
+        self._urgent = Urgent() if nice > 0 else None
         self.settings = settings
         self.index = index
         self.poll_seconds = poll_seconds
@@ -71,6 +78,8 @@ class JobWorker:
         if child is not None and child.is_alive():
             child.terminate()
         self._thread.join(timeout=STOP_GRACE_SECONDS + 30)
+        if self._urgent is not None:
+            self._urgent.close()
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -150,6 +159,7 @@ class JobWorker:
         return True
 
     def _guarded(self, target, job_id: int) -> None:
+        lower_this_thread(self.nice)
         try:
             target(job_id)
         except import_job.Interrupted:
@@ -164,7 +174,7 @@ class JobWorker:
 
     def _import(self, job_id: int) -> None:
         import_job.run(self.engine, job_id, self.runner, rules=rules_from_settings(self.settings),
-                       stopping=self._job_stop)
+                       stopping=self._job_stop, write=self._urgent.call if self._urgent else None)
 
     def _rebuild(self, job_id: int) -> None:
         jobs.report(self.engine, job_id, self.runner, progress=0.1, message="正在重建本节点的索引", log=True)
@@ -182,7 +192,7 @@ class JobWorker:
         from api.training import child_main
 
         child = multiprocessing.get_context("spawn").Process(
-            target=child_main, args=(self.settings, job.id, self.runner), name=f"zhiku-train-{job.id}", daemon=False)
+            target=child_main, args=(self.settings, job.id, self.runner, self.nice), name=f"zhiku-train-{job.id}", daemon=False)
         child.start()
         self._child = child
         try:

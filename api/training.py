@@ -13,6 +13,7 @@ failed instead of answering 409 for good."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from datetime import timedelta
 
@@ -80,9 +81,12 @@ def _exit_on_sigterm(signum, frame) -> None:
     raise SystemExit(128 + signum)     # unwinds through the finally below
 
 
-def child_main(settings, job_id: int, runner: str) -> None:
+def child_main(settings, job_id: int, runner: str, nice: int = 0) -> None:
     """The training process: its own engine and segmenter; on SIGTERM or at the end it shuts
-    its loky workers down, so none outlive the job."""
+    its loky workers down, so none outlive the job. ``nice``: agents' requests first (its loky
+    workers inherit it)."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
     from api.logging import configure_logging
     from kb.db import make_engine
     from kb.dictionary import install_segmenter_from_db

@@ -98,6 +98,34 @@ def write_segment(directory: Path, reader, fields: tuple[str, ...] = TEXT_FIELDS
     return sum(counts.values())
 
 
+def commit_packed(writer, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS, **commit: object) -> int:
+    """``writer.commit(**commit)``, with every segment of the new commit packed before the commit
+    is published (its table of contents written). Packed after it, a new segment — a merge's
+    result of tens of thousands of documents above all — was read through Whoosh by every
+    searcher that opened the commit before the writer had packed it (during a 20,000-row
+    import: most searches). Returns the segments packed."""
+    from whoosh.reading import SegmentReader
+
+    publish = writer._commit_toc
+    written = 0
+
+    def pack_then_publish(segments) -> None:
+        nonlocal written
+        for segment in segments:
+            if segment.doc_count_all() and not (directory / _name(segment.segment_id(), "json")).exists():
+                reader = SegmentReader(writer.storage, writer.schema, segment)
+                try:
+                    write_segment(directory, reader, fields)
+                finally:
+                    reader.close()
+                written += 1
+        publish(segments)
+
+    writer._commit_toc = pack_then_publish
+    writer.commit(**commit)
+    return written
+
+
 def write_missing(ix, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS) -> int:
     """Pack every segment of the index's latest commit that has no packed postings yet (after a
     commit, by the writer): only the new segment, or a merge's result. Returns segments packed."""

@@ -70,11 +70,11 @@ def drain_once(engine: Engine, index: WhooshIndex, *, batch: int = 1000) -> int:
                         writer.update_document(**documents[key])
                     else:
                         writer.delete_by_term("doc_id", doc_id(*key))
-                writer.commit(mergetype=merge_tiers)
+                packed.commit_packed(writer, directory, mergetype=merge_tiers)
             except BaseException:
-                writer.cancel()
+                if not writer.is_closed:
+                    writer.cancel()
                 raise
-            packed.write_missing(ix, directory)
             integrity.record(directory)
     except WRITE_DAMAGE as exc:      # the cursor stays: the rebuilt generation starts before these rows
         raise index.corrupt(generation, exc) from exc

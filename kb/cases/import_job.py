@@ -19,9 +19,11 @@ which rows are done — and stores the rest."""
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -66,10 +68,14 @@ def stored_by(session, job_id: int) -> dict[int, str]:
 
 
 def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
-        stopping: threading.Event | None = None, chunk: int = CHUNK) -> None:
+        stopping: threading.Event | None = None, chunk: int = CHUNK,
+        write: Callable[[Callable[[], None]], None] | None = None) -> None:
     """Run (or resume) import job ``job_id`` held by ``runner``; finishes the job (done with the
-    report, or failed with the problem) unless the worker stops (``Interrupted``) or lost it."""
+    report, or failed with the problem) unless the worker stops (``Interrupted``) or lost it.
+    ``write`` runs each chunk's write transaction (the job worker's ``Urgent`` thread, which
+    keeps normal priority while this thread's CPU work is niced)."""
     stopping = stopping or threading.Event()
+    write = write or (lambda fn: fn())
     with make_session(engine) as session:
         job = session.get(Job, job_id)
         params, actor = dict(job.params), job.requested_by
@@ -95,8 +101,9 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
                 with make_session(engine) as session:      # the CPU of storing, before the lock
                     prepared = sheet_import.prepare_chunk(session, part, actor=actor, rules=rules)
                 began = time.perf_counter()
-                _store_chunk(engine, job_id, runner, part, done, own, actor=actor, rules=rules,
-                             source=source_of(job_id, filename), total=total, prepared=prepared)
+                write(functools.partial(_store_chunk, engine, job_id, runner, part, done, own, actor=actor,
+                                        rules=rules, source=source_of(job_id, filename), total=total,
+                                        prepared=prepared))
                 held.append(time.perf_counter() - began)
                 stopping.wait(held[-1] * YIELD_RATIO)
         numbers = [done[row] for row in sorted(done)]

@@ -18,7 +18,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from kb import archives
@@ -518,12 +517,14 @@ def recheck_stored(session: Session, checks: list[RowCheck], tz, own: frozenset[
         chunk = keys[start:start + 300]
         # the instants go to the contact_at index: without them the customer/subject pairs
         # scanned the whole table (0.2 s at 120k cases, per chunk, inside the write transaction)
+        # (the triples are matched here: a statement OR-ing 300 of them took longer to build
+        # than to run, inside the write transaction)
         instants = sorted({c.key[1].replace(tzinfo=tz) for c in chunk})
-        cond = and_(Case.contact_at.in_(instants),
-                    or_(*[and_(Case.customer_name == c.key[0], Case.subject == c.key[2]) for c in chunk]))
+        names = sorted({c.key[0] for c in chunk})
         stored = {(name, at.astimezone(tz).replace(tzinfo=None), subject): number
                   for name, subject, at, number in session.exec(
-                      select(Case.customer_name, Case.subject, Case.contact_at, Case.number).where(cond))}
+                      select(Case.customer_name, Case.subject, Case.contact_at, Case.number)
+                      .where(Case.contact_at.in_(instants), Case.customer_name.in_(names)))}
         for c in chunk:
             number = stored.get(c.key)
             if number and number not in own:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import sys
 import threading
 from datetime import timedelta
 
@@ -193,6 +195,40 @@ def test_a_clean_stop_puts_the_import_back_in_the_queue_with_its_rows_kept(no_wo
     claim_import(engine, "node-b:2:jobs", job_id)
     import_job.run(engine, job_id, "node-b:2:jobs", rules=rules)
     assert job_row(engine, job_id).result["imported"] == 450 and cases_in(engine) == 450
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux nices threads one by one")
+def test_a_niced_worker_checks_rows_niced_and_stores_them_at_normal_priority(no_worker):
+    """The background process nices an import's CPU work, not its write transactions: niced,
+    a chunk's transaction waited for the CPU with the write lock held, and every agent's save
+    waited behind it (``api.priority``)."""
+    from sqlalchemy import event
+
+    from api.jobs import JobWorker
+
+    client, headers, app, settings = no_worker
+    engine = app.state.engine
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: list[tuple[str, int]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        kind = "insert case" if statement.startswith('INSERT INTO "case"') else "other"
+        seen.append((kind, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    event.listen(engine, "before_cursor_execute", record)
+    worker = JobWorker(engine, settings, app.state.index, poll_seconds=0.05, nice=base + 4)
+    worker.start()
+    try:
+        job_id = queue_import(client, headers, 120)
+        assert wait_for(lambda: job_row(engine, job_id).status == "done", timeout=60), job_row(engine, job_id).message
+    finally:
+        worker.stop()
+        event.remove(engine, "before_cursor_execute", record)
+    assert cases_in(engine) == 120
+    inserts = {nice for kind, nice in seen if kind == "insert case"}
+    assert inserts == {base}, seen
+    assert ("other", base + 4) in seen                       # the rows were checked and prepared niced
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
 
 
 def test_an_admin_rebuilds_every_replica_through_jobs(api):

@@ -132,3 +132,44 @@ def test_a_segment_packed_after_a_searcher_first_looked_is_used_next_time():
     fields = {"title": object()}
     assert cache.packed(("g", "s"), lambda: fields) is fields
     assert cache.packed(("g", "s"), lambda: None) is fields        # kept once found
+
+
+def test_a_commit_is_published_only_with_every_segment_packed_merges_too(tmp_path, monkeypatch):
+    """Searchers open a commit as soon as its table of contents is written. Packed after that, a
+    new segment — a merge's result above all — was read through Whoosh by every searcher that
+    opened the commit before the writer packed it (most searches during a large import)."""
+    from whoosh import index as whoosh_index
+    from whoosh.index import TOC
+
+    from indexer.merge_policy import merge_tiers
+    from indexer.schema import make_schema
+
+    directory = tmp_path / "g"
+    directory.mkdir()
+    ix = whoosh_index.create_in(str(directory), make_schema())
+    published: list[tuple[int, list[str]]] = []
+    write_toc = TOC.write
+
+    def checked_write(toc, storage, indexname):
+        unpacked = [s.segment_id() for s in toc.segments
+                    if s.doc_count_all() and not (directory / f"{s.segment_id()}.packed.json").exists()]
+        published.append((len(toc.segments), unpacked))
+        return write_toc(toc, storage, indexname)
+
+    monkeypatch.setattr(TOC, "write", checked_write)
+    n = 0
+    for _ in range(20):                        # 20 commits of 50: tiers fill and are merged
+        w = ix.writer()
+        for _ in range(50):
+            w.add_document(doc_id=f"case:{n}", kind="case", entity_id=n, type="咨询", title=f"发票 w{n % 13}",
+                           body=f"开票 金额 w{n % 7}")
+            n += 1
+        assert packed.commit_packed(w, directory, mergetype=merge_tiers) >= 1
+    assert len(published) == 20 and all(not unpacked for _, unpacked in published), published
+    counts = [count for count, _ in published]
+    assert max(counts) >= 4 and any(b < a for a, b in zip(counts, counts[1:])), counts     # tiers were merged
+    with ix.searcher() as s:
+        assert s.doc_count() == 1000
+        for leaf, _ in s.leaf_searchers():
+            fields = packed.load(directory, leaf.reader().segment().segment_id())
+            assert fields is not None and fields["title"].doc_frequency("发票") == leaf.reader().doc_frequency("title", "发票")
