@@ -10,7 +10,7 @@ import numpy as np
 from sqlmodel import select
 
 from api import suggest
-from indexer import whoosh_index
+from indexer import feed, whoosh_index
 from classifier.vector_store import read_build
 from kb.clock import FixedClock
 from kb.db import make_session
@@ -29,6 +29,15 @@ CASES = [
 DRAFTS = [{"subject": "打卡提示不在范围", "description": "员工打卡一直提示不在考勤范围内，报错E1024"},
           {"subject": "发票开不了", "description": "税控盘连不上，发票开不出来"},
           {"subject": "积分", "description": "消费以后积分一直没有到账是怎么回事"}]
+
+
+def index_caught_up(app) -> bool:
+    """Every change written so far is applied to this node's index (its cursor is saved after
+    the commit that applied them)."""
+    index = app.state.index
+    cursor = feed.load_cursor(index.directory(index.current_generation()))
+    with make_session(app.state.engine) as s:
+        return cursor is not None and feed.pending(s, cursor) == 0
 
 
 def ranking(api) -> list[list[tuple[str, float]]]:
@@ -75,6 +84,9 @@ def test_suggestions_rank_the_same_with_the_nodes_vector_store_and_without(api_m
     resp = api_model.patch(f"/api/v1/cases/{numbers[0]}",
                            json={"description": "员工打卡提示不在考勤范围内E1024，重新定位后仍然失败"})
     assert resp.status_code == 200, resp.text
+    # the two rankings compared below must see the same index: the writer applies the edit in
+    # the background, and a commit between them moved every score (a flake on PostgreSQL)
+    assert wait_for(lambda: index_caught_up(app)), "the edit never reached the index"
     app.state.vectors = store
     suggest.VECTORS._items.clear()
     edited = ranking(api_model)
