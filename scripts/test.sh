@@ -32,4 +32,6 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 workers=${PYTEST_WORKERS:-2}
-exec .venv/bin/python -m pytest -n "$workers" "$@"
+# not exec: the EXIT trap above stops the throwaway cluster (exec'd, pytest replaced the shell
+# and every run left a PostgreSQL server behind)
+.venv/bin/python -m pytest -n "$workers" "$@"
