@@ -125,10 +125,6 @@ class _IndexerChild:
         if self._process is not None and not self._process.is_alive():
             self.start()
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
     def stop(self) -> None:
         if self._process is None:
             return

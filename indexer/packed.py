@@ -98,6 +98,10 @@ def write_segment(directory: Path, reader, fields: tuple[str, ...] = TEXT_FIELDS
     return sum(counts.values())
 
 
+def _is_packed(directory: Path, segment_id: str) -> bool:
+    return (directory / _name(segment_id, "json")).exists()
+
+
 def commit_packed(writer, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS, **commit: object) -> int:
     """``writer.commit(**commit)``, with every segment of the new commit packed before the commit
     is published (its table of contents written). Packed after it, a new segment — a merge's
@@ -112,7 +116,7 @@ def commit_packed(writer, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS
     def pack_then_publish(segments) -> None:
         nonlocal written
         for segment in segments:
-            if segment.doc_count_all() and not (directory / _name(segment.segment_id(), "json")).exists():
+            if segment.doc_count_all() and not _is_packed(directory, segment.segment_id()):
                 reader = SegmentReader(writer.storage, writer.schema, segment)
                 try:
                     write_segment(directory, reader, fields)
@@ -127,14 +131,15 @@ def commit_packed(writer, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS
 
 
 def write_missing(ix, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS) -> int:
-    """Pack every segment of the index's latest commit that has no packed postings yet (after a
-    commit, by the writer): only the new segment, or a merge's result. Returns segments packed."""
+    """Pack every segment of the index's latest commit that has no packed postings yet: those
+    written before packing existed, or by a rebuild's bulk writer (the live writer packs with
+    ``commit_packed``). Returns segments packed."""
     written = 0
     with ix.reader() as reader:
         for leaf, _ in reader.leaf_readers():     # a single segment's reader lists itself
             if leaf.segment() is None or leaf.doc_count_all() == 0:
                 continue
-            if not (directory / _name(leaf.segment().segment_id(), "json")).exists():
+            if not _is_packed(directory, leaf.segment().segment_id()):
                 write_segment(directory, leaf, fields)
                 written += 1
     return written
