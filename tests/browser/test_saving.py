@@ -31,6 +31,7 @@ def test_problems_are_shown_once_in_chinese_beside_their_fields(screen, service)
     page = screen.page
     screen.expected_statuses.add(422)                  # the answer this test provokes
     screen.sign_in("agent")
+    page.wait_for_selector("#subject")                 # the form is drawn after sign-in (a CI run raced it)
     page.evaluate("document.querySelector('#subject').removeAttribute('maxlength')")
     page.fill("#subject", "长" * 201)                  # past the 200 the API allows
     page.click("#save")
