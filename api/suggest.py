@@ -16,7 +16,8 @@ from api import triage
 from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionRequest, SuggestionResponse
 from classifier.dataset import case_text
 from classifier.predictor import Predictor
-from classifier.ranker import CANDIDATES
+from api.ranking import Draft, features
+from classifier.ranker import CANDIDATES, RankerModel, outcome_factor
 from classifier.semantic import SemanticModel, VectorCache, blend, fingerprint
 from classifier.vector_store import VectorStore, stamp
 from indexer import Hit, IndexUnavailable, WhooshIndex
@@ -25,7 +26,8 @@ from kb.articles.render import plain_text
 from kb.articles.queries import Reader, get_many_visible, helpfulness, visible_ids
 from kb.cases.queries import RANK_COLUMNS, get_many
 from kb.clock import Clock
-from kb.models import Case, Satisfaction
+from kb.models import Case
+from kb.solution_use import use_counts
 from kb.suggestion_log import SuggestionLogWriter
 from kb.text import Segmenter
 from kb.text.highlight import highlight
@@ -37,15 +39,6 @@ _NON_WORD = re.compile(r"\W+")
 MAX_ARTICLE_MATCHES = 5000      # article matches checked per search (the total counts at most this many)
 
 
-_SATISFACTION_FACTOR = {Satisfaction.satisfied: 1.15, Satisfaction.basically: 1.05, Satisfaction.dissatisfied: 0.85}
-
-
-def outcome_factor(case: Case | Row) -> float:
-    """Solutions that satisfied the customer and stayed fixed rank higher."""
-    factor = _SATISFACTION_FACTOR.get(case.satisfaction, 1.0)
-    return factor * (0.9 ** case.reopen_count) if case.reopen_count else factor
-
-
 def _dedupe_key(case: Case | Row) -> str:
     solution = case.solution_perm or case.solution_temp or ""
     return _NON_WORD.sub("", f"{case.subject}|{solution}").lower()
@@ -53,18 +46,17 @@ def _dedupe_key(case: Case | Row) -> str:
 
 def similar_cases(session: Session, index: WhooshIndex, terms: list[str], *, k: int,
                   filters: dict[str, str | None], semantic: Semantic | None = None,
-                  store: VectorStore | None = None) -> list[SimilarCase]:
+                  store: VectorStore | None = None, ranker: RankerModel | None = None,
+                  draft: Draft | None = None) -> list[SimilarCase]:
     hits = index.similar_to(terms, k=CANDIDATES if semantic else k * 4, filters=filters)
-    return hydrate(session, hits, terms, k=k, rerank=True, semantic=semantic, store=store)
+    return hydrate(session, hits, terms, k=k, rerank=True, semantic=semantic, store=store, ranker=ranker, draft=draft)
 
 
-def semantic_scores(session: Session, semantic: Semantic | None, candidates: list, lexical: np.ndarray,
-                    store: VectorStore | None = None) -> np.ndarray:
-    """The lexical scores blended with the LSA cosine of each candidate to the draft
-    (classifier.semantic), or the lexical scores alone without a representation. Vectors come
-    from the node's store (``classifier.vector_store``) when it has the candidate as it is now."""
-    if semantic is None or len(candidates) < 2:
-        return lexical
+def semantic_parts(session: Session, semantic: Semantic, candidates: list,
+                   store: VectorStore | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The LSA cosine of each candidate to the draft (classifier.semantic) and whether its
+    text is the draft's own. Vectors come from the node's store (``classifier.vector_store``)
+    when it has the candidate as it is now."""
     model, segmenter, query = semantic
 
     def texts(positions: list[int]) -> list[str]:        # read only for candidates not seen before
@@ -84,23 +76,42 @@ def semantic_scores(session: Session, semantic: Semantic | None, candidates: lis
             vectors[rest], prints[rest] = model.vectors_for(
                 [(candidates[i].id, candidates[i].updated_at) for i in rest],
                 lambda positions: texts([int(rest[i]) for i in positions]), segmenter, VECTORS)
-    return blend(lexical, vectors @ q, same=prints == fingerprint(query, segmenter))
+    return vectors @ q, prints == fingerprint(query, segmenter)
+
+
+def rank_scores(session: Session, candidates: list[Row], lexical: np.ndarray, semantic: Semantic | None,
+                store: VectorStore | None = None, ranker: RankerModel | None = None,
+                draft: Draft | None = None) -> np.ndarray:
+    """Each candidate's score: the learned ranker's chance of being used when the production
+    model carries one (classifier.ranker), else the lexical score blended with the LSA cosine
+    (when it carries a representation) times the outcome factor."""
+    if semantic is None or len(candidates) < 2:
+        blended = lexical
+    else:
+        cosine, same = semantic_parts(session, semantic, candidates, store)
+        if ranker is not None and draft is not None:
+            return ranker.probabilities(features(candidates, lexical, cosine, same, draft,
+                                                 use_counts(session, [c.id for c in candidates])))
+        blended = blend(lexical, cosine, same=same)
+    return np.array([float(b) * outcome_factor(c.satisfaction, c.reopen_count)
+                     for b, c in zip(blended, candidates, strict=True)])
 
 
 def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rerank: bool,
-            semantic: Semantic | None = None, store: VectorStore | None = None) -> list[SimilarCase]:
-    """Re-read hits from the database (the truth), drop what is no longer resolved, re-rank by
-    meaning (when the production model carries a semantic representation) and outcome, drop
-    near-identical cases, and highlight in the original script. Ranking reads a few short
-    columns of every candidate; the shown columns (solutions too, which near-identical cases
-    are told apart by) are read only from the top of the ranking, a few times k at a time."""
+            semantic: Semantic | None = None, store: VectorStore | None = None, ranker: RankerModel | None = None,
+            draft: Draft | None = None) -> list[SimilarCase]:
+    """Re-read hits from the database (the truth), drop what is no longer resolved, re-rank
+    (``rank_scores``), drop near-identical cases, and highlight in the original script. Ranking
+    reads a few short columns of every candidate; the shown columns (solutions too, which
+    near-identical cases are told apart by) are read only from the top of the ranking, a few
+    times k at a time."""
     scores = {h.entity_id: h.score for h in hits}
     ids = [h.entity_id for h in hits]
     if rerank:
         candidates = get_many(session, ids, statuses=INDEXABLE, columns=RANK_COLUMNS)
-        base = semantic_scores(session, semantic, candidates,
-                               np.array([scores[c.id] for c in candidates], dtype=np.float32), store)
-        ranked = [(float(b) * outcome_factor(c), c.id) for b, c in zip(base, candidates, strict=True)]
+        base = rank_scores(session, candidates, np.array([scores[c.id] for c in candidates], dtype=np.float32),
+                           semantic, store, ranker, draft)
+        ranked = [(float(b), c.id) for b, c in zip(base, candidates, strict=True)]
         ranked.sort(key=lambda sc: -sc[0])
     else:
         ranked = [(scores[i], i) for i in ids][:k]
@@ -171,7 +182,7 @@ def suggest(session: Session, draft: SuggestionRequest, *, predictor: Predictor,
     try:
         terms = index.query_tokens(text)
         cases = similar_cases(session, index, terms, k=k, filters=filters, semantic=predictor.semantic(text),
-                              store=vectors)
+                              store=vectors, ranker=predictor.ranker(), draft=Draft(draft.product, clock.now()))
         articles = similar_articles(session, index, terms, reader, k=k, product=draft.product)
         generation = index.searched_generation()
     except IndexUnavailable as exc:

@@ -20,9 +20,11 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from api import ranking
 from classifier import dataset
 from classifier.registry import ModelRegistry
 from classifier.train import fit
+from indexer import WhooshIndex
 from kb import jobs
 from kb.db import make_session
 from kb.errors import Conflict, NotFound
@@ -34,9 +36,9 @@ MIN_CASES = 10
 
 
 def start_training(engine: Engine, registry: ModelRegistry, *, actor: str, params: dict,
-                   background: bool = True) -> Job:
+                   background: bool = True, index: WhooshIndex | None = None) -> Job:
     """Queue a training job for the job worker, or (``background=False``: notebooks and the
-    tests of the training itself) run it here and now."""
+    tests of the training itself) run it here and now, the ranker trained over ``index``."""
     with make_session(engine, write=True) as session:
         jobs.expire_abandoned(session)
         running = session.exec(select(Job).where(Job.kind == JobKind.train, Job.status.in_(jobs.ACTIVE))).first()
@@ -50,13 +52,13 @@ def start_training(engine: Engine, registry: ModelRegistry, *, actor: str, param
         job = jobs.enqueue(session, kind=JobKind.train, actor=actor, params=params, runner=runner,
                            lease=timedelta(hours=24))
     if runner is not None:
-        run_job(engine, registry, job.id, runner)
+        run_job(engine, registry, job.id, runner, index)
         with make_session(engine) as session:
             job = session.get(Job, job.id)
     return job
 
 
-def run_job(engine: Engine, registry: ModelRegistry, job_id: int, runner: str) -> None:
+def run_job(engine: Engine, registry: ModelRegistry, job_id: int, runner: str, index: WhooshIndex | None) -> None:
     try:
         with make_session(engine) as session:
             job = session.get(Job, job_id)
@@ -65,8 +67,14 @@ def run_job(engine: Engine, registry: ModelRegistry, job_id: int, runner: str) -
             examples = dataset.from_db(session)
         jobs.report(engine, job_id, runner, progress=0.01, message=f"读取 {len(examples)} 条已标注问题", log=True)
         bundle = fit(examples, segmenter=current(), trained_by=actor, params=params.get("model"),
-                     progress=lambda frac, msg: jobs.report(engine, job_id, runner, progress=frac, message=msg,
+                     progress=lambda frac, msg: jobs.report(engine, job_id, runner, progress=frac * 0.9, message=msg,
                                                             log=True))
+        jobs.report(engine, job_id, runner, progress=0.9, message="用已采用的方案训练排序模型", log=True)
+        with make_session(engine) as session:
+            bundle.ranker, bundle.ranker_metrics = ranking.train(session, index, bundle.semantic, current())
+        jobs.report(engine, job_id, runner, progress=0.97, log=True, message=(
+            f"排序模型已训练：{bundle.ranker_metrics['links']} 条可用采用记录" if bundle.ranker
+            else f"排序模型未启用：{bundle.ranker_metrics.get('reason', '')}"))
         with make_session(engine, write=True) as session:
             row = registry.save(session, bundle)
         jobs.finish(engine, job_id, runner, "done", "完成，可在模型列表中比较并发布", version=row.version)
@@ -97,7 +105,9 @@ def child_main(settings, job_id: int, runner: str, nice: int = 0) -> None:
     try:
         jobs.report(engine, job_id, runner, message=f"训练进程 {jobs.runner_name('train')} 已启动", log=True)
         install_segmenter_from_db(engine, settings.jieba_cache_dir)
-        run_job(engine, ModelRegistry(settings.model_dir), job_id, runner)
+        index = WhooshIndex(settings.index_dir, settings.jieba_cache_dir)    # the ranker's candidates
+        run_job(engine, ModelRegistry(settings.model_dir), job_id, runner, index)
+        index.close()
     finally:
         from joblib.externals.loky import get_reusable_executor
 

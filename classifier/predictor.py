@@ -88,6 +88,12 @@ class Predictor:
         model = getattr(loaded.bundle, "semantic", None) if loaded else None
         return (model, loaded.segmenter, text) if model is not None else None
 
+    def ranker(self):
+        """The production model's learned ranker (classifier.ranker), or None: trained before
+        rankers existed, or on too few used-solution links to beat the blend."""
+        loaded = self._loaded
+        return getattr(loaded.bundle, "ranker", None) if loaded else None
+
     def refresh(self, session: Session) -> bool:
         """Follow the production pointer; True when a different model is now in use."""
         with self._refresh_lock:

@@ -1,21 +1,19 @@
-"""A second-stage ranker that learns from what agents used — measured, not yet served.
+"""A second-stage ranker that learns from what agents used.
 
 Every 用这个方案 is a judgement: of the similar cases shown for this draft, this one helped
 (``kb.solution_use``). The ranker re-orders the lexical candidates with a logistic regression
 (scikit-learn) over features of each (draft, candidate) pair — the BM25F score and rank, the
 LSA cosine and same-text flag (classifier.semantic), the candidate's outcome and age, whether
-product and module match the draft, and how often agents used it before.
+its product matches the draft, and how often agents used it before.
 
+It is trained with the classifier by the training job (``api.ranking`` builds the groups from
+the desk's links and the node's index), saved in the same bundle, and served by suggestions
+once its version is promoted — so it is versioned, promoted and rolled back with the model.
 With fewer than ``MIN_LINKS`` usable links (the used case among the draft's candidates) there
-is no ranker and the blend of lexical score and cosine stands; a ranker whose held-out MRR
-does not beat that blend is not kept either (its metrics say why).
-
-Status: bench/similar_quality.py trains it on simulated links (the pair sets' label-1 pairs)
-and prints MRR@10 against the number of links. On those sets, where only the lexical score,
-rank, cosine and same-text features vary, it did not beat the blend it would replace, so the
-product does not train or serve it yet; the desk's own links (with outcome, product, module
-and past-use features) are what it is waiting for. ``feature_matrix`` and ``blend_scores`` are
-the product's blend written as features, so the bench measures exactly what suggestions do."""
+is no ranker and the served blend stands (lexical score and cosine, times the outcome factor:
+``served_scores``); a ranker whose held-out MRR does not beat that ranking is not kept either
+(its metrics say why). ``feature_matrix`` and ``served_scores`` are written over the same
+features, so bench/similar_quality.py measures exactly what suggestions do."""
 
 from __future__ import annotations
 
@@ -28,8 +26,10 @@ from sklearn.linear_model import LogisticRegression
 
 from classifier.semantic import WEIGHT, blend
 
-FEATURES = ("lexical", "reciprocal_rank", "cosine", "same_text", "satisfied", "dissatisfied", "reopens", "age",
-            "same_product", "same_module", "past_uses")
+FEATURES = ("lexical", "reciprocal_rank", "cosine", "same_text", "satisfied", "basically", "dissatisfied", "reopens",
+            "age", "same_product", "past_uses")
+OUTCOME_FACTOR = {"满意": 1.15, "基本满意": 1.05, "不满意": 0.85}   # solutions that satisfied rank higher
+REOPEN_DECAY = 0.9                                                  # … and those that stayed fixed
 MIN_LINKS = 50
 CANDIDATES = 50            # the lexical candidates a suggestion re-ranks: MRR@10 at 50 = at 100 on BQ, AFQMC, LCQMC
                            # and InsuranceQA (bench/similar_quality.py depth row); Traditional queries' originals at
@@ -47,7 +47,6 @@ class Candidate:
     reopen_count: int = 0
     age_days: float = 0.0
     same_product: bool = False
-    same_module: bool = False
     past_uses: int = 0
 
 
@@ -57,14 +56,31 @@ def feature_matrix(candidates: list[Candidate]) -> np.ndarray:
         return np.zeros((0, len(FEATURES)), dtype=np.float64)
     top = max(c.lexical for c in candidates) or 1.0
     return np.array([[c.lexical / top, 1.0 / (i + 1), max(c.cosine, 0.0), c.same_text, c.satisfaction == "满意",
-                      c.satisfaction == "不满意", math.log1p(c.reopen_count), math.log1p(max(c.age_days, 0.0)) / 8.0,
-                      c.same_product, c.same_module, math.log1p(c.past_uses)]
+                      c.satisfaction == "基本满意", c.satisfaction == "不满意", math.log1p(c.reopen_count),
+                      math.log1p(max(c.age_days, 0.0)) / 8.0, c.same_product, math.log1p(c.past_uses)]
                      for i, c in enumerate(candidates)], dtype=np.float64)
 
 
+def outcome_factor(satisfaction: str | None, reopen_count: int) -> float:
+    """The served ranking's weight for a candidate's outcome: customers' satisfaction (a label
+    or kb's Satisfaction, whose members hash by name), and ×0.9 per reopen."""
+    factor = OUTCOME_FACTOR.get(getattr(satisfaction, "value", satisfaction), 1.0) if satisfaction else 1.0
+    return factor * (REOPEN_DECAY ** reopen_count) if reopen_count else factor
+
+
 def blend_scores(X: np.ndarray, weight: float = WEIGHT) -> np.ndarray:
-    """The ranking without a ranker — classifier.semantic.blend — from the same features."""
+    """Lexical score and cosine — classifier.semantic.blend — from the features."""
     return blend(X[:, 0], X[:, 2], weight, same=X[:, 3])
+
+
+def served_scores(X: np.ndarray) -> np.ndarray:
+    """The ranking suggestions serve without a ranker: the blend times the outcome factor."""
+    col = {f: i for i, f in enumerate(FEATURES)}
+    factor = np.ones(len(X))
+    for name, label in (("satisfied", "满意"), ("basically", "基本满意"), ("dissatisfied", "不满意")):
+        factor = np.where(X[:, col[name]] > 0, OUTCOME_FACTOR[label], factor)
+    reopens = np.rint(np.expm1(X[:, col["reopens"]]))
+    return blend_scores(X) * factor * REOPEN_DECAY ** reopens
 
 
 @dataclass
@@ -76,6 +92,10 @@ class RankerModel:
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         return X @ self.coef + self.intercept
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """The chance the ranker gives each candidate of being used (the score shown)."""
+        return 1.0 / (1.0 + np.exp(-self.scores(X)))
 
 
 def mrr(groups: list[tuple[np.ndarray, int]], score) -> float:
@@ -99,7 +119,8 @@ def fit_ranker(groups: list[tuple[np.ndarray, int]], *, min_links: int = MIN_LIN
                random_state: int = 0) -> tuple[RankerModel | None, dict[str, Any]]:
     """``groups``: per used link, oldest first, the candidates' feature matrix and the index
     of the used one. Trains on the older 80 %, measures MRR on the newer 20 % against the
-    blend, keeps the ranker (refitted on all links) only when it does better."""
+    served ranking (``served_scores``), keeps the ranker (refitted on all links) only when it
+    does better."""
     metrics: dict[str, Any] = {"links": len(groups), "min_links": min_links}
     if len(groups) < min_links:
         metrics["kept"] = False
@@ -110,7 +131,7 @@ def fit_ranker(groups: list[tuple[np.ndarray, int]], *, min_links: int = MIN_LIN
     model = _fit(groups[:cut], random_state)
     metrics["held_out"] = len(held_out)
     metrics["mrr_ranker"] = round(mrr(held_out, lambda X: model.decision_function(X)), 4)
-    metrics["mrr_blend"] = round(mrr(held_out, blend_scores), 4)
+    metrics["mrr_blend"] = round(mrr(held_out, served_scores), 4)
     metrics["kept"] = metrics["mrr_ranker"] > metrics["mrr_blend"]
     if not metrics["kept"]:
         metrics["reason"] = "留出的采用记录上不如词面+语义排序，未启用"

@@ -86,6 +86,7 @@ class ModelRegistry:
             "code_commit": _git_commit(),
             "libraries": bundle.libraries,
             "evaluation": getattr(bundle, "evaluation", {}),
+            "ranker": getattr(bundle, "ranker_metrics", {}),
         }
         (directory / METADATA).write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
         session.add(ModelArtifact(version=version, sha256=digest, size=len(content), content=content,
@@ -241,4 +242,11 @@ def _summary(bundle: TrainedBundle) -> dict:
     for key in ("source", "split", "test_rows"):
         if key in evaluation:
             out[key] = evaluation[key]
+    ranker = getattr(bundle, "ranker_metrics", {})
+    if ranker:
+        out["ranker"] = bool(ranker.get("kept"))
+        out["ranker_links"] = ranker.get("links", 0)
+        for key in ("mrr_ranker", "mrr_blend"):
+            if key in ranker:
+                out[f"ranker_{key}"] = ranker[key]
     return out

@@ -30,6 +30,7 @@ from sklearn.svm import LinearSVC
 
 from classifier.dataset import Example, data_hash, grouped_time_split
 from classifier.pipeline import PreTokenized, build_head, params_with, resolve_min_df
+from classifier.ranker import RankerModel
 from classifier.semantic import SemanticModel, fit_semantic
 from kb.text import CharNgramAnalyzer, JiebaAnalyzer, Segmenter
 from kb.text.segment import char_ngrams
@@ -59,6 +60,8 @@ class TrainedBundle:
     libraries: dict[str, str] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)     # how the metrics were measured
     semantic: SemanticModel | None = None                        # LSA for re-ranking similar cases
+    ranker: RankerModel | None = None                            # learned from used solutions (api.ranking)
+    ranker_metrics: dict[str, Any] = field(default_factory=dict)  # links, held-out MRR, or why there is none
 
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         """The plain scikit-learn path (reference for the fast scorer and for notebooks)."""

@@ -11,11 +11,12 @@ node moments ago may not be written yet, and then the client's rank is kept as s
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import Row
+from sqlmodel import Session, func, select
 
 from kb.articles.queries import Reader, get_many_visible
 from kb.errors import FieldError
@@ -144,3 +145,28 @@ def quality(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
             per_version[version_of[case_id]].append(case_id)
     return {"all": figures(ids),
             "versions": [{"version": v, **figures(c)} for v, c in sorted(per_version.items(), key=lambda kv: str(kv[0]))]}
+
+
+def case_links(session: Session, *, limit: int) -> list[Row]:
+    """The newest ``limit`` uses of a similar case's solution, oldest first: (case_id,
+    source_case_id, used_at) — the learned ranker's labels."""
+    rows = session.exec(select(SolutionUse.case_id, SolutionUse.source_case_id, SolutionUse.used_at)
+                        .where(SolutionUse.source_case_id.is_not(None))
+                        .order_by(SolutionUse.used_at.desc(), SolutionUse.id.desc()).limit(limit)).all()
+    return rows[::-1]
+
+
+def case_use_counts_before(session: Session, at: datetime) -> Counter:
+    """How often each case's solution was used before ``at``."""
+    return Counter(dict(session.exec(select(SolutionUse.source_case_id, func.count())
+                                     .where(SolutionUse.source_case_id.is_not(None), SolutionUse.used_at < at)
+                                     .group_by(SolutionUse.source_case_id)).all()))
+
+
+def use_counts(session: Session, case_ids: list[int]) -> dict[int, int]:
+    """How often each of ``case_ids``' solutions has been used (a ranker feature)."""
+    if not case_ids:
+        return {}
+    return dict(session.exec(select(SolutionUse.source_case_id, func.count())
+                             .where(SolutionUse.source_case_id.in_(case_ids))
+                             .group_by(SolutionUse.source_case_id)).all())

@@ -20,8 +20,8 @@ def test_notebooks_are_committed_without_outputs():
         assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code"), path.name
 
 
-def test_the_three_notebooks_exist():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03"]
+def test_the_four_notebooks_exist():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
 
 
 def test_notebooks_execute_in_order(tmp_path, monkeypatch):

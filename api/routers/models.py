@@ -60,7 +60,7 @@ def train(data: TrainRequest, request: Request, registry: RegistryDep, user: Ana
         model["char_ngram"] = (1, data.char_ngram_max)
     state = request.app.state
     job = start_training(state.engine, registry, actor=user.username, params={"model": model},
-                         background=state.settings.train_in_background)
+                         background=state.settings.train_in_background, index=state.index)
     if state.jobs is not None:
         state.jobs.wake()
     return JobPublic.model_validate(job)

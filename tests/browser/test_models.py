@@ -31,6 +31,10 @@ def test_analyst_trains_compares_promotes_and_rolls_back(screen, service):
 
     new_version = rows.first.get_attribute("data-version")
     assert new_version != old_version
+    # the training job also tried the learned ranker: the demo desk has no used-solution links
+    expect(rows.first.locator("td").nth(13)).to_have_text("未启用（0 条）")
+    rows.first.locator("button.link").click()
+    expect(page.locator("#detail-meta")).to_contain_text("排序模型未启用：可用的采用记录 0 条")
     page.click("#compare")                                     # the two newest: the candidate and production
     expect(page.locator("#compare-table tbody")).to_contain_text("类型 macro-F1")
     expect(page.locator("#compare-table tbody")).to_contain_text("优先级 macro-F1")

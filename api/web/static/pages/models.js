@@ -43,6 +43,7 @@
         h("td", { class: "num" }, acc && acc.priority.rate !== null ? `${pct(acc.priority.rate, 1)}（${acc.priority.shown}）` : "—"),
         h("td", { class: "num" }, useOf[v.version] ? `${pct(useOf[v.version].share, 1)}（${useOf[v.version].used}/${useOf[v.version].resolved}）` : "—"),
         h("td", { class: "num" }, useOf[v.version] ? f3(useOf[v.version].mrr) : "—"),
+        h("td", {}, m.ranker === undefined ? "—" : `${m.ranker ? "已启用" : "未启用"}（${m.ranker_links} 条）`),
         h("td", {}, v.status !== "production"
           ? h("button", { type: "button", class: "small", id: `promote-${v.version}`, onclick: () => promote(v.version) }, "发布为生产版本") : ""));
     }));
@@ -56,13 +57,20 @@
       (ev.source === "demo" ? " · 示例数据" : "");
   }
 
+  function rankerText(r) {
+    if (!r || r.links === undefined) return "";
+    if (!r.kept) return ` · 排序模型未启用：${r.reason || ""}`;
+    return ` · 排序模型：${r.links} 条采用记录，留出的 ${r.held_out} 条上 MRR ${f3(r.mrr_ranker)}（词面+语义 ${f3(r.mrr_blend)}）`;
+  }
+
   async function detail(version) {
     const [d, acc] = await Promise.all([api(`/api/v1/models/${encodeURIComponent(version)}`), loadAcceptance(version)]);
     const meta = d.metadata || {};
     $("#detail-card").hidden = false;
     $("#detail-title").textContent = `${version}（${STATUS[d.status] || d.status}）`;
     $("#detail-meta").textContent = `训练人 ${Zk.name(d.trained_by)} · ${dt(d.created_at)} · ${d.data_rows} 行数据 · 文本版本 ${d.text_version}` +
-      (d.promoted_at ? ` · ${Zk.name(d.promoted_by)} 于 ${dt(d.promoted_at)} 发布` : "") + evaluationText(meta.evaluation);
+      (d.promoted_at ? ` · ${Zk.name(d.promoted_by)} 于 ${dt(d.promoted_at)} 发布` : "") + evaluationText(meta.evaluation) +
+      rankerText(meta.ranker);
     for (const head of ["type", "priority"]) {
       const m = (meta.metrics || {})[head];
       const section = $(`[data-head=${head}]`);
@@ -106,6 +114,7 @@
       const labels = [...new Set([...Object.keys(ma.per_class || {}), ...Object.keys(mb.per_class || {})])];
       for (const l of labels) line(`　${name}「${l}」F1`, (ma.per_class || {})[l]?.f1, (mb.per_class || {})[l]?.f1);
     }
+    line("排序模型留出 MRR", (a.metadata || {}).ranker?.mrr_ranker, (b.metadata || {}).ranker?.mrr_ranker);
     line("数据行", a.data_rows, b.data_rows, (x) => (x ?? "—"));
     $("#compare-table thead").replaceChildren(h("tr", {}, h("th", {}, "指标"), h("th", {}, a.version), h("th", {}, b.version), h("th", {}, "变化")));
     $("#compare-table tbody").replaceChildren(...rows);
