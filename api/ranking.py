@@ -26,8 +26,9 @@ from classifier.semantic import SemanticModel
 from indexer import IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
 from kb import solution_use
-from kb.cases.queries import RANK_COLUMNS, get_many
+from kb.cases.queries import RANKER_COLUMNS, get_many
 from kb.models import Case
+from kb.privacy import redact_text
 from kb.text import Segmenter
 
 log = logging.getLogger("zhiku.ranking")
@@ -45,7 +46,7 @@ class Draft:
 
 def features(candidates: list[Row], lexical: np.ndarray, cosine: np.ndarray, same: np.ndarray, draft: Draft,
              past_uses: dict[int, int]) -> np.ndarray:
-    """The ranker's feature matrix of ``candidates`` (rows of ``RANK_COLUMNS`` in lexical order)."""
+    """The ranker's feature matrix of ``candidates`` (rows of ``RANKER_COLUMNS`` in lexical order)."""
     return feature_matrix([Candidate(
         lexical=float(lex), cosine=float(cos), same_text=bool(eq),
         satisfaction=c.satisfaction.value if c.satisfaction else None, reopen_count=c.reopen_count,
@@ -65,8 +66,9 @@ def train(session: Session, index: WhooshIndex | None, semantic: SemanticModel |
     if index is None:
         return None, {"links": 0, "kept": False, "reason": "本节点没有索引，无法训练排序模型"}
     links = solution_use.case_links(session, limit=MAX_LINKS)
-    drafts = {r.id: r for r in get_many(session, sorted({link.case_id for link in links}),
-                                        columns=DRAFT_COLUMNS)}
+    ids = sorted({link.case_id for link in links})
+    drafts = {r.id: r for start in range(0, len(ids), 1000)
+              for r in get_many(session, ids[start:start + 1000], columns=DRAFT_COLUMNS)}
     earlier = solution_use.case_use_counts_before(session, links[0].used_at) if links else Counter()
     groups, skipped = [], 0
     try:
@@ -74,12 +76,12 @@ def train(session: Session, index: WhooshIndex | None, semantic: SemanticModel |
             draft_row = drafts.get(link.case_id)
             if draft_row is None:
                 continue
-            text = case_text(draft_row.subject, draft_row.description)
+            text = redact_text(case_text(draft_row.subject, draft_row.description))   # as api.triage.draft_text
             hits = [h for h in index.similar_to(index.query_tokens(text), k=CANDIDATES + 1,
                                                 filters={"product": draft_row.product, "type": None})
                     if h.entity_id != link.case_id]
             scores = {h.entity_id: h.score for h in hits}
-            rows = [r for r in get_many(session, list(scores), statuses=INDEXABLE, columns=RANK_COLUMNS)
+            rows = [r for r in get_many(session, list(scores), statuses=INDEXABLE, columns=RANKER_COLUMNS)
                     if r.resolved_at is None or r.resolved_at <= link.used_at][:CANDIDATES]
             position = next((i for i, r in enumerate(rows) if r.id == link.source_case_id), None)
             if position is None or len(rows) < 2:

@@ -24,7 +24,7 @@ from indexer import Hit, IndexUnavailable, WhooshIndex
 from indexer.documents import INDEXABLE
 from kb.articles.render import plain_text
 from kb.articles.queries import Reader, get_many_visible, helpfulness, visible_ids
-from kb.cases.queries import RANK_COLUMNS, get_many
+from kb.cases.queries import RANK_COLUMNS, RANKER_COLUMNS, get_many
 from kb.clock import Clock
 from kb.models import Case
 from kb.solution_use import use_counts
@@ -108,7 +108,8 @@ def hydrate(session: Session, hits: list[Hit], terms: list[str], *, k: int, rera
     scores = {h.entity_id: h.score for h in hits}
     ids = [h.entity_id for h in hits]
     if rerank:
-        candidates = get_many(session, ids, statuses=INDEXABLE, columns=RANK_COLUMNS)
+        candidates = get_many(session, ids, statuses=INDEXABLE,
+                              columns=RANKER_COLUMNS if ranker is not None else RANK_COLUMNS)
         base = rank_scores(session, candidates, np.array([scores[c.id] for c in candidates], dtype=np.float32),
                            semantic, store, ranker, draft)
         ranked = [(float(b), c.id) for b, c in zip(base, candidates, strict=True)]

@@ -82,7 +82,9 @@ def read_build(root: Path, version: str, name: str | None = None) -> Build | Non
     if name is None:
         return None
     try:
-        arrays = {f: np.load(_version_dir(root, version) / name / f"{f}.npy", mmap_mode="r") for f in _FILES}
+        # plain ndarray views of the mapping: a memmap's slices pay Python hooks on every lookup
+        arrays = {f: np.load(_version_dir(root, version) / name / f"{f}.npy", mmap_mode="r").view(np.ndarray)
+                  for f in _FILES}
     except (ValueError, OSError):
         return None
     return Build(name, **arrays)

@@ -130,7 +130,7 @@ class _ThreadSearcher:
     checked_at: float
     files: dict[str, int] = field(default_factory=dict)   # name → size when opened
     leaves: Leaves | None = None
-    masks: dict = field(default_factory=dict)      # filter conditions → allowed mask, for this searcher
+    masks: dict = field(default_factory=dict)      # filter conditions → (allowed mask, its documents)
 
 
 def _hits(searcher, leaves: list[Segment], kind: str, docs: np.ndarray, scores: np.ndarray) -> list[Hit]:
@@ -376,9 +376,8 @@ class WhooshIndex:
         def weighted(selected):
             return [(field, term, boost * weight) for term, weight, _ in selected for field, boost in FIELD_BOOSTS.items()]
 
-        mask = self._allowed(searcher, leaves, {**(filters or {}), "kind": kind})
+        mask, allowed_docs = self._allowed(searcher, leaves, {**(filters or {}), "kind": kind})
         if mask is not None:
-            allowed_docs = np.flatnonzero(mask)
             if len(allowed_docs) <= min(SELECTIVE_FILTER_DOCS, SELECTIVE_FILTER_SHARE * len(mask)):
                 # few documents may match (articles among 100k cases, a small product): score
                 # every term on just those, exactly, instead of every posting of the index
@@ -403,16 +402,19 @@ class WhooshIndex:
         best = np.argsort(-totals, kind="stable")[:k]
         return _hits(searcher, leaves, kind, docs[best], totals[best])
 
-    def _allowed(self, searcher, leaves: list[Segment], conditions: dict) -> np.ndarray | None:
-        """``allowed`` remembered per searcher: a desk's suggestions repeat a few filter sets
-        (cases of a product, articles of a reader's audiences), and a new commit opens a new
-        searcher, so a mask never outlives the documents it was computed for."""
+    def _allowed(self, searcher, leaves: list[Segment], conditions: dict
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``allowed`` and the documents it allows, remembered per searcher: a desk's suggestions
+        repeat a few filter sets (cases of a product, articles of a reader's audiences), and a
+        new commit opens a new searcher, so a mask never outlives the documents it was computed
+        for."""
         state: _ThreadSearcher = self._local.state
         key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in conditions.items()))
         if key not in state.masks:
             if len(state.masks) >= MASKS_PER_SEARCHER:
                 state.masks.pop(next(iter(state.masks)))
-            state.masks[key] = allowed(searcher, leaves, conditions)
+            mask = allowed(searcher, leaves, conditions)
+            state.masks[key] = (mask, None if mask is None else np.flatnonzero(mask))
         return state.masks[key]
 
     def _leaves(self) -> Leaves:
@@ -443,7 +445,7 @@ class WhooshIndex:
         weighted = [(field, t, SEARCH_BOOSTS[field]) for t in distinct for field in TEXT_FIELDS
                     if doc_frequency(leaves, field, t)]
         scores = bm25f(searcher, leaves, weighted)
-        mask = self._allowed(searcher, leaves, {**(filters or {}), "kind": kind})
+        mask, _ = self._allowed(searcher, leaves, {**(filters or {}), "kind": kind})
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         matched = np.flatnonzero(scores > 0)

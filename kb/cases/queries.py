@@ -102,8 +102,8 @@ def next_due():
                     else_=Case.resolution_due_at)
 
 
-RANK_COLUMNS = (Case.id, Case.subject, Case.status, Case.satisfaction, Case.reopen_count, Case.updated_at,
-                Case.resolved_at, Case.product)
+RANK_COLUMNS = (Case.id, Case.subject, Case.status, Case.satisfaction, Case.reopen_count, Case.updated_at)
+RANKER_COLUMNS = (*RANK_COLUMNS, Case.resolved_at, Case.product)      # what the learned ranker reads as well
 HIT_COLUMNS = (Case.id, Case.number, Case.subject, Case.description, Case.type, Case.status, Case.product,
                Case.root_cause, Case.solution_temp, Case.solution_perm, Case.result, Case.fixed_in_version,
                Case.satisfaction, Case.reopen_count, Case.resolved_at)
