@@ -6,7 +6,9 @@ of a suggestion's CPU at 100k cases, and at 1M the long lists read cold set the 
 never change once written, so the index writer reads every term of a new segment once, in its
 own process, and stores per text field the sorted terms, their offsets, and the document
 numbers and frequencies of all postings. A searcher then finds a term's postings with a dict
-look-up and two array slices of a file the page cache shares between workers.
+look-up and two array slices of a file the page cache shares between workers. The same pass
+stores each document's field lengths and entity id (``Packed``): read per document through
+Whoosh, they were the first searches' cost after every merge, in every worker.
 
 Files are named ``<segment id>.packed.<field>.<part>`` so Whoosh's own clean-up removes them
 with their segment after a merge, and the generation's checksums (``indexer.integrity``) cover
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.postings import term_postings
+from indexer.postings import field_lengths, term_postings
 from indexer.schema import TEXT_FIELDS
 
 log = logging.getLogger("zhiku.indexer")
@@ -40,6 +42,13 @@ def _name(segment_id: str, part: str) -> str:
     return f"{segment_id}.packed.{part}"
 
 
+class Packed(dict):
+    """A segment's packed fields (field → ``PackedField``) and the entity id stored with each of
+    its documents (None for segments packed before ids were)."""
+
+    entity_ids: np.ndarray | None = None
+
+
 @dataclass(frozen=True)
 class PackedField:
     """One field of one segment: term → row, and the postings of row i at offsets[i]:offsets[i+1]."""
@@ -48,6 +57,7 @@ class PackedField:
     offsets: np.ndarray
     ids: np.ndarray
     tfs: np.ndarray
+    lengths: np.ndarray | None = None    # each document's length in the field, as Whoosh scores with it
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, term frequencies), deleted documents included — as ``term_postings``."""
@@ -91,11 +101,32 @@ def write_segment(directory: Path, reader, fields: tuple[str, ...] = TEXT_FIELDS
         (directory / _name(segment_id, f"{field}.terms.json")).write_text(
             json.dumps(terms, ensure_ascii=False), encoding="utf-8")
         counts[field] = offsets[-1]
+    _write_documents(directory, reader, fields)
     manifest = directory / _name(segment_id, "json")
     tmp = directory / f".{manifest.name}.tmp"
     tmp.write_text(json.dumps({"fields": list(fields), "postings": counts}), encoding="utf-8")
     os.replace(tmp, manifest)             # last: its presence says the segment is complete
     return sum(counts.values())
+
+
+def _write_documents(directory: Path, reader, fields: tuple[str, ...]) -> None:
+    """Each document's field lengths and stored entity id (deleted documents included), then
+    the ``documents`` marker. Files of their own, never rewritten (``indexer.integrity``
+    treats a changed file as damage): a segment packed before these existed gets them added."""
+    segment_id = reader.segment().segment_id()
+    for field in fields:
+        _save(directory, _name(segment_id, f"{field}.lengths.npy"), field_lengths(reader, field))
+    size = reader.doc_count_all()
+    _save(directory, _name(segment_id, "entity.npy"), np.fromiter(
+        (int(reader.stored_fields(d).get("entity_id", -1)) for d in range(size)), dtype=np.int64, count=size))
+    (directory / _name(segment_id, "documents")).touch()
+
+
+def _manifest(directory: Path, segment_id: str) -> dict | None:
+    try:
+        return json.loads((directory / _name(segment_id, "json")).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
 
 
 def _is_packed(directory: Path, segment_id: str) -> bool:
@@ -133,14 +164,20 @@ def commit_packed(writer, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS
 def write_missing(ix, directory: Path, fields: tuple[str, ...] = TEXT_FIELDS) -> int:
     """Pack every segment of the index's latest commit that has no packed postings yet: those
     written before packing existed, or by a rebuild's bulk writer (the live writer packs with
-    ``commit_packed``). Returns segments packed."""
+    ``commit_packed``); a segment packed before lengths and entity ids were gets those. Returns
+    segments written to."""
     written = 0
     with ix.reader() as reader:
         for leaf, _ in reader.leaf_readers():     # a single segment's reader lists itself
             if leaf.segment() is None or leaf.doc_count_all() == 0:
                 continue
-            if not _is_packed(directory, leaf.segment().segment_id()):
+            segment_id = leaf.segment().segment_id()
+            manifest = _manifest(directory, segment_id)
+            if manifest is None:
                 write_segment(directory, leaf, fields)
+                written += 1
+            elif not (directory / _name(segment_id, "documents")).exists():
+                _write_documents(directory, leaf, tuple(manifest["fields"]))
                 written += 1
     return written
 
@@ -152,12 +189,15 @@ def _mapped(path: Path) -> np.ndarray:
     return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
 
 
-def load(directory: Path, segment_id: str) -> dict[str, PackedField] | None:
+def load(directory: Path, segment_id: str) -> Packed | None:
     """The segment's packed fields, memory-mapped; None when it has none or they cannot be
     read (the searcher then reads Whoosh's postings, which checksums and reopen checks guard)."""
     try:
         manifest = json.loads((directory / _name(segment_id, "json")).read_text(encoding="utf-8"))
-        out = {}
+        documents = (directory / _name(segment_id, "documents")).exists()   # lengths and entity ids packed too
+        out = Packed()
+        if documents:
+            out.entity_ids = _mapped(directory / _name(segment_id, "entity.npy"))
         for field in manifest["fields"]:
             terms = json.loads((directory / _name(segment_id, f"{field}.terms.json")).read_text(encoding="utf-8"))
             offsets = np.load(directory / _name(segment_id, f"{field}.offsets.npy"), allow_pickle=False)
@@ -165,7 +205,10 @@ def load(directory: Path, segment_id: str) -> dict[str, PackedField] | None:
             tfs = _mapped(directory / _name(segment_id, f"{field}.tfs.npy"))
             if len(offsets) != len(terms) + 1 or len(ids) != offsets[-1] or len(tfs) != offsets[-1]:
                 raise ValueError(f"{segment_id} {field}: packed arrays disagree")
-            out[field] = PackedField({t: i for i, t in enumerate(terms)}, offsets, ids, tfs)
+            lengths = _mapped(directory / _name(segment_id, f"{field}.lengths.npy")) if documents else None
+            if lengths is not None and out.entity_ids is not None and len(lengths) != len(out.entity_ids):
+                raise ValueError(f"{segment_id} {field}: packed lengths and entity ids disagree")
+            out[field] = PackedField({t: i for i, t in enumerate(terms)}, offsets, ids, tfs, lengths)
         return out
     except FileNotFoundError:
         return None

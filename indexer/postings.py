@@ -156,9 +156,7 @@ class SegmentCache:
         return value
 
     def lengths(self, key_prefix: tuple, reader, field: str) -> np.ndarray:
-        size = reader.doc_count_all()
-        return self._get((key_prefix, "len", field), lambda: np.fromiter(
-            (reader.doc_field_length(d, field, 0) or 0 for d in range(size)), dtype=np.float64, count=size))
+        return self._get((key_prefix, "len", field), lambda: field_lengths(reader, field))
 
     def postings(self, key_prefix: tuple, reader, field: str, term: str,
                  packed: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -196,8 +194,8 @@ class SegmentCache:
         return df
 
     def entity_ids(self, key_prefix: tuple, reader) -> np.ndarray:
-        """The ``entity_id`` stored with each document of the segment, -1 until first read (a
-        stored-fields read per hit was a file read per hit)."""
+        """The ``entity_id`` stored with each document of an unpacked segment, -1 until first
+        read (a stored-fields read per hit was a file read per hit)."""
         return self._get((key_prefix, "entity"),
                          lambda: np.full(reader.doc_count_all(), -1, dtype=np.int64))
 
@@ -246,6 +244,12 @@ class Leaves(list):
         self.frequencies: dict[tuple[str, str], int] = {}
 
 
+def field_lengths(reader, field: str) -> np.ndarray:
+    """Each document's length in ``field`` (deleted ones included), as Whoosh scores with it."""
+    size = reader.doc_count_all()
+    return np.fromiter((reader.doc_field_length(d, field, 0) or 0 for d in range(size)), dtype=np.float64, count=size)
+
+
 def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed=None) -> Leaves:
     """The searcher's segments; ``load_packed(segment id)`` gives a segment's packed postings."""
     out = []
@@ -261,8 +265,9 @@ def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed
         segment_id = reader.segment().segment_id()
         segment_key = (key_prefix, segment_id)    # the cache's key for this segment
         packed = cache.packed(segment_key, lambda: load_packed(segment_id)) if load_packed else None
-        out.append(Segment(reader, offset, size, {f: cache.lengths(segment_key, reader, f) for f in fields}, live,
-                           cache, segment_key, packed))
+        lengths = {f: packed[f].lengths if packed is not None and f in packed and packed[f].lengths is not None
+                   else cache.lengths(segment_key, reader, f) for f in fields}
+        out.append(Segment(reader, offset, size, lengths, live, cache, segment_key, packed))
     return Leaves(out, {f: searcher.avg_field_length(f) or 1.0 for f in fields})
 
 

@@ -134,12 +134,17 @@ class _ThreadSearcher:
 
 
 def _hits(searcher, leaves: list[Segment], kind: str, docs: np.ndarray, scores: np.ndarray) -> list[Hit]:
-    """Ranked document numbers → hits carrying the entity id stored with each document (read
-    once per document and segment, then remembered for every thread)."""
+    """Ranked document numbers → hits carrying the entity id stored with each document (packed
+    by the writer; for an unpacked segment read once per document, then remembered for every
+    thread)."""
     out = []
     for d, score in zip(docs, scores):
         d = int(d)
         leaf = next(leaf for leaf in leaves if leaf.offset <= d < leaf.offset + leaf.size)
+        packed_ids = leaf.packed.entity_ids if leaf.packed is not None else None
+        if packed_ids is not None:
+            out.append(Hit(kind, int(packed_ids[d - leaf.offset]), float(score)))
+            continue
         ids = leaf.cache.entity_ids(leaf.key_prefix, leaf.reader)
         if ids[d - leaf.offset] < 0:
             ids[d - leaf.offset] = int(searcher.stored_fields(d)["entity_id"])

@@ -62,6 +62,47 @@ def test_every_segment_is_packed_with_exactly_whooshs_postings(index):
                     assert fields[field].doc_frequency(term) == reader.doc_frequency(field, term)
 
 
+def test_each_documents_lengths_and_entity_id_are_packed_and_searches_read_no_stored_fields(index, monkeypatch):
+    directory = index.directory(index.current_generation())
+    with index.open().searcher() as s:
+        for leaf, _ in s.leaf_searchers():
+            reader = leaf.reader()
+            fields = packed.load(directory, reader.segment().segment_id())
+            n = reader.doc_count_all()                     # deleted documents included, as Whoosh numbers them
+            assert fields.entity_ids.tolist() == [int(reader.stored_fields(d)["entity_id"]) for d in range(n)]
+            for field in TEXT_FIELDS:
+                assert fields[field].lengths.tolist() == [reader.doc_field_length(d, field, 0) or 0 for d in range(n)]
+    expected = {q: [(h.entity_id, round(h.score, 6)) for h in index.similar_to(q, k=10)]
+                for q in (("w3", "w0", "w41"), ("w59", "w58"))}
+    assert all(expected.values())
+    from whoosh.reading import SegmentReader
+
+    def no_reads(*_a, **_k):
+        raise AssertionError("a stored-fields read on the search path")
+
+    monkeypatch.setattr(SegmentReader, "stored_fields", no_reads)
+    monkeypatch.setattr(SegmentReader, "doc_field_length", no_reads)
+    fresh = WhooshIndex(index.root, directory.parent / "jieba")      # its own caches: nothing read yet
+    assert {q: [(h.entity_id, round(h.score, 6)) for h in fresh.similar_to(list(q), k=10)] for q in expected} == expected
+    fresh.close()
+
+
+def test_a_segment_packed_before_documents_were_gets_them_at_the_writers_start(index):
+    directory = index.directory(index.current_generation())
+    for name in [p.name for p in directory.iterdir() if any(part in p.name for part in (
+            ".packed.entity", ".lengths.", ".packed.documents"))]:          # as an older writer left them
+        (directory / name).unlink()
+    integrity.record(directory)
+    segment_id = next(directory.glob("*.packed.json")).name.split(".packed.")[0]
+    assert packed.load(directory, segment_id).entity_ids is None
+    assert packed.write_missing(index.open(), directory) == 2
+    integrity.record(directory)                   # as the writer does after packing at its start
+    assert integrity.verify(directory) is None    # nothing rewritten: the generation is not "damaged"
+    loaded = packed.load(directory, segment_id)
+    assert loaded.entity_ids is not None and all(loaded[f].lengths is not None for f in TEXT_FIELDS)
+    assert packed.write_missing(index.open(), directory) == 0
+
+
 @pytest.mark.parametrize("terms", [["w0"], ["w1", "w30", "w59"], ["w0", "w2", "w44", "absent"]])
 def test_scores_with_packed_postings_equal_whooshs_own_search(index, terms):
     directory = index.directory(index.current_generation())
