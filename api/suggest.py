@@ -13,10 +13,10 @@ from sqlalchemy import Row
 from sqlmodel import Session
 
 from api import triage
+from api.ranking import Draft, features
 from api.schemas import ArticleHit, SearchResponse, SimilarCase, SuggestionRequest, SuggestionResponse
 from classifier.dataset import case_text
 from classifier.predictor import Predictor
-from api.ranking import Draft, features
 from classifier.ranker import CANDIDATES, RankerModel, outcome_factor
 from classifier.semantic import SemanticModel, VectorCache, blend, fingerprint
 from classifier.vector_store import VectorStore, stamp

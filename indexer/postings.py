@@ -266,7 +266,7 @@ def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed
         segment_key = (key_prefix, segment_id)    # the cache's key for this segment
         packed = cache.packed(segment_key, lambda: load_packed(segment_id)) if load_packed else None
         lengths = {f: packed[f].lengths if packed is not None and f in packed and packed[f].lengths is not None
-                   else cache.lengths(segment_key, reader, f) for f in fields}
+                   and len(packed[f].lengths) == size else cache.lengths(segment_key, reader, f) for f in fields}
         out.append(Segment(reader, offset, size, lengths, live, cache, segment_key, packed))
     return Leaves(out, {f: searcher.avg_field_length(f) or 1.0 for f in fields})
 
