@@ -69,7 +69,7 @@ def train(session: Session, index: WhooshIndex | None, semantic: SemanticModel |
     ids = sorted({link.case_id for link in links})
     drafts = {r.id: r for start in range(0, len(ids), 1000)
               for r in get_many(session, ids[start:start + 1000], columns=DRAFT_COLUMNS)}
-    earlier = solution_use.case_use_counts_before(session, links[0].used_at) if links else Counter()
+    earlier = solution_use.use_counts(session, before=links[0].used_at) if links else Counter()
     groups, skipped = [], 0
     try:
         for link in links:

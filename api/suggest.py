@@ -91,7 +91,7 @@ def rank_scores(session: Session, candidates: list[Row], lexical: np.ndarray, se
         cosine, same = semantic_parts(session, semantic, candidates, store)
         if ranker is not None and draft is not None:
             return ranker.probabilities(features(candidates, lexical, cosine, same, draft,
-                                                 use_counts(session, [c.id for c in candidates])))
+                                                 use_counts(session, case_ids=[c.id for c in candidates])))
         blended = blend(lexical, cosine, same=same)
     return np.array([float(b) * outcome_factor(c.satisfaction, c.reopen_count)
                      for b, c in zip(blended, candidates, strict=True)])

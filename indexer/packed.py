@@ -206,7 +206,7 @@ def load(directory: Path, segment_id: str) -> Packed | None:
             if len(offsets) != len(terms) + 1 or len(ids) != offsets[-1] or len(tfs) != offsets[-1]:
                 raise ValueError(f"{segment_id} {field}: packed arrays disagree")
             lengths = _mapped(directory / _name(segment_id, f"{field}.lengths.npy")) if documents else None
-            if lengths is not None and out.entity_ids is not None and len(lengths) != len(out.entity_ids):
+            if documents and len(lengths) != len(out.entity_ids):
                 raise ValueError(f"{segment_id} {field}: packed lengths and entity ids disagree")
             out[field] = PackedField({t: i for i, t in enumerate(terms)}, offsets, ids, tfs, lengths)
         return out

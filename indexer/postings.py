@@ -77,6 +77,7 @@ class Segment:
     cache: SegmentCache
     key_prefix: tuple                # (generation, segment id): names the segment in the cache
     packed: dict | None = None       # field → indexer.packed.PackedField, when the writer packed it
+    entity_ids: np.ndarray | None = None  # each document's entity id, when the writer packed them
 
 
 class _BudgetedLru:
@@ -265,9 +266,12 @@ def segments(searcher, fields, cache: SegmentCache, key_prefix: str, load_packed
         segment_id = reader.segment().segment_id()
         segment_key = (key_prefix, segment_id)    # the cache's key for this segment
         packed = cache.packed(segment_key, lambda: load_packed(segment_id)) if load_packed else None
-        lengths = {f: packed[f].lengths if packed is not None and f in packed and packed[f].lengths is not None
-                   and len(packed[f].lengths) == size else cache.lengths(segment_key, reader, f) for f in fields}
-        out.append(Segment(reader, offset, size, lengths, live, cache, segment_key, packed))
+        # lengths and entity ids packed with the postings (indexer.packed checks they agree)
+        ids = getattr(packed, "entity_ids", None)
+        ids = ids if ids is not None and len(ids) == size else None
+        lengths = {f: packed[f].lengths if ids is not None and f in packed else cache.lengths(segment_key, reader, f)
+                   for f in fields}
+        out.append(Segment(reader, offset, size, lengths, live, cache, segment_key, packed, ids))
     return Leaves(out, {f: searcher.avg_field_length(f) or 1.0 for f in fields})
 
 

@@ -141,9 +141,8 @@ def _hits(searcher, leaves: list[Segment], kind: str, docs: np.ndarray, scores: 
     for d, score in zip(docs, scores):
         d = int(d)
         leaf = next(leaf for leaf in leaves if leaf.offset <= d < leaf.offset + leaf.size)
-        packed_ids = leaf.packed.entity_ids if leaf.packed is not None else None
-        if packed_ids is not None and len(packed_ids) == leaf.size:
-            out.append(Hit(kind, int(packed_ids[d - leaf.offset]), float(score)))
+        if leaf.entity_ids is not None:
+            out.append(Hit(kind, int(leaf.entity_ids[d - leaf.offset]), float(score)))
             continue
         ids = leaf.cache.entity_ids(leaf.key_prefix, leaf.reader)
         if ids[d - leaf.offset] < 0:

@@ -156,17 +156,14 @@ def case_links(session: Session, *, limit: int) -> list[Row]:
     return rows[::-1]
 
 
-def case_use_counts_before(session: Session, at: datetime) -> Counter:
-    """How often each case's solution was used before ``at``."""
-    return Counter(dict(session.exec(select(SolutionUse.source_case_id, func.count())
-                                     .where(SolutionUse.source_case_id.is_not(None), SolutionUse.used_at < at)
-                                     .group_by(SolutionUse.source_case_id)).all()))
-
-
-def use_counts(session: Session, case_ids: list[int]) -> dict[int, int]:
-    """How often each of ``case_ids``' solutions has been used (a ranker feature)."""
-    if not case_ids:
-        return {}
-    return dict(session.exec(select(SolutionUse.source_case_id, func.count())
-                             .where(SolutionUse.source_case_id.in_(case_ids))
-                             .group_by(SolutionUse.source_case_id)).all())
+def use_counts(session: Session, *, case_ids: list[int] | None = None, before: datetime | None = None) -> Counter:
+    """How often each case's solution was used (a ranker feature): of ``case_ids`` only, and
+    only uses before ``before``, when given."""
+    if case_ids is not None and not case_ids:
+        return Counter()
+    stmt = select(SolutionUse.source_case_id, func.count()).where(SolutionUse.source_case_id.is_not(None))
+    if case_ids is not None:
+        stmt = stmt.where(SolutionUse.source_case_id.in_(case_ids))
+    if before is not None:
+        stmt = stmt.where(SolutionUse.used_at < before)
+    return Counter(dict(session.exec(stmt.group_by(SolutionUse.source_case_id)).all()))

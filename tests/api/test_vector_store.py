@@ -34,8 +34,7 @@ DRAFTS = [{"subject": "打卡提示不在范围", "description": "员工打卡�
 def index_caught_up(app) -> bool:
     """Every change written so far is applied to this node's index (its cursor is saved after
     the commit that applied them)."""
-    index = app.state.index
-    cursor = feed.load_cursor(index.directory(index.current_generation()))
+    cursor = feed.cursor_of(app.state.index)
     with make_session(app.state.engine) as s:
         return cursor is not None and feed.pending(s, cursor) == 0
 
