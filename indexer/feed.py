@@ -10,9 +10,9 @@ cursor is the last id applied. On PostgreSQL ids come from a sequence taken *bef
 a row with a lower id can commit after one with a higher id, and a reader that simply went
 past the higher id would skip it for good. So every row carries its transaction id
 (``pg_current_xact_id()``) and a reader takes only rows of transactions older than the oldest
-one still running (``pg_snapshot_xmin(pg_current_snapshot())``): all of those have ended, so no
-row can still appear below the cursor. The cursor is then (txid, id); rows are read in that
-order. Applying a row re-reads the entity, so reading one twice is harmless."""
+one of *this database* still running (``horizon``): all of those have ended, so no row can
+still appear below the cursor. The cursor is then (txid, id); rows are read in that order.
+Applying a row re-reads the entity, so reading one twice is harmless."""
 
 from __future__ import annotations
 
@@ -32,7 +32,18 @@ from kb.db import make_session
 from kb.models import IndexReplica, SearchOutbox
 
 CURSOR_FILE = "CURSOR.json"
-_XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+# The snapshot first, then each backend's transaction id and database (pg_stat_activity's
+# backend_xid and datid are shown for every role's sessions). pg_stat_clear_snapshot: the
+# backend list is otherwise cached for the whole transaction.
+_CLEAR_STATS = text("SELECT pg_stat_clear_snapshot()")
+_HORIZON = text("""
+SELECT pg_snapshot_xmax(s)::text::bigint,
+       ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x),
+       ARRAY(SELECT a.backend_xid::text::bigint FROM pg_stat_activity a
+              WHERE a.backend_xid IS NOT NULL
+                AND a.datid = (SELECT oid FROM pg_database WHERE datname = current_database()))
+  FROM pg_current_snapshot() AS s""")
+_XID32 = 0xFFFF_FFFF
 
 
 @dataclass(frozen=True, order=True)
@@ -48,11 +59,32 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def horizon(session: Session) -> int:
+    """PostgreSQL: a transaction id below which every transaction that can write this database's
+    feed has ended — the oldest transaction of this database still running, else the next id
+    to be given out.
+
+    Not ``pg_snapshot_xmin(pg_current_snapshot())``: that is the oldest running transaction of
+    the whole server, and one long write in another database of the cluster (a staging copy,
+    another application, a test worker) held every node's index back until it ended.
+
+    Why it is safe: a transaction of this database that is running when the snapshot is taken
+    is in its in-progress list and still shows its id in pg_stat_activity, read right after
+    from the same process array, unless it has ended by then — and then its rows are visible
+    to the reads that follow. One that starts later gets an id at or above the snapshot's
+    xmax. The in-progress list spans less than 2³¹ ids, so its low 32 bits (backend_xid is a
+    32-bit xid) tell them apart."""
+    session.execute(_CLEAR_STATS)
+    xmax, running, ours = session.execute(_HORIZON).one()
+    ours = set(ours)
+    return min([x for x in running if x & _XID32 in ours], default=xmax)
+
+
 def snapshot_cursor(session: Session) -> Cursor:
     """Where a reader that starts now may begin: every change before it is visible to reads
     made from now on (a rebuild takes this *before* reading the tables)."""
     if _postgres(session):
-        return Cursor(txid=session.execute(_XMIN).scalar_one(), id=0)
+        return Cursor(txid=horizon(session), id=0)
     return Cursor(id=session.exec(select(func.coalesce(func.max(SearchOutbox.id), 0))).one())
 
 
@@ -69,12 +101,12 @@ def read(session: Session, after: Cursor, *, limit: int) -> tuple[list[SearchOut
         rows = list(session.exec(select(SearchOutbox).where(SearchOutbox.id > after.id)
                                  .order_by(SearchOutbox.id).limit(limit)))
         return rows, Cursor(id=rows[-1].id) if rows else after
-    xmin = session.execute(_XMIN).scalar_one()
-    rows = list(session.exec(select(SearchOutbox).where(_past(session, after), SearchOutbox.txid < xmin)
+    below = horizon(session)
+    rows = list(session.exec(select(SearchOutbox).where(_past(session, after), SearchOutbox.txid < below)
                              .order_by(SearchOutbox.txid, SearchOutbox.id).limit(limit)))
     if len(rows) == limit:
         return rows, Cursor(txid=rows[-1].txid, id=rows[-1].id)
-    return rows, max(after, Cursor(txid=xmin, id=0))     # everything below xmin is applied
+    return rows, max(after, Cursor(txid=below, id=0))     # everything below the horizon is applied
 
 
 def pending(session: Session, after: Cursor) -> int:

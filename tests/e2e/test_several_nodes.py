@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, text
 from sqlmodel import select
 
 from api.app import create_app
@@ -17,7 +17,7 @@ from indexer import feed
 from kb.db import make_session
 from kb.models import IndexReplica, Role, SearchOutbox
 from kb.settings import Settings
-from tests.conftest import DATA_DIR, add_user, case_payload, wait_for
+from tests.conftest import DATA_DIR, add_user, case_payload, fresh_postgres_database, wait_for
 from tests.e2e.test_log_and_suggest import RESOLUTION
 
 pytestmark = pytest.mark.slow
@@ -87,6 +87,48 @@ def test_a_row_committing_late_with_a_lower_id_is_not_skipped(engine, db_url):
         seen += [r.entity_id for r in rows]
         assert feed.pending(s, cursor) == 0
     assert sorted(seen) == [1, 2]
+
+
+def test_only_this_databases_transactions_hold_the_feed_back(engine, db_url, worker_id):
+    """The oldest running transaction of the whole server is no horizon: a long write in another
+    database of the same cluster (a staging copy, another application) held every node's index
+    back until it ended. A transaction of this database holds it back even when it took its id
+    writing another table and writes the feed only later."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: ids are commit order")
+    now = datetime.now(UTC)
+    other = create_engine(fresh_postgres_database(f"zhiku_other_{worker_id}"))
+    elsewhere = other.connect()
+    elsewhere_tx = elsewhere.begin()
+    elsewhere.execute(text("SELECT pg_current_xact_id()"))          # a write transaction there, left open
+    try:
+        with make_session(engine) as s:
+            cursor = feed.snapshot_cursor(s)
+        with engine.begin() as conn:
+            conn.execute(insert(SearchOutbox).values(entity="case", entity_id=1, op="upsert", created_at=now))
+        with make_session(engine) as s:
+            rows, cursor = feed.read(s, cursor, limit=100)
+        assert [r.entity_id for r in rows] == [1]
+
+        slow = engine.connect()                     # here: an id taken by another table's write
+        slow_tx = slow.begin()
+        slow.execute(insert(IndexReplica).values(name="slow", generation="g", cursor_txid=0, cursor_id=0,
+                                                 updated_at=now))
+        with engine.begin() as conn:
+            conn.execute(insert(SearchOutbox).values(entity="case", entity_id=2, op="upsert", created_at=now))
+        with make_session(engine) as s:
+            rows, cursor = feed.read(s, cursor, limit=100)
+        assert rows == []                           # 2 is newer than the running transaction
+        slow.execute(insert(SearchOutbox).values(entity="case", entity_id=3, op="upsert", created_at=now))
+        slow_tx.commit()
+        slow.close()
+        with make_session(engine) as s:
+            rows, cursor = feed.read(s, cursor, limit=100)
+            assert sorted(r.entity_id for r in rows) == [2, 3] and feed.pending(s, cursor) == 0
+    finally:
+        elsewhere_tx.rollback()
+        elsewhere.close()
+        other.dispose()
 
 
 def test_retention_keeps_unread_rows_and_a_dropped_replica_rebuilds(engine, tmp_path):
