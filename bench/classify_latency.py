@@ -6,7 +6,8 @@
 2. One ~60-character request at a time through (a) the product's Predictor (both heads,
    rules, drivers), (b) the compiled scorer alone, and (c) scikit-learn's
    ``features.transform`` + ``predict_proba`` of both heads: p50 / p99 and the ratio.
-   Target for (a): p50 ≤ 0.3 ms and p99 ≤ 1.5 ms, excluding HTTP.
+   Target for (a): p50 ≤ 0.3 ms or ≥ 15× faster than (c) at p50 in the same run (issue 16:
+   machines differ by 2×), and p99 ≤ 1.5 ms, excluding HTTP.
 
     .venv/bin/python bench/classify_latency.py [--requests 3000]
 """
@@ -85,9 +86,9 @@ def main() -> None:
     for name, (p50, p99) in results.items():
         print(f"{name:58s} {p50:8.3f} {p99:8.3f} {base50 / p50:7.1f} {base99 / p99:7.1f}")
     p50, p99 = results["product Predictor.propose (both heads + rules + drivers)"]
-    ok = p50 <= 0.3 and p99 <= 1.5 and train_s <= 30
-    finish(ok, f"propose p50 {p50:.3f} ms (≤0.3), p99 {p99:.3f} ms (≤1.5), {base50 / p50:.1f}× faster than sklearn "
-               f"at p50; training {len(examples)} texts {train_s:.1f} s (≤30)")
+    ok = (p50 <= 0.3 or base50 / p50 >= 15) and p99 <= 1.5 and train_s <= 30
+    finish(ok, f"propose p50 {p50:.3f} ms (≤0.3 or ≥15× sklearn), p99 {p99:.3f} ms (≤1.5), "
+               f"{base50 / p50:.1f}× faster than sklearn at p50; training {len(examples)} texts {train_s:.1f} s (≤30)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from classifier.char_tfidf import ngram_code, text_ngram_codes
 from kb.privacy import PLACEHOLDERS
 from kb.text.segment import Segmenter
 
@@ -33,37 +34,6 @@ class _Block:
     vocab: dict[str, int]
     idf: np.ndarray
     offset: int
-
-
-_SHIFT = np.uint64(21)
-_SPACE = np.uint64(ord(" ") + 1)
-
-
-def ngram_code(gram: str) -> int:
-    """A character n-gram (n ≤ 3) as one integer: 21 bits per code point (+1, so shorter
-    n-grams have leading zero fields and never collide with longer ones)."""
-    code = 0
-    for ch in gram:
-        code = (code << 21) | (ord(ch) + 1)
-    return code
-
-
-def text_ngram_codes(normalized: str, n_min: int, n_max: int) -> np.ndarray:
-    """Codes of exactly the n-grams ``kb.text.segment.char_ngrams`` yields (none across a space)."""
-    cps = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)
-    parts = []
-    for n in range(n_min, n_max + 1):
-        if len(cps) < n:
-            break
-        m = len(cps) - n + 1
-        code = cps[:m].copy()
-        ok = code != _SPACE
-        for k in range(1, n):
-            nxt = cps[k:k + m]
-            code = (code << _SHIFT) | nxt
-            ok &= nxt != _SPACE
-        parts.append(code[ok])
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
 
 
 @dataclass(frozen=True)

