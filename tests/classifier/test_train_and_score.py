@@ -115,3 +115,26 @@ def test_calibration_measures():
     correct = np.array([True, True, True, False])
     assert expected_calibration_error(conf, correct) == pytest.approx(0.5 * 0.1 + 0.5 * 0.1)
     assert coverage_at_precision(conf, correct, 0.9) == pytest.approx(0.75)
+
+
+def test_large_history_heads_fit_side_by_side_as_they_fit_one_at_a_time(segmenter, monkeypatch):
+    """Above HOLDOUT_CALIBRATION_ROWS each head is one LinearSVC with a held-out calibration
+    split, and the heads fit in threads: the model is the one fitted head after head, and
+    the scikit-learn path and the compiled scorer still agree on it."""
+    from sklearn.frozen import FrozenEstimator
+
+    from classifier import train
+
+    monkeypatch.setattr(train, "HOLDOUT_CALIBRATION_ROWS", 100)
+    examples = dataset.from_demo(DEMO)
+    one = train.fit(examples, segmenter=segmenter, trained_by="t", params={"n_jobs": 1, "semantic": False})
+    two = train.fit(examples, segmenter=segmenter, trained_by="t", params={"n_jobs": 2, "semantic": False})
+    texts = [t for t, _, _ in UNSEEN]
+    for head in train.HEADS:
+        assert isinstance(two.heads[head].calibrated_classifiers_[0].estimator, FrozenEstimator)   # held out
+        np.testing.assert_array_equal(one.predict_proba(texts)[head], two.predict_proba(texts)[head])
+    compiled = CompiledModel(two)
+    for text in texts[:5]:
+        cols, vals = compiled.features(segmenter, text)
+        np.testing.assert_allclose(compiled.score("type", cols, vals).proba, two.predict_proba([text])["type"][0],
+                                   atol=1e-9)
