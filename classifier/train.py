@@ -13,7 +13,6 @@ from __future__ import annotations
 import platform
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
@@ -88,25 +87,21 @@ def _fit_on(idx: np.ndarray, words, norms, ys: dict[str, list[str]], params: dic
     cv, X_chars = fit_char_tfidf([norms[i] for i in idx], n_min, n_max,
                                  min_df=resolve_min_df(params["char_min_df"], len(idx)))
     X = sp.hstack([wv.fit_transform([words[i] for i in idx]), X_chars]).tocsr()
-    heads: dict[str, Any] = {}
+    heads = {}
     g = None if groups is None else groups[idx]
-    # Large sets: one LinearSVC per head. liblinear lets go of the GIL while it fits, so the
-    # heads fit side by side in threads (n_jobs of them); small sets fit their calibration
-    # folds in parallel inside CalibratedClassifierCV instead.
-    with ThreadPoolExecutor(max_workers=max(1, int(params.get("n_jobs") or 1))) as pool:
-        pending = {}
-        for h in ys:
-            y = [ys[h][i] for i in idx]
-            smallest = min(Counter(y).values())
-            if len(y) >= HOLDOUT_CALIBRATION_ROWS and smallest >= 10:
-                pending[h] = pool.submit(_fit_holdout_calibrated, X, y, params, g)
-            else:
-                head = build_head(params, smallest)
-                if g is not None:
-                    head.set_params(cv=calibration_folds(y, g, head.cv, params["random_state"]))
-                heads[h] = head.fit(X, y)
-        heads.update({h: future.result() for h, future in pending.items()})
-    return wv, cv, {h: heads[h] for h in ys}
+    # one head after the other: liblinear draws from one process-wide random generator, so
+    # heads fitted side by side in threads came out different from run to run (by ~1e-6)
+    for h in ys:
+        y = [ys[h][i] for i in idx]
+        smallest = min(Counter(y).values())
+        if len(y) >= HOLDOUT_CALIBRATION_ROWS and smallest >= 10:
+            heads[h] = _fit_holdout_calibrated(X, y, params, g)
+        else:
+            head = build_head(params, smallest)
+            if g is not None:
+                head.set_params(cv=calibration_folds(y, g, head.cv, params["random_state"]))
+            heads[h] = head.fit(X, y)
+    return wv, cv, heads
 
 
 def _has_every_class(y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> bool:
