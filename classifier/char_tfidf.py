@@ -69,12 +69,12 @@ def _codes_of(normalized: list[str], n_min: int, n_max: int) -> tuple[np.ndarray
 
 @dataclass
 class CharTfidf:
-    """A fitted character n-gram TF-IDF: the vocabulary as sorted codes and their columns."""
+    """A fitted character n-gram TF-IDF: the vocabulary as sorted codes, column i holding the
+    n-gram of ``codes[i]``."""
 
     n_min: int
     n_max: int
     codes: np.ndarray           # sorted uint64
-    columns: np.ndarray         # the column of each code
     transformer: TfidfTransformer
     dtype: type
 
@@ -83,7 +83,7 @@ class CharTfidf:
         pos = np.searchsorted(self.codes, codes)
         pos[pos == len(self.codes)] = 0
         hit = self.codes[pos] == codes if len(self.codes) else np.zeros(len(codes), dtype=bool)
-        matrix = sp.csr_matrix((np.ones(int(hit.sum()), dtype=self.dtype), (docs[hit], self.columns[pos[hit]])),
+        matrix = sp.csr_matrix((np.ones(int(hit.sum()), dtype=self.dtype), (docs[hit], pos[hit])),
                                shape=(len(normalized), len(self.codes)))
         matrix.sum_duplicates()
         return matrix
@@ -94,7 +94,7 @@ class CharTfidf:
 
     @property
     def vocabulary(self) -> dict[str, int]:
-        return {ngram_of(int(c)): int(j) for c, j in zip(self.codes.tolist(), self.columns.tolist(), strict=True)}
+        return {ngram_of(c): j for j, c in enumerate(self.codes.tolist())}
 
     def vectorizer(self, analyzer) -> TfidfVectorizer:
         """The same weighting as a fitted ``TfidfVectorizer`` over raw text (``analyzer``
@@ -124,5 +124,5 @@ def fit_char_tfidf(normalized: list[str], n_min: int, n_max: int, *, min_df: int
     kept = np.flatnonzero(keep)
     counts = counts[:, kept]
     transformer = TfidfTransformer(sublinear_tf=True).fit(counts)
-    block = CharTfidf(n_min, n_max, vocab[kept], np.arange(len(kept)), transformer, dtype)
+    block = CharTfidf(n_min, n_max, vocab[kept], transformer, dtype)
     return block, transformer.transform(counts).astype(dtype, copy=False)

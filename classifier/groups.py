@@ -14,18 +14,20 @@ from collections.abc import Sequence
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from classifier.char_tfidf import ngram_code, text_ngram_codes
+
 NEAR_DUPLICATE_JACCARD = 0.8
 NUM_PERM = 64
 
 
 def shingles(text: str) -> np.ndarray:
-    """The text's distinct character 3-grams (whitespace removed), each as one integer: three
-    code points of 21 bits side by side, so two 3-grams are equal exactly when their numbers
-    are. A text shorter than three characters is its one shingle (padded with zeros)."""
-    points = np.frombuffer("".join(text.split()).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(points) < 3:
-        points = np.concatenate([points, np.zeros(3 - len(points), dtype=np.uint64)])
-    return np.unique((points[:-2] << np.uint64(42)) | (points[1:-1] << np.uint64(21)) | points[2:])
+    """The text's distinct character 3-grams (whitespace removed), each as its integer code
+    (``classifier.char_tfidf.ngram_code``: equal exactly when the 3-grams are). A text shorter
+    than three characters is its one shingle."""
+    joined = "".join(text.split())
+    if len(joined) < 3:
+        return np.array([ngram_code(joined)], dtype=np.uint64)
+    return np.unique(text_ngram_codes(joined, 3, 3))
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
