@@ -290,3 +290,28 @@ def test_document_frequencies_are_summed_over_the_segments_once_per_searcher(ix)
         blind = Leaves((dataclasses.replace(leaf, cache=None, packed=None) for leaf in leaves), leaves.average_lengths)
         blind.frequencies = leaves.frequencies    # a second look must not reach the segments
         assert {key: doc_frequency(blind, *key) for key in first} == first
+
+
+def test_a_long_list_scored_for_a_few_documents_is_searched_not_kept(ix, monkeypatch):
+    """bm25f_for on a few candidates: a common word's whole BM25 part was computed and cached
+    to score them (at 1M documents most of a short draft's search); a list longer than
+    FULL_PART_RATIO × the candidates is searched for them instead. Same scores either way."""
+    from indexer import postings
+    from indexer.postings import bm25f_for
+
+    weighted = [("title", "w0", 1.0), ("body", "w0", 0.6), ("title", "w59", 1.3)]
+    picked = 6
+    with ix.searcher(weighting=BM25F()) as s:
+        cache = SegmentCache()
+        leaves = segments(s, ("title", "body"), cache, "g")
+        everything = bm25f(s, leaves, weighted)              # whole lists, as phase 1 scores
+        holding, not_holding = np.flatnonzero(everything > 0), np.flatnonzero(everything == 0)
+        assert len(holding) > 10 * picked and len(not_holding) >= 2
+        docs = np.sort(np.concatenate([holding[::len(holding) // picked][:picked], not_holding[:2]]))
+        for ratio in (0, 10**9):                             # searched / computed whole and kept
+            monkeypatch.setattr(postings, "FULL_PART_RATIO", ratio)
+            fresh = SegmentCache()
+            got = bm25f_for(s, segments(s, ("title", "body"), fresh, "g"), weighted, docs)
+            np.testing.assert_allclose(got, everything[docs], rtol=1e-12)
+            kept = {key[-1] for key in fresh._normalised._items if key[1] == "norm"}
+            assert ("w0" in kept) == (ratio > 0), kept
