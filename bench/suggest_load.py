@@ -23,7 +23,7 @@ errors are counted as errors. Targets (2 workers): ≥ 150 req/s at most and p99
 150 req/s offered; ≥ 2× the baseline commit; 2 workers ≥ 1.8× one; 0 errors; RSS ≤ 1 GB.
 
     .venv/bin/python bench/suggest_load.py [--cases 100000] [--requests 3000] [--rate 150] [--var DIR]
-        [--baseline c966728]
+        [--baseline 3c596a9 [--baseline-var DIR]]
 """
 
 from __future__ import annotations
@@ -359,6 +359,10 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=60)
     parser.add_argument("--var", type=Path, help="arrange here once and reuse it on later runs (default: a temp dir)")
     parser.add_argument("--baseline", help="git revision measured the same way in the same run (the landed commit)")
+    parser.add_argument("--baseline-var", type=Path,
+                        help="the baseline's var dir, when it cannot open --var (its migrations stop earlier): a "
+                        "copy of --var whose database is stamped to the baseline's last migration — only where "
+                        "the later ones add indexes alone (0012 does)")
     args = parser.parse_args()
     short, long = corpus()
     random.Random(1).shuffle(short)
@@ -373,8 +377,8 @@ def main() -> None:
         body = Path(tmp) / "fixed-body.json"
         if args.baseline:
             tree = checkout(args.baseline, Path(tmp))
-            results += run_server(f"baseline {args.baseline}", tree, var, 2, free_port(), tmp, key, drafts, args,
-                                  ["closed"])
+            results += run_server(f"baseline {args.baseline}", tree, args.baseline_var or var, 2, free_port(), tmp,
+                                  key, drafts, args, ["closed"])
         for workers, modes in ((1, ["closed"]), (2, ["closed", "open"])):
             results += run_server("this tree", ROOT, var, workers, free_port(), tmp, key, drafts, args, modes)
         body.write_bytes(sample_body(var, key, drafts[0]))
