@@ -24,7 +24,7 @@ _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 CACHE_MB = 128                   # decoded postings and BM25 parts kept per process (ZHIKU_INDEX_CACHE_MB)
 FREQUENCIES_CAPACITY = 200_000   # (segment, field, term) document frequencies kept per index (~40 MB at most)
 AVGFL_TOLERANCE = 0.01           # a BM25 part is recomputed once the field's average length moved more than this
-FULL_PART_RATIO = 200            # bm25f_for: a list longer than this × the documents scored is searched, not kept
+FULL_PART_RATIO = 200            # bm25f_for: lists longer than this × the documents scored are searched
 PACKED_SEGMENTS = 256            # segments whose packed postings a process keeps mapped
 
 
