@@ -138,6 +138,12 @@ class SuggestionLogWriter:
             return len(rows)
 
 
+def insert_ignoring_duplicates(session):
+    """INSERT of suggestion-log rows that leaves a row already there (or being committed) alone."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}[session.get_bind().dialect.name]
+    return dialect.insert(SuggestionLog).on_conflict_do_nothing(index_elements=[SuggestionLog.__table__.c.id])
+
+
 def _upsert(engine: Engine):
     """INSERT, or — when a case save already wrote the link — fill in the proposal and compute
     acceptance against the agent's final choice stored with the link."""

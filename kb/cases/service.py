@@ -40,7 +40,7 @@ from kb.privacy import contact_hash, mask_contact, mask_name, redact_text
 from kb.sla import SlaEngine
 from kb.articles.queries import Reader
 from kb.solution_use import record_use
-from kb.suggestion_log import may_still_arrive, pending_row
+from kb.suggestion_log import insert_ignoring_duplicates, may_still_arrive, pending_row
 from kb.taxonomy import require_code, route_group_for
 
 FREE_TEXT_FIELDS = (
@@ -238,7 +238,11 @@ def _link_suggestion(session: Session, suggestion_id: str, case: Case, now: date
     if log is None:
         pending = pending_row(suggestion_id)
         if pending:
-            log = SuggestionLog(**pending)
+            # written here unless this process's writer got there first: the writer keeps a row
+            # pending until its insert commits, so a plain insert of the same row could meet a
+            # duplicate key on PostgreSQL (409 instead of the save; seen in CI)
+            session.execute(insert_ignoring_duplicates(session), [pending])
+            log = session.get(SuggestionLog, suggestion_id, populate_existing=True)
         elif may_still_arrive(suggestion_id):
             log = SuggestionLog(id=suggestion_id, created_at=now, actor=case.created_by, source="pending")
         else:

@@ -51,6 +51,42 @@ def test_a_case_saved_before_the_row_is_written_here_keeps_the_proposal(db_url, 
     assert (log.type_accepted, log.priority_accepted, log.source) == (True, False, "rules")
 
 
+def test_a_case_saved_while_this_process_writes_the_row_links_to_it(db_url, tmp_path, clock, monkeypatch):
+    """The writer keeps a row pending until its insert commits. A save that found no row, then
+    found it pending, inserted a copy — and met the writer's committed row: a duplicate key,
+    answered 409 (seen in CI on PostgreSQL). Simulated by committing the row, as the writer
+    would, between the save's two looks. SQLite's write lock keeps the two apart."""
+    import pytest
+    from sqlalchemy import insert
+
+    from kb.cases import service
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite: the save holds the write lock, so the writer cannot commit in between")
+    settings = Settings(data_dir=DATA_DIR, var_dir=tmp_path / "var", database_url=db_url,
+                        suggestion_log_flush_seconds=10, embedded_indexer=False, embedded_worker=False)
+    app = create_app(settings, clock=clock)
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {add_user(app.state.engine, 'u_agent', Role.agent)}"}
+        sug = client.post("/api/v1/classify", json=DRAFT, headers=headers).json()
+        real = service.pending_row
+
+        def writer_commits_first(suggestion_id):
+            row = real(suggestion_id)
+            if row is not None:
+                with make_session(app.state.engine) as other:
+                    other.execute(insert(SuggestionLog), [row])
+                    other.commit()
+            return row
+
+        monkeypatch.setattr(service, "pending_row", writer_commits_first)
+        resp = client.post("/api/v1/cases", headers=headers, json=case_payload(
+            type=sug["type"]["label"], priority=sug["priority"]["label"], suggestion_id=sug["suggestion_id"]))
+        assert resp.status_code == 201, resp.text
+        [log] = _rows(app.state.engine)
+        assert log.case_id is not None and (log.type_accepted, log.priority_accepted) == (True, True)
+
+
 def test_a_case_saved_before_another_process_writes_the_row_gets_acceptance_when_it_arrives(api):
     elsewhere = SuggestionLogWriter(api.engine, flush_seconds=3600)    # never started here: another process
     suggestion_id = new_id()
