@@ -138,17 +138,20 @@ class SuggestionLogWriter:
             return len(rows)
 
 
+def _insert(engine: Engine):
+    """The dialect's INSERT of suggestion-log rows, which knows ON CONFLICT."""
+    return {"sqlite": sqlite, "postgresql": postgresql}[engine.dialect.name].insert(SuggestionLog)
+
+
 def insert_ignoring_duplicates(session):
     """INSERT of suggestion-log rows that leaves a row already there (or being committed) alone."""
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}[session.get_bind().dialect.name]
-    return dialect.insert(SuggestionLog).on_conflict_do_nothing(index_elements=[SuggestionLog.__table__.c.id])
+    return _insert(session.get_bind()).on_conflict_do_nothing(index_elements=[SuggestionLog.__table__.c.id])
 
 
 def _upsert(engine: Engine):
     """INSERT, or — when a case save already wrote the link — fill in the proposal and compute
     acceptance against the agent's final choice stored with the link."""
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}[engine.dialect.name]
-    stmt = dialect.insert(SuggestionLog)
+    stmt = _insert(engine)
     table = SuggestionLog.__table__
     values = {name: stmt.excluded[name] for name in PROPOSAL_COLUMNS}
     for head in ("type", "priority"):

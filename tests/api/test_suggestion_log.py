@@ -4,7 +4,11 @@ check that acceptance stays exact whoever writes first, and that a clean stop lo
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert
 
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -30,14 +34,20 @@ def _rows(engine) -> list[SuggestionLog]:
         return list(s.exec(select(SuggestionLog)))
 
 
-def test_a_case_saved_before_the_row_is_written_here_keeps_the_proposal(db_url, tmp_path, clock):
-    """Served and saved by the same process within one flush interval."""
+@contextmanager
+def _served_here(db_url, tmp_path, clock):
+    """(app, client, agent headers, a proposal) — served by this process, its row still pending."""
     settings = Settings(data_dir=DATA_DIR, var_dir=tmp_path / "var", database_url=db_url,
                         suggestion_log_flush_seconds=10, embedded_indexer=False, embedded_worker=False)
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:
         headers = {"Authorization": f"Bearer {add_user(app.state.engine, 'u_agent', Role.agent)}"}
-        sug = client.post("/api/v1/classify", json=DRAFT, headers=headers).json()
+        yield app, client, headers, client.post("/api/v1/classify", json=DRAFT, headers=headers).json()
+
+
+def test_a_case_saved_before_the_row_is_written_here_keeps_the_proposal(db_url, tmp_path, clock):
+    """Served and saved by the same process within one flush interval."""
+    with _served_here(db_url, tmp_path, clock) as (app, client, headers, sug):
         assert _rows(app.state.engine) == []              # not written on the request path
         other = "低" if sug["priority"]["label"] != "低" else "中"
         resp = client.post("/api/v1/cases", headers=headers, json=case_payload(
@@ -56,19 +66,11 @@ def test_a_case_saved_while_this_process_writes_the_row_links_to_it(db_url, tmp_
     found it pending, inserted a copy — and met the writer's committed row: a duplicate key,
     answered 409 (seen in CI on PostgreSQL). Simulated by committing the row, as the writer
     would, between the save's two looks. SQLite's write lock keeps the two apart."""
-    import pytest
-    from sqlalchemy import insert
-
     from kb.cases import service
 
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite: the save holds the write lock, so the writer cannot commit in between")
-    settings = Settings(data_dir=DATA_DIR, var_dir=tmp_path / "var", database_url=db_url,
-                        suggestion_log_flush_seconds=10, embedded_indexer=False, embedded_worker=False)
-    app = create_app(settings, clock=clock)
-    with TestClient(app) as client:
-        headers = {"Authorization": f"Bearer {add_user(app.state.engine, 'u_agent', Role.agent)}"}
-        sug = client.post("/api/v1/classify", json=DRAFT, headers=headers).json()
+    with _served_here(db_url, tmp_path, clock) as (app, client, headers, sug):
         real = service.pending_row
 
         def writer_commits_first(suggestion_id):
