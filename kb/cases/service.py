@@ -236,18 +236,20 @@ def _link_suggestion(session: Session, suggestion_id: str, case: Case, now: date
     row merges into it when that process writes it."""
     log = session.get(SuggestionLog, suggestion_id)
     if log is None:
-        pending = pending_row(suggestion_id)
-        if pending:
-            # written here unless this process's writer got there first: the writer keeps a row
-            # pending until its insert commits, so a plain insert of the same row could meet a
-            # duplicate key on PostgreSQL (409 instead of the save; seen in CI)
-            session.execute(insert_ignoring_duplicates(session), [pending])
-            log = session.get(SuggestionLog, suggestion_id, populate_existing=True)
-        elif may_still_arrive(suggestion_id):
-            log = SuggestionLog(id=suggestion_id, created_at=now, actor=case.created_by, source="pending")
-        else:
-            raise FieldError("suggestion_id", f"建议 {suggestion_id} 不存在")
-    elif log.case_id is not None:
+        # this process's pending row, or the link alone for a row another process may still
+        # write. Inserted ignoring a duplicate and then read back: the writer may commit the
+        # same row between these looks (on PostgreSQL a plain insert then met a duplicate key
+        # and the save answered 409; seen in CI, twice)
+        row = pending_row(suggestion_id)
+        if row is None and may_still_arrive(suggestion_id):
+            row = SuggestionLog(id=suggestion_id, created_at=now, actor=case.created_by,
+                                source="pending").model_dump()
+        if row is not None:
+            session.execute(insert_ignoring_duplicates(session), [row])
+        log = session.get(SuggestionLog, suggestion_id, populate_existing=True)
+    if log is None:
+        raise FieldError("suggestion_id", f"建议 {suggestion_id} 不存在")
+    if log.case_id is not None:
         raise FieldError("suggestion_id", f"建议 {suggestion_id} 已关联到其他问题")
     log.case_id, log.linked_at = case.id, now
     log.final_type, log.final_priority = case.type, case.priority

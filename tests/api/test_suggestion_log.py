@@ -89,6 +89,32 @@ def test_a_case_saved_while_this_process_writes_the_row_links_to_it(db_url, tmp_
         assert log.case_id is not None and (log.type_accepted, log.priority_accepted) == (True, True)
 
 
+def test_a_case_saved_just_after_this_process_wrote_the_row_links_to_it(db_url, tmp_path, clock, monkeypatch):
+    """The other order: the writer commits the row and drops it from its pending list between
+    the save's first look (no row yet) and its look at what is pending (gone). The save took
+    it for a row another process would still write and inserted the link alone: a duplicate
+    key, answered 409 (seen in CI on PostgreSQL)."""
+    from kb.cases import service
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite: the save holds the write lock, so the writer cannot commit in between")
+    with _served_here(db_url, tmp_path, clock) as (app, client, headers, sug):
+        real = service.pending_row
+
+        def writer_flushed_first(suggestion_id):
+            if real(suggestion_id) is not None:
+                assert app.state.suggestion_log.flush() == 1
+            return real(suggestion_id)
+
+        monkeypatch.setattr(service, "pending_row", writer_flushed_first)
+        resp = client.post("/api/v1/cases", headers=headers, json=case_payload(
+            type=sug["type"]["label"], priority=sug["priority"]["label"], suggestion_id=sug["suggestion_id"]))
+        assert resp.status_code == 201, resp.text
+        [log] = _rows(app.state.engine)
+        assert log.source != "pending" and log.type_label == sug["type"]["label"]
+        assert log.case_id is not None and (log.type_accepted, log.priority_accepted) == (True, True)
+
+
 def test_a_case_saved_before_another_process_writes_the_row_gets_acceptance_when_it_arrives(api):
     elsewhere = SuggestionLogWriter(api.engine, flush_seconds=3600)    # never started here: another process
     suggestion_id = new_id()
