@@ -21,6 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from sqlalchemy.engine import Engine
 
+from api.pacing import Pacer
 from api.priority import Urgent, lower_this_thread
 from indexer import feed
 from indexer.sync import rebuild_now_or_ask
@@ -173,8 +174,10 @@ class JobWorker:
     # -- the kinds -----------------------------------------------------------------------
 
     def _import(self, job_id: int) -> None:
+        pacer = Pacer(self.settings.import_pause_when_busy, self.settings.import_max_pause_seconds)
         import_job.run(self.engine, job_id, self.runner, rules=rules_from_settings(self.settings),
-                       stopping=self._job_stop, write=self._urgent.call if self._urgent else None)
+                       stopping=self._job_stop, write=self._urgent.call if self._urgent else None,
+                       pause=pacer.pause)
 
     def _rebuild(self, job_id: int) -> None:
         jobs.report(self.engine, job_id, self.runner, progress=0.1, message="正在重建本节点的索引", log=True)

@@ -149,6 +149,7 @@ def main() -> None:
             thread = threading.Thread(target=importer)
             thread.start()
             busy = asyncio.run(mixed(url, key, drafts, texts, args.seconds, "busy", rates))
+            in_window = case_total(url, key) - before - quiet["created"] - busy["created"]
             thread.join()
             after = case_total(url, key)
             lost_created = missing(url, key, quiet["numbers"] + busy["numbers"])
@@ -170,7 +171,9 @@ def main() -> None:
             p50, p99 = pcts(run[kind])
             rows[(name, kind)] = p99
             print(f"{name:28s} {kind:8s} {len(run[kind]):8d} {run[f'{kind}_errors']:6d} {p50:8.1f} {p99:8.1f}")
-    print(f"import: {report.get('imported', 0)} rows in {report.get('seconds', 0):.1f} s "
+    print(f"import: {in_window} rows stored during the {args.seconds:g} s window, "
+          f"paused {report.get('paused_seconds', 0):g} s for the agents (ZHIKU_IMPORT_PAUSE_WHEN_BUSY); "
+          f"{report.get('imported', 0)} rows in {report.get('seconds', 0):.1f} s "
           f"({report.get('error', 'ok')}); cases before {before}, after {after}, answered {expected}: lost {lost}, "
           f"stored after the client's timeout {stored_after_timeout}")
     base_c, base_s = rows[("baseline (no import)", "create")], rows[("baseline (no import)", "suggest")]

@@ -69,13 +69,17 @@ def stored_by(session, job_id: int) -> dict[int, str]:
 
 def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
         stopping: threading.Event | None = None, chunk: int = CHUNK,
-        write: Callable[[Callable[[], None]], None] | None = None) -> None:
+        write: Callable[[Callable[[], None]], None] | None = None,
+        pause: Callable[[float, threading.Event], float] | None = None) -> None:
     """Run (or resume) import job ``job_id`` held by ``runner``; finishes the job (done with the
     report, or failed with the problem) unless the worker stops (``Interrupted``) or lost it.
     ``write`` runs each chunk's write transaction (the job worker's ``Urgent`` thread, which
-    keeps normal priority while this thread's CPU work is niced)."""
+    keeps normal priority while this thread's CPU work is niced); ``pause(seconds, stopping)``
+    waits between chunks (the job worker's waits longer while the machine is busy:
+    ``api.pacing``)."""
     stopping = stopping or threading.Event()
     write = write or (lambda fn: fn())
+    pause = pause or _just_wait
     with make_session(engine) as session:
         job = session.get(Job, job_id)
         params, actor = dict(job.params), job.requested_by
@@ -85,6 +89,7 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
     dry_run = bool(params.get("dry_run"))
     progress = _Progress(engine, job_id, runner, dry_run)
     held: list[float] = []
+    paused: list[float] = []
     try:
         table = sheet_import.read_table(content, filename, encoding=params.get("encoding"))
         own = frozenset(done.values())
@@ -105,12 +110,14 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
                                         rules=rules, source=source_of(job_id, filename), total=total,
                                         prepared=prepared))
                 held.append(time.perf_counter() - began)
-                stopping.wait(held[-1] * YIELD_RATIO)
+                if start + chunk < len(good):
+                    paused.append(pause(held[-1] * YIELD_RATIO, stopping))
         numbers = [done[row] for row in sorted(done)]
         result = sheet_import.report(table, checks, dry_run=dry_run, numbers=None if dry_run else numbers)
         # for operators: how long agents' saves could have waited behind this import
         result["write_transactions"] = {"count": len(held), "longest_seconds": round(max(held, default=0), 3),
                                         "total_seconds": round(sum(held), 3)}
+        result["paused_seconds"] = round(sum(paused), 1)       # between chunks, for the agents (api.pacing)
     except DomainError as exc:
         jobs.finish(engine, job_id, runner, "failed", exc.message, result=jobs.fail_error(exc))
         return
@@ -120,6 +127,11 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
     with make_session(engine, write=True) as session:
         jobs.drop_input(session, job_id)
         session.commit()
+
+
+def _just_wait(seconds: float, stopping: threading.Event) -> float:
+    stopping.wait(seconds)
+    return seconds
 
 
 def _store_chunk(engine: Engine, job_id: int, runner: str, chunk: list[sheet_import.RowCheck], done: dict[int, str],

@@ -246,3 +246,22 @@ def test_an_admin_rebuilds_every_replica_through_jobs(api):
     assert job and job["status"] == "done", job
     assert job["result"]["previous"] == before and job["result"]["generation"] != before
     assert api.get("/health", role="admin").json()["index"]["generation"] == job["result"]["generation"]
+
+
+def test_an_import_pauses_between_its_chunks_and_reports_the_pauses(no_worker, rules):
+    """The job worker's pacer (api.pacing) is handed the pause after each chunk but the last."""
+    client, headers, app, _ = no_worker
+    engine = app.state.engine
+    job_id = queue_import(client, headers, 120)
+    claim_import(engine, "node-a:1:jobs", job_id)
+    asked: list[float] = []
+
+    def pause(seconds: float, stopping: threading.Event) -> float:
+        asked.append(seconds)
+        return 1.25                       # as if the machine had been busy
+
+    import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, chunk=50, pause=pause)
+    done = job_row(engine, job_id)
+    assert done.result["imported"] == 120 and cases_in(engine) == 120
+    assert len(asked) == 2 and all(s >= 0 for s in asked)           # after rows 50 and 100, not after 120
+    assert done.result["paused_seconds"] == 2.5
