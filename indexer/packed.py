@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.postings import field_lengths, term_postings
+from indexer.postings import field_lengths, segment_postings
 from indexer.schema import TEXT_FIELDS
 
 log = logging.getLogger("zhiku.indexer")
@@ -86,9 +86,7 @@ def write_segment(directory: Path, reader, fields: tuple[str, ...] = TEXT_FIELDS
     for field in fields:
         terms, id_parts, tf_parts, offsets = [], [], [], [0]
         if field in reader.schema:
-            for raw in reader.lexicon(field):
-                term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-                ids, tfs = term_postings(reader, field, term)
+            for term, ids, tfs in segment_postings(reader, field):
                 terms.append(term)
                 id_parts.append(ids.astype(np.int32))
                 tf_parts.append(tfs.astype(np.float32))

@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import ListMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
@@ -45,9 +47,14 @@ def term_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray
             weights.append(matcher.weight())
             matcher.next()
         return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+    return _blocks(matcher)
+
+
+def _blocks(matcher) -> tuple[np.ndarray, np.ndarray]:
+    """The postings of a block matcher, one unpickle per block of up to 128 postings."""
     id_parts, weight_parts = [], []
     while matcher.is_active():
-        matcher._read_data()                 # one unpickle per block of up to 128 postings
+        matcher._read_data()
         deltas, weights = matcher._data[0], matcher._data[1]
         ids = np.cumsum(np.asarray(deltas, dtype=np.int64))
         id_parts.append(ids)
@@ -63,6 +70,24 @@ def term_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray
     if not id_parts:
         return _EMPTY
     return np.concatenate(id_parts), np.concatenate(weight_parts)
+
+
+def segment_postings(reader, field: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Every term of ``field`` in one segment reader, in term order, with its postings as
+    ``term_postings`` gives them — read in one pass over the term file. Looked up one term at a
+    time (a hash probe, then a matcher) this was most of packing a new segment: ~0.1 ms a term,
+    10,000 terms for a 200-document merge."""
+    if field not in reader.schema:
+        return
+    terms, format_ = reader._terms, reader.schema[field].format       # whoosh 2.7.4 (pinned)
+    for raw, info in reader.iter_field(field):
+        term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if info.is_inlined():
+            ids, weights, _ = info.inlined_postings()
+            yield term, np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+        else:
+            offset, length = info.extent()
+            yield term, *_blocks(W3LeafMatcher(terms._postfile, offset, length, format_))
 
 
 @dataclass(frozen=True)
