@@ -11,10 +11,12 @@ CPUs were busier than ``busy_above`` during its last pause, it pauses again, up 
 ``max_wait`` seconds per chunk, so that it still moves on a node that never gets quiet.
 
 What is measured: the share of all CPUs busy with other processes' work (``psutil``: the
-machine's CPU times less this process's, Linux ``/proc/stat``) since the previous look — over
-the chunk and the pause after it, then over each further step. The import's own work is not
-counted against it; the index writer applying its chunk is. A container sees its host's CPUs
-here, not its own quota."""
+machine's CPU times less those of this process and its children, Linux ``/proc/stat``) since
+the previous look — over the chunk and the pause after it, then over each further step. The
+import's own work and the index writer's (a child of the job worker's process, busy with the
+import's rows) are not counted, so on a quiet node an import runs at full speed; the web
+workers, the database server and anything else on the machine are. A container sees its
+host's CPUs here, not its own quota."""
 
 from __future__ import annotations
 
@@ -25,16 +27,29 @@ from collections.abc import Callable
 import psutil
 
 
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds used so far by a process and its live children (for the job worker: the
+    node's index writer, busy with the import's rows — the import's own doing)."""
+    used = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.Error:             # a child that just ended
+            continue
+        used += times.user + times.system
+    return used
+
+
 def others_busy_sampler() -> Callable[[], float]:
     """A function returning the share of all CPUs busy with other processes' work since its
     previous call (0–1)."""
     me = psutil.Process()
 
     def sample() -> tuple[float, float, float]:
-        t, own = psutil.cpu_times(), me.cpu_times()
+        t = psutil.cpu_times()
         # guest time is counted in user time already (as psutil.cpu_percent does)
         total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
-        return total, total - t.idle - getattr(t, "iowait", 0.0), own.user + own.system
+        return total, total - t.idle - getattr(t, "iowait", 0.0), tree_cpu_seconds(me)
 
     last = sample()
 

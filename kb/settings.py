@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=60, ge=2, le=3600,
                                      description="a job whose worker stops renewing is taken over after this")
     import_pause_when_busy: float = Field(
-        default=0.6, ge=0, le=1, description="between two chunks an import waits while other processes keep "
+        default=0.3, ge=0, le=1, description="between two chunks an import waits while other processes keep "
         "this share of the machine's CPUs busy (1: never), so agents are served first (api/pacing.py)")
     import_max_pause_seconds: float = Field(default=5, ge=0, le=600,
                                             description="the longest such wait per 50-row chunk: an import "

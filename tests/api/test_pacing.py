@@ -8,7 +8,9 @@ import sys
 import threading
 import time
 
-from api.pacing import Pacer, others_busy_sampler
+import psutil
+
+from api.pacing import Pacer, others_busy_sampler, tree_cpu_seconds
 
 
 class FakeClock:
@@ -73,14 +75,19 @@ def test_a_stop_ends_the_wait():
 
 
 def test_the_sampler_sees_another_process_busy():
+    # not a child of this process (those count as its own): started by a launcher that exits
+    launch = ("import subprocess, sys\n"
+              "p = subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True,\n"
+              "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+              "print(p.pid)")
+    launcher = subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True, check=True, timeout=30)
+    spinner = psutil.Process(int(launcher.stdout))
     busy = others_busy_sampler()
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(1.0)
         share = busy()
     finally:
         spinner.kill()
-        spinner.wait()
     # the spinner alone keeps one core (of os.cpu_count()) busy; allow it to be scheduled 40 % of the time
     assert 0.4 / os.cpu_count() <= share <= 1.0
 
@@ -96,5 +103,22 @@ def test_the_sampler_does_not_count_this_process(monkeypatch):
     machine = iter([Times(10, 10, 10, 0, 0, 0), Times(12.5, 10.5, 10.8, 0.2, 0, 0)])
     own = iter([Own(1, 1), Own(2.2, 1.3)])
     monkeypatch.setattr(pacing.psutil, "cpu_times", lambda: next(machine))
-    monkeypatch.setattr(pacing.psutil, "Process", lambda: type("P", (), {"cpu_times": lambda self: next(own)})())
+    monkeypatch.setattr(pacing.psutil, "Process",
+                        lambda: type("P", (), {"cpu_times": lambda self: next(own), "children": lambda self, recursive: []})())
     assert abs(pacing.others_busy_sampler()() - 1.5 / 4) < 1e-9
+
+
+def test_this_process_s_own_cpu_includes_its_children():
+    """The index writer is a child of the job worker's process: its work on the import's rows is
+    the import's own doing, not agents keeping the machine busy."""
+    me = psutil.Process()
+    before = tree_cpu_seconds(me)
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.perf_counter() + 1.0\n"
+                              "while time.perf_counter() < end: pass\ntime.sleep(30)"])
+    try:
+        time.sleep(1.5)
+        used = tree_cpu_seconds(me) - before
+    finally:
+        child.kill()
+        child.wait()
+    assert used >= 0.5              # the child spun ~1 s (this process slept)
