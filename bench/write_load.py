@@ -172,7 +172,7 @@ def main() -> None:
             rows[(name, kind)] = p99
             print(f"{name:28s} {kind:8s} {len(run[kind]):8d} {run[f'{kind}_errors']:6d} {p50:8.1f} {p99:8.1f}")
     print(f"import: {in_window} rows stored during the {args.seconds:g} s window, "
-          f"paused {report.get('paused_seconds', 0):g} s for the agents (ZHIKU_IMPORT_PAUSE_WHEN_BUSY); "
+          f"paused {report.get('paused_seconds', 0):g} s between chunks (ZHIKU_IMPORT_PAUSE_WHEN_BUSY); "
           f"{report.get('imported', 0)} rows in {report.get('seconds', 0):.1f} s "
           f"({report.get('error', 'ok')}); cases before {before}, after {after}, answered {expected}: lost {lost}, "
           f"stored after the client's timeout {stored_after_timeout}")

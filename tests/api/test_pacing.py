@@ -58,7 +58,7 @@ def test_a_busy_machine_is_waited_for_until_it_is_quiet():
 def test_a_machine_that_never_gets_quiet_is_waited_for_at_most_max_wait():
     p, clock, _ = pacer([0.95] * 1000, max_wait=2.0)
     assert abs(p.pause(0.03, Stopping(clock)) - 2.0) < 1e-9
-    assert abs(p.pause(0.03, Stopping(clock)) - 2.0) < 1e-9       # and again at the next chunk: it still moves
+    assert abs(p.pause(0.03, Stopping(clock)) - 2.0) < 1e-9       # and at the next chunk: it still moves
     assert p.pauses == 2
 
 
@@ -80,7 +80,8 @@ def test_the_sampler_sees_another_process_busy():
               "p = subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True,\n"
               "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
               "print(p.pid)")
-    launcher = subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True, check=True, timeout=30)
+    launcher = subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True, check=True,
+                              timeout=30)
     spinner = psutil.Process(int(launcher.stdout))
     busy = others_busy_sampler()
     try:
@@ -103,8 +104,8 @@ def test_the_sampler_does_not_count_this_process(monkeypatch):
     machine = iter([Times(10, 10, 10, 0, 0, 0), Times(12.5, 10.5, 10.8, 0.2, 0, 0)])
     own = iter([Own(1, 1), Own(2.2, 1.3)])
     monkeypatch.setattr(pacing.psutil, "cpu_times", lambda: next(machine))
-    monkeypatch.setattr(pacing.psutil, "Process",
-                        lambda: type("P", (), {"cpu_times": lambda self: next(own), "children": lambda self, recursive: []})())
+    process = type("P", (), {"cpu_times": lambda self: next(own), "children": lambda self, recursive: []})
+    monkeypatch.setattr(pacing.psutil, "Process", process)
     assert abs(pacing.others_busy_sampler()() - 1.5 / 4) < 1e-9
 
 
