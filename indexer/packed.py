@@ -85,12 +85,11 @@ def write_segment(directory: Path, reader, fields: tuple[str, ...] = TEXT_FIELDS
     counts = {}
     for field in fields:
         terms, id_parts, tf_parts, offsets = [], [], [], [0]
-        if field in reader.schema:
-            for term, ids, tfs in segment_postings(reader, field):
-                terms.append(term)
-                id_parts.append(ids.astype(np.int32))
-                tf_parts.append(tfs.astype(np.float32))
-                offsets.append(offsets[-1] + len(ids))
+        for term, ids, tfs in segment_postings(reader, field):       # none for a field not in the schema
+            terms.append(term)
+            id_parts.append(ids.astype(np.int32))
+            tf_parts.append(tfs.astype(np.float32))
+            offsets.append(offsets[-1] + len(ids))
         _save(directory, _name(segment_id, f"{field}.ids.npy"),
               np.concatenate(id_parts) if id_parts else _EMPTY[0])
         _save(directory, _name(segment_id, f"{field}.tfs.npy"),
