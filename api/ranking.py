@@ -44,15 +44,15 @@ class Draft:
     at: datetime
 
 
-def features(candidates: list[Row], lexical: np.ndarray, cosine: np.ndarray, same: np.ndarray, draft: Draft,
-             past_uses: dict[int, int]) -> np.ndarray:
-    """The ranker's feature matrix of ``candidates`` (rows of ``RANKER_COLUMNS`` in lexical order)."""
+def features(candidates: list[Row], lexical: np.ndarray, parts, draft: Draft, past_uses: dict[int, int]) -> np.ndarray:
+    """The ranker's feature matrix of ``candidates`` (rows of ``RANKER_COLUMNS`` in lexical
+    order); ``parts``: their ``api.suggest.SemanticParts``."""
     return feature_matrix([Candidate(
-        lexical=float(lex), cosine=float(cos), same_text=bool(eq),
+        lexical=float(lex), cosine=float(cos), same_text=bool(eq), literal=float(lit),
         satisfaction=c.satisfaction.value if c.satisfaction else None, reopen_count=c.reopen_count,
         age_days=(draft.at - c.resolved_at).total_seconds() / 86400 if c.resolved_at else 0.0,
         same_product=bool(draft.product) and c.product == draft.product, past_uses=past_uses.get(c.id, 0))
-        for c, lex, cos, eq in zip(candidates, lexical, cosine, same, strict=True)])
+        for c, lex, cos, eq, lit in zip(candidates, lexical, parts.cosine, parts.same, parts.literal, strict=True)])
 
 
 def train(session: Session, index: WhooshIndex | None, semantic: SemanticModel | None, segmenter: Segmenter,
@@ -70,7 +70,7 @@ def train(session: Session, index: WhooshIndex | None, semantic: SemanticModel |
     drafts = {r.id: r for start in range(0, len(ids), 1000)
               for r in get_many(session, ids[start:start + 1000], columns=DRAFT_COLUMNS)}
     earlier = solution_use.use_counts(session, before=links[0].used_at) if links else Counter()
-    groups, skipped = [], 0
+    groups, vectors, skipped = [], [], 0
     try:
         for link in links:
             draft_row = drafts.get(link.case_id)
@@ -87,14 +87,15 @@ def train(session: Session, index: WhooshIndex | None, semantic: SemanticModel |
             if position is None or len(rows) < 2:
                 skipped += 1
             else:
-                cosine, same = semantic_parts(session, (semantic, segmenter, text), rows)
-                X = features(rows, np.array([scores[r.id] for r in rows]), cosine, same,
-                             Draft(draft_row.product, link.used_at), earlier)
+                parts = semantic_parts(session, (semantic, segmenter, text), rows)
+                X = features(rows, np.array([scores[r.id] for r in rows]), parts, Draft(draft_row.product, link.used_at),
+                             earlier)
                 groups.append((X, position))
+                vectors.append((parts.draft, parts.vectors))
             earlier[link.source_case_id] += 1
     except IndexUnavailable as exc:
         return None, {"links": len(links), "kept": False, "reason": f"索引不可用：{exc}"}
-    model, metrics = fit_ranker(groups)
+    model, metrics = fit_ranker(groups, vectors=vectors)
     metrics.update(recorded=len(links), skipped=skipped)
     log.info("ranker trained", extra={"links": len(links), "usable": len(groups), "kept": metrics.get("kept")})
     return model, metrics

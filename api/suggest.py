@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from kb.text.highlight import highlight
 
 log = logging.getLogger("zhiku.suggest")
 Semantic = tuple[SemanticModel, Segmenter, str]      # the model, its segmenter, the draft's text
-VECTORS = VectorCache()         # candidates' LSA vectors, by (representation, case id, update time)
+VECTORS = VectorCache()         # candidates' LSA and literal vectors, by (representation, case id, update time)
 _NON_WORD = re.compile(r"\W+")
 MAX_ARTICLE_MATCHES = 5000      # article matches checked per search (the total counts at most this many)
 
@@ -52,11 +53,21 @@ def similar_cases(session: Session, index: WhooshIndex, terms: list[str], *, k: 
     return hydrate(session, hits, terms, k=k, rerank=True, semantic=semantic, store=store, ranker=ranker, draft=draft)
 
 
+class SemanticParts(NamedTuple):
+    """What the representation says about a draft's candidates."""
+
+    cosine: np.ndarray      # LSA cosine of each candidate to the draft
+    same: np.ndarray        # the candidate's text is the draft's own
+    literal: np.ndarray     # literal (character TF-IDF) cosine
+    vectors: np.ndarray     # candidates' unit LSA vectors (a ranker's link space reads them)
+    draft: np.ndarray       # the draft's
+
+
 def semantic_parts(session: Session, semantic: Semantic, candidates: list,
-                   store: VectorStore | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The LSA cosine of each candidate to the draft (classifier.semantic) and whether its
-    text is the draft's own. Vectors come from the node's store (``classifier.vector_store``)
-    when it has the candidate as it is now."""
+                   store: VectorStore | None = None) -> SemanticParts:
+    """The LSA and literal cosines of each candidate to the draft (classifier.semantic) and
+    whether its text is the draft's own. Vectors come from the node's store
+    (``classifier.vector_store``) when it has the candidate as it is now."""
     model, segmenter, query = semantic
 
     def texts(positions: list[int]) -> list[str]:        # read only for candidates not seen before
@@ -67,32 +78,37 @@ def semantic_parts(session: Session, semantic: Semantic, candidates: list,
     q = model.embed([query], segmenter)[0]
     stored = store.lookup(model.version, [c.id for c in candidates], [stamp(c.updated_at) for c in candidates]) \
         if store is not None else None
-    if stored is None or not stored[2].any():
-        vectors, prints = model.vectors_for([(c.id, c.updated_at) for c in candidates], texts, segmenter, VECTORS)
+    if stored is None or not stored[3].any():
+        vectors, prints, grams = model.vectors_for([(c.id, c.updated_at) for c in candidates], texts, segmenter,
+                                                   VECTORS)
     else:                           # the node's precomputed vectors; what they miss is computed here
-        vectors, prints, found = stored
+        vectors, prints, grams, found = stored
         rest = np.flatnonzero(~found)
         if len(rest):
-            vectors[rest], prints[rest] = model.vectors_for(
+            vectors[rest], prints[rest], missed = model.vectors_for(
                 [(candidates[i].id, candidates[i].updated_at) for i in rest],
                 lambda positions: texts([int(rest[i]) for i in positions]), segmenter, VECTORS)
-    return vectors @ q, prints == fingerprint(query, segmenter)
+            for i, g in zip(rest, missed, strict=True):
+                grams[i] = g
+    literal = model.literal_cosines(model.literal([query], segmenter)[0], grams)
+    return SemanticParts(vectors @ q, prints == fingerprint(query, segmenter), literal, vectors, q)
 
 
 def rank_scores(session: Session, candidates: list[Row], lexical: np.ndarray, semantic: Semantic | None,
                 store: VectorStore | None = None, ranker: RankerModel | None = None,
                 draft: Draft | None = None) -> np.ndarray:
     """Each candidate's score: the learned ranker's chance of being used when the production
-    model carries one (classifier.ranker), else the lexical score blended with the LSA cosine
-    (when it carries a representation) times the outcome factor."""
+    model carries one (classifier.ranker), else the lexical score blended with the LSA and
+    literal cosines (when it carries a representation) times the outcome factor."""
     if semantic is None or len(candidates) < 2:
         blended = lexical
     else:
-        cosine, same = semantic_parts(session, semantic, candidates, store)
+        parts = semantic_parts(session, semantic, candidates, store)
         if ranker is not None and draft is not None:
-            return ranker.probabilities(features(candidates, lexical, cosine, same, draft,
-                                                 use_counts(session, case_ids=[c.id for c in candidates])))
-        blended = blend(lexical, cosine, same=same)
+            return ranker.probabilities(ranker.matrix(
+                features(candidates, lexical, parts, draft, use_counts(session, case_ids=[c.id for c in candidates])),
+                parts.draft, parts.vectors))
+        blended = blend(lexical, parts.cosine, same=parts.same, literal=parts.literal)
     return np.array([float(b) * outcome_factor(c.satisfaction, c.reopen_count)
                      for b, c in zip(blended, candidates, strict=True)])
 

@@ -86,13 +86,14 @@ def product_rank(index: WhooshIndex, texts: list[str], queries, k: int = 10) -> 
 
 
 def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, segmenter, *, candidates: int,
-                       cache=None):
+                       cache=None, vectors: list | None = None):
     """For each draft (a text index, or (text, None) for an outside query): the product's
     lexical top ``candidates`` (the draft itself excluded) and their ranker features
-    (classifier.ranker) with the LSA cosine; also the re-rank time per draft in ms
+    (classifier.ranker) with the LSA and literal cosines; also the re-rank time per draft in ms
     (embedding draft and candidates, features, blend, sort). With ``cache`` (a
     classifier.semantic.VectorCache) candidates' vectors are kept between drafts, as
-    suggestions keep them."""
+    suggestions keep them. ``vectors``, when given, gets each draft's (LSA vector, candidates'
+    LSA vectors), which a ranker's link space reads."""
     import time
 
     from classifier.ranker import Candidate, blend_scores, feature_matrix
@@ -105,17 +106,21 @@ def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, s
         t = time.perf_counter()
         if hits:
             query_vector = semantic.embed([query], segmenter)[0]
-            vectors, prints = semantic.vectors_for([h.entity_id for h in hits],
-                                                   lambda pos: [texts[hits[i].entity_id] for i in pos], segmenter,
-                                                   cache if cache is not None else VectorCache())
-            cos = vectors @ query_vector
+            found, prints, grams = semantic.vectors_for([h.entity_id for h in hits],
+                                                        lambda pos: [texts[hits[i].entity_id] for i in pos], segmenter,
+                                                        cache if cache is not None else VectorCache())
+            cos = found @ query_vector
             same = prints == fingerprint(query, segmenter)
-            X = feature_matrix([Candidate(lexical=h.score, cosine=float(c), same_text=bool(e))
-                                for h, c, e in zip(hits, cos, same, strict=True)])
+            literal = semantic.literal_cosines(semantic.literal([query], segmenter)[0], grams)
+            X = feature_matrix([Candidate(lexical=h.score, cosine=float(c), same_text=bool(e), literal=float(lit))
+                                for h, c, e, lit in zip(hits, cos, same, literal, strict=True)])
             np.argsort(-blend_scores(X), kind="stable")     # timed as suggestions do it; order_by orders later
         else:
             X = feature_matrix([])
+            query_vector, found = None, None
         times.append((time.perf_counter() - t) * 1000)
+        if vectors is not None:
+            vectors.append((query_vector, found))
         out.append(([h.entity_id for h in hits], X))
     return out, times
 

@@ -7,12 +7,14 @@ members (itself excluded). InsuranceQA: train+valid questions → the answer poo
 
 Systems: ``product`` is the lexical search alone (BM25F over the index); ``product+lsa`` is
 what suggestions serve when the production model carries the semantic representation: the
-lexical top 50 re-ranked by the LSA blend (classifier.semantic), the LSA fitted without
-labels on the set's own texts (as the product fits it on the desk's cases).
+lexical top 50 re-ranked by the blend of lexical score, LSA cosine and literal (character
+TF-IDF) cosine (classifier.semantic), the representation fitted without labels on the set's own
+texts (as the product fits it on the desk's cases); the grid row shows other weights.
 Agents' use is simulated with the label-1 pairs of clusters no evaluated query comes from
 (a member is the draft, another the case the agent used; InsuranceQA: questions not
 evaluated, each with its answer); the learned ranker (classifier.ranker) is trained on the
-first 100, 1k and 10k of these links and the curve of MRR@10 is printed (0 = the blend).
+first 100, 1k and 10k of these links — features and the link space learned from the same
+links, as the training job does — and the curve of MRR@10 is printed (0 = the blend).
 Both the blend and the ranker re-order the product's lexical top 50, as suggestions do
 (classifier.ranker.CANDIDATES; the depth row shows 20, 50 and 100); the re-rank time is measured
 on 100 candidates.
@@ -50,7 +52,8 @@ from classifier.ranker import CANDIDATES, blend_scores
 from classifier.semantic import fit_semantic
 
 CURVE = (0, 100, 1000, 10000)
-SWEEP = (0.0, 0.1, 0.2, 0.3, 0.5)
+COSINE_WEIGHTS = (0.0, 0.1, 0.2, 0.3)
+LITERAL_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5)
 DEPTHS = (20, 50, 100)         # lexical candidates re-ranked (the product re-ranks CANDIDATES)
 TIMED_CANDIDATES = 100
 TARGETS = {"bq_corpus": 1.10, "afqmc": 1.10, "lcqmc": 1.0, "insuranceqa_zh": 1.25}
@@ -69,24 +72,29 @@ def timed_rerank(index, texts, drafts, semantic, segmenter) -> dict[str, list[fl
     return {"cold": cold, "warm": warm}
 
 
-def learning_curve(index, texts, semantic, segmenter, query_features, relevant, links):
+def learning_curve(index, texts, semantic, segmenter, query_features, query_vectors, relevant, links):
     """MRR@10 of the served ranking after 0, 100, 1k, 10k used-solution links. ``links`` are
     (draft, used) pairs from clusters disjoint from the evaluated queries, oldest first; a link
     whose used item is not among the draft's candidates teaches nothing and is dropped."""
     from classifier.ranker import blend_scores, fit_ranker
 
+    link_vectors: list = []
     link_features, _ = candidate_features(index, texts, [d for d, _ in links[:max(CURVE)]], semantic, segmenter,
-                                          candidates=CANDIDATES)
-    groups = [(i, X, ids.index(used)) for i, ((ids, X), (_, used)) in enumerate(zip(link_features, links, strict=False))
-              if used in ids]
+                                          candidates=CANDIDATES, vectors=link_vectors)
+    groups = [(i, X, ids.index(used), vec) for i, ((ids, X), (_, used), vec)
+              in enumerate(zip(link_features, links, link_vectors, strict=False)) if used in ids]
     curve = {}
     for n in CURVE:
         if n == 0:
             curve[n] = (metrics(order_by(query_features, blend_scores), relevant)["MRR@10"], 0, "blend")
             continue
-        usable = [(X, used) for i, X, used in groups if i < n]
-        model, info = fit_ranker(usable)
-        ranked = order_by(query_features, model.scores) if model else order_by(query_features, blend_scores)
+        usable = [(X, used) for i, X, used, _ in groups if i < n]
+        model, info = fit_ranker(usable, vectors=[vec for i, _, _, vec in groups if i < n])
+        if model:
+            ranked = order_by([(ids, model.matrix(X, q, V) if len(ids) else X)
+                               for (ids, X), (q, V) in zip(query_features, query_vectors, strict=True)], model.scores)
+        else:
+            ranked = order_by(query_features, blend_scores)
         curve[n] = (metrics(ranked, relevant)["MRR@10"], len(usable), "ranker" if model else info.get("reason", ""))
     return curve, len(links), len(groups)
 
@@ -106,8 +114,10 @@ def run_pairs(name: str, path: str, segmenter, limit: int, workdir: Path):
     t = time.perf_counter()
     semantic = fit_semantic(texts, segmenter)
     fit_s = time.perf_counter() - t
-    deep, _ = candidate_features(index, texts, [q for q, _ in queries], semantic, segmenter, candidates=max(DEPTHS))
-    features = served(deep)
+    deep_vectors: list = []
+    deep, _ = candidate_features(index, texts, [q for q, _ in queries], semantic, segmenter, candidates=max(DEPTHS),
+                                 vectors=deep_vectors)
+    features, vectors = served(deep), served_vectors(deep_vectors)
     rows["product+lsa"] = metrics(order_by(features, blend_scores), relevant)
     sweep = weight_sweep(features, relevant)
     depths = depth_sweep(deep, relevant)
@@ -119,7 +129,7 @@ def run_pairs(name: str, path: str, segmenter, limit: int, workdir: Path):
     free = [c for c in clusters if not set(c) & asked]
     random.Random(1).shuffle(free)
     links = [(c[i], c[j]) for c in free for i in range(len(c)) for j in range(len(c)) if i != j][:max(CURVE)]
-    curve = learning_curve(index, texts, semantic, segmenter, features, relevant, links)
+    curve = learning_curve(index, texts, semantic, segmenter, features, vectors, relevant, links)
     index.close()
     return {"set": name, "docs": len(texts), "queries": len(queries), "rows": rows,
             "index_s": build_s, "query_ms": prod_s / len(queries) * 1000, "lsa_fit_s": fit_s, "rerank_ms": rerank_ms,
@@ -131,6 +141,11 @@ def served(deep):
     return [(ids[:CANDIDATES], X[:CANDIDATES]) for ids, X in deep]
 
 
+def served_vectors(deep_vectors):
+    """The draft's and the served candidates' LSA vectors (``served``'s)."""
+    return [(q, V[:CANDIDATES] if V is not None else V) for q, V in deep_vectors]
+
+
 def depth_sweep(deep, relevant) -> dict[int, float]:
     """MRR@10 of the served blend when it re-ranks the lexical top n (the blend's normaliser,
     the top lexical score, is the same for every n)."""
@@ -138,9 +153,11 @@ def depth_sweep(deep, relevant) -> dict[int, float]:
             for n in DEPTHS}
 
 
-def weight_sweep(features, relevant) -> dict[float, float]:
-    """MRR@10 of the blend at other cosine weights (the product uses classifier.semantic.WEIGHT)."""
-    return {w: metrics(order_by(features, lambda X, w=w: blend_scores(X, w)), relevant)["MRR@10"] for w in SWEEP}
+def weight_sweep(features, relevant) -> dict[tuple[float, float], float]:
+    """MRR@10 of the blend at other (LSA cosine, literal cosine) weights (the product uses
+    classifier.semantic.WEIGHT and LITERAL_WEIGHT)."""
+    return {(w, lw): metrics(order_by(features, lambda X, w=w, lw=lw: blend_scores(X, w, lw)), relevant)["MRR@10"]
+            for w in COSINE_WEIGHTS for lw in LITERAL_WEIGHTS}
 
 
 def run_insuranceqa(segmenter, limit: int, workdir: Path):
@@ -157,8 +174,9 @@ def run_insuranceqa(segmenter, limit: int, workdir: Path):
     t = time.perf_counter()
     semantic = fit_semantic(texts, segmenter)
     fit_s = time.perf_counter() - t
-    deep, _ = candidate_features(index, texts, qtexts, semantic, segmenter, candidates=max(DEPTHS))
-    features = served(deep)
+    deep_vectors: list = []
+    deep, _ = candidate_features(index, texts, qtexts, semantic, segmenter, candidates=max(DEPTHS), vectors=deep_vectors)
+    features, vectors = served(deep), served_vectors(deep_vectors)
     rerank_ms = timed_rerank(index, texts, qtexts[:500], semantic, segmenter)
     rows = {"product": metrics(product_rank(index, texts, [(t, None) for t in qtexts]), relevant),
             "product+lsa": metrics(order_by(features, blend_scores), relevant),
@@ -166,7 +184,7 @@ def run_insuranceqa(segmenter, limit: int, workdir: Path):
             "bm25-all-tokens": metrics(BM25Baseline(texts).rank(qtexts, [None] * len(qtexts)), relevant)}
     # agents' use, simulated: questions not evaluated, each with one of its answers
     links = [(q["question_zh"], position[q["answer_ids"][0]]) for q in rest if q["answer_ids"][0] in position]
-    curve = learning_curve(index, texts, semantic, segmenter, features, relevant, links[:max(CURVE)])
+    curve = learning_curve(index, texts, semantic, segmenter, features, vectors, relevant, links[:max(CURVE)])
     sweep = weight_sweep(features, relevant)
     index.close()
     return {"set": "insuranceqa_zh (answers)", "docs": len(texts), "queries": len(qtexts), "rows": rows,
@@ -205,7 +223,9 @@ def main() -> None:
         print(f"{'':26s} MRR@10 by used-solution links ({n_links} simulated, {usable} with the used item among "
               f"the {CANDIDATES} candidates): " + ", ".join(
                   f"{n}: {m:.4f} ({how}{'' if n == 0 else f', {k} used'})" for n, (m, k, how) in curve.items()))
-        print(f"{'':26s} MRR@10 by cosine weight: " + ", ".join(f"{w:g}: {m:.4f}" for w, m in r["sweep"].items()))
+        for w in COSINE_WEIGHTS:
+            print(f"{'':26s} MRR@10 at LSA cosine weight {w:g}, by literal weight: "
+                  + ", ".join(f"{lw:g}: {r['sweep'][w, lw]:.4f}" for lw in LITERAL_WEIGHTS))
         print(f"{'':26s} MRR@10 by lexical candidates re-ranked (served: {CANDIDATES}): "
               + ", ".join(f"{n}: {m:.4f}" for n, m in r["depths"].items()))
         key = r["set"].split()[0]

@@ -7,8 +7,13 @@ differently from the past case shares few words with it; in the 256-dimensional 
 "登不上" and "登录失败" land close because the characters around them co-occur across the
 desk's history. The representation re-ranks the lexical candidates — it never finds
 candidates on its own — by interpolating the normalised lexical score with the cosine
-(``blend``). Measured on the open BQ dev split: MRR@10 0.2508 → 0.2587 (bench/similar_quality.py;
-the weight sweep is in docs/search.md).
+and with the *literal* cosine: the same character 1–2-gram TF-IDF vectors before the
+projection (``literal``), compared sparse. BM25F rewards a long case that contains the draft's
+words; the literal cosine asks how much of both texts they share, in the order-insensitive
+way two rewordings of one question do, and the LSA cosine adds the characters that stand in
+for each other (``blend``). Measured on the open splits (bench/similar_quality.py, the weight
+grid in docs/search.md): MRR@10 on BQ dev 0.2508 lexical → 0.2587 with the LSA cosine →
+0.2645 with both.
 
 Serving does not go through scikit-learn: a text's n-grams are looked up in a dict, weighted
 (sublinear tf × idf, L2-normalised, as TfidfVectorizer does) and the matching rows of the
@@ -32,9 +37,11 @@ from kb.text.segment import char_ngrams
 
 DIMENSIONS = 256
 MAX_FEATURES = 30_000         # 30 MB of projection at 256 dimensions; the frequent n-grams carry the meaning
+                              # (≤ 65,535: literal vectors store columns as uint16)
 MIN_TEXTS = 50                 # below this the space says nothing; re-ranking is skipped
 SVD_ROWS = 20_000              # the SVD is fitted on at most this many texts (measured: no MRR change, a third of the time)
-WEIGHT = 0.2                   # share of the cosine in the blended score (bench/similar_quality.py sweep)
+WEIGHT = 0.2                   # share of the LSA cosine in the blended score (bench/similar_quality.py grid)
+LITERAL_WEIGHT = 0.4           # share of the literal (character TF-IDF) cosine; the lexical score has the rest
 
 
 @dataclass
@@ -47,24 +54,25 @@ class SemanticModel:
     version: str = ""          # hash of the projection: the key of cached vectors
 
     def vectors_for(self, keys: list[Hashable], texts: Callable[[list[int]], list[str]], segmenter: Segmenter,
-                    cache: VectorCache) -> tuple[np.ndarray, np.ndarray]:
-        """Unit vectors and text fingerprints (``fingerprint``) of candidates, kept in ``cache``
-        by key (a case id and its update time): a suggestion embeds — and reads the text of —
-        only the candidates it has not seen before. ``texts(positions)`` returns the texts of
-        the candidates at those positions."""
+                    cache: VectorCache) -> tuple[np.ndarray, np.ndarray, list[Grams]]:
+        """Unit vectors, text fingerprints (``fingerprint``) and literal vectors (``literal``)
+        of candidates, kept in ``cache`` by key (a case id and its update time): a suggestion
+        embeds — and reads the text of — only the candidates it has not seen before.
+        ``texts(positions)`` returns the texts of the candidates at those positions."""
         found = cache.get([(self.version, k) for k in keys])
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
             fresh_texts = texts(missing)
             vectors = self.embed(fresh_texts, segmenter)
             prints = [fingerprint(t, segmenter) for t in fresh_texts]
-            cache.put([(self.version, keys[i]) for i in missing], vectors, prints)
-            for i, v, p in zip(missing, vectors, prints, strict=True):
-                found[i] = (v, p)
+            grams = self.literal(fresh_texts, segmenter)
+            cache.put([(self.version, keys[i]) for i in missing], vectors, prints, grams)
+            for i, v, p, g in zip(missing, vectors, prints, grams, strict=True):
+                found[i] = (v, p, g)
         if not found:
-            return np.zeros((0, self.projection.shape[1]), np.float32), np.zeros(0, np.int64)
-        return (np.vstack([v for v, _ in found]).astype(np.float32),
-                np.array([p for _, p in found], dtype=np.int64))
+            return np.zeros((0, self.projection.shape[1]), np.float32), np.zeros(0, np.int64), []
+        return (np.vstack([v for v, _, _ in found]).astype(np.float32),
+                np.array([p for _, p, _ in found], dtype=np.int64), [g for _, _, g in found])
 
     def embed(self, texts: list[str], segmenter: Segmenter) -> np.ndarray:
         """Unit vectors (n × dimensions), all texts in one sparse product; a text with no
@@ -92,32 +100,73 @@ class SemanticModel:
     def _embed_one(self, text: str, segmenter: Segmenter) -> np.ndarray:
         """``embed`` of one text as a weighted sum of its n-grams' rows (the l2 norm of the
         TF-IDF row is left out: the result is scaled to unit length anyway)."""
+        idx, weights = self._weights(text, segmenter)
+        if not len(idx):
+            return np.zeros(self.projection.shape[1], dtype=np.float32)
+        v = weights @ self.projection[idx]
+        norm = float(np.linalg.norm(v))
+        return (v / norm).astype(np.float32) if norm > 0 else np.zeros(len(v), dtype=np.float32)
+
+
+    def _weights(self, text: str, segmenter: Segmenter) -> tuple[np.ndarray, np.ndarray]:
+        """A text's known n-grams (vocabulary columns) and TF-IDF weights, sublinear tf × idf,
+        not normalised."""
         vocab = self.vocabulary
         seen: dict[int, int] = {}
         for gram in char_ngrams(segmenter.normalize(text), 1, 2):
             j = vocab.get(gram)
             if j is not None:
                 seen[j] = seen.get(j, 0) + 1
-        if not seen:
-            return np.zeros(self.projection.shape[1], dtype=np.float32)
         idx = np.fromiter(seen.keys(), dtype=np.int64, count=len(seen))
         weights = (1.0 + np.log(np.fromiter(seen.values(), dtype=np.float32, count=len(seen)))) * self.idf[idx]
-        v = weights @ self.projection[idx]
-        norm = float(np.linalg.norm(v))
-        return (v / norm).astype(np.float32) if norm > 0 else np.zeros(len(v), dtype=np.float32)
+        return idx, weights
+
+    def literal(self, texts: list[str], segmenter: Segmenter) -> list[Grams]:
+        """Each text's character TF-IDF vector before the projection, sparse and unit length:
+        columns as uint16 (the vocabulary has at most MAX_FEATURES), weights as float16."""
+        out = []
+        for text in texts:
+            idx, weights = self._weights(text, segmenter)
+            norm = float(np.linalg.norm(weights))
+            order = np.argsort(idx)
+            out.append(Grams(idx[order].astype(np.uint16),
+                             (weights[order] / norm if norm > 0 else weights[order]).astype(np.float16)))
+        return out
+
+    def literal_cosines(self, draft: Grams, candidates: list[Grams]) -> np.ndarray:
+        """The literal cosine of each candidate to the draft (0 for an empty vector)."""
+        if not candidates:
+            return np.zeros(0, dtype=np.float32)
+        dense = np.zeros(len(self.idf), dtype=np.float32)
+        dense[draft.columns] = draft.weights
+        ends = np.cumsum([len(g.columns) for g in candidates])
+        if not ends[-1]:
+            return np.zeros(len(candidates), dtype=np.float32)
+        columns = np.concatenate([g.columns for g in candidates])
+        products = dense[columns].astype(np.float64) * np.concatenate([g.weights for g in candidates])
+        running = np.concatenate([[0.0], np.cumsum(products)])
+        return (running[ends] - running[np.r_[0, ends[:-1]]]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Grams:
+    """A sparse unit vector over the representation's n-gram vocabulary (``SemanticModel.literal``)."""
+
+    columns: np.ndarray    # uint16, sorted
+    weights: np.ndarray    # float16
 
 
 class VectorCache:
-    """A bounded LRU of (unit vector, text fingerprint) — the vector stored as float16: 0.5 KB
-    each at 256 dimensions, so the default 50,000 entries hold 25 MB. Thread-safe; one per
-    process."""
+    """A bounded LRU of (unit vector, text fingerprint, literal vector) — the vector stored as
+    float16: 0.5 KB each at 256 dimensions and ~0.3 KB of literal vector for a short case, so the
+    default 50,000 entries hold ~40 MB. Thread-safe; one per process."""
 
     def __init__(self, max_items: int = 50_000) -> None:
         self.max_items = max_items
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, keys: list[Hashable]) -> list[tuple[np.ndarray, int] | None]:
+    def get(self, keys: list[Hashable]) -> list[tuple[np.ndarray, int, Grams] | None]:
         with self._lock:
             out = []
             for k in keys:
@@ -127,10 +176,10 @@ class VectorCache:
                 out.append(v)
             return out
 
-    def put(self, keys: list[Hashable], vectors: np.ndarray, prints: list[int]) -> None:
+    def put(self, keys: list[Hashable], vectors: np.ndarray, prints: list[int], grams: list[Grams]) -> None:
         with self._lock:
-            for k, v, p in zip(keys, vectors.astype(np.float16), prints, strict=True):
-                self._items[k] = (v, p)
+            for k, v, p, g in zip(keys, vectors.astype(np.float16), prints, grams, strict=True):
+                self._items[k] = (v, p, g)
                 self._items.move_to_end(k)
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
@@ -174,10 +223,15 @@ def fingerprint(text: str, segmenter: Segmenter) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def blend(lexical: np.ndarray, cosine: np.ndarray, weight: float = WEIGHT, same: np.ndarray | None = None) -> np.ndarray:
-    """(1 − weight) · lexical / max(lexical) + weight · max(cosine, 0), + 1 for a candidate that
-    is the draft's own text (``same``), which so comes first."""
+def blend(lexical: np.ndarray, cosine: np.ndarray, weight: float = WEIGHT, same: np.ndarray | None = None,
+          literal: np.ndarray | None = None, literal_weight: float = LITERAL_WEIGHT) -> np.ndarray:
+    """(1 − weight − literal_weight) · lexical / max(lexical) + weight · max(cosine, 0)
+    + literal_weight · literal, + 1 for a candidate that is the draft's own text (``same``),
+    which so comes first. Without ``literal``: (1 − weight) · lexical + weight · cosine."""
     top = float(lexical.max()) if len(lexical) else 0.0
     norm = lexical / top if top > 0 else lexical
-    score = (1.0 - weight) * norm + weight * np.clip(cosine, 0.0, None)
+    if literal is None:
+        score = (1.0 - weight) * norm + weight * np.clip(cosine, 0.0, None)
+    else:
+        score = (1.0 - weight - literal_weight) * norm + weight * np.clip(cosine, 0.0, None) + literal_weight * literal
     return score + same if same is not None else score

@@ -13,7 +13,13 @@ A row is used only when its case's ``updated_at`` is the one the suggestion just
 the database: a case edited or resolved after the store was written misses, and the caller
 computes that vector as before. So the store can lag; it is never wrong.
 
-Layout: ``<root>/<representation version>/<build>/{ids,stamps,prints,vectors}.npy`` and
+Each row also holds the case's literal vector (``SemanticModel.literal``, the sparse character
+TF-IDF vector the blend compares), concatenated: ``grams`` (uint16 columns), ``gram_weights``
+(float16) and ``gram_ends`` (where each row's part ends). A build written before these files
+existed does not open, and the keeper writes a new one.
+
+Layout: ``<root>/<representation version>/<build>/{ids,stamps,prints,vectors,grams,gram_weights,
+gram_ends}.npy`` and
 ``<root>/<representation version>/CURRENT`` naming the build in use (replaced atomically)."""
 
 from __future__ import annotations
@@ -28,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.semantic import SemanticModel, fingerprint
+from classifier.semantic import Grams, SemanticModel, fingerprint
 from kb.text import Segmenter
 
 CURRENT = "CURRENT"
 RECHECK_SECONDS = 5.0          # how often a reader looks for a newer build
-_FILES = ("ids", "stamps", "prints", "vectors")
+_FILES = ("ids", "stamps", "prints", "vectors", "grams", "gram_weights", "gram_ends")
 
 
 def stamp(at: datetime) -> int:
@@ -45,14 +51,22 @@ def stamp(at: datetime) -> int:
 
 @dataclass(frozen=True)
 class Build:
-    """One written store: sorted case ids with their update stamps, text fingerprints and
-    float16 unit vectors (memory-mapped when opened from disk)."""
+    """One written store: sorted case ids with their update stamps, text fingerprints,
+    float16 unit vectors and literal vectors (memory-mapped when opened from disk)."""
 
     name: str
-    ids: np.ndarray        # int64, sorted
-    stamps: np.ndarray     # int64
-    prints: np.ndarray     # int64
-    vectors: np.ndarray    # float16, len(ids) × dimensions
+    ids: np.ndarray            # int64, sorted
+    stamps: np.ndarray         # int64
+    prints: np.ndarray         # int64
+    vectors: np.ndarray        # float16, len(ids) × dimensions
+    grams: np.ndarray          # uint16, every row's literal columns one after the other
+    gram_weights: np.ndarray   # float16, their weights
+    gram_ends: np.ndarray      # int64, len(ids): where each row's part of grams ends
+
+    def literal(self, row: int) -> Grams:
+        start = int(self.gram_ends[row - 1]) if row else 0
+        end = int(self.gram_ends[row])
+        return Grams(self.grams[start:end], self.gram_weights[start:end])
 
     def lookup(self, ids: np.ndarray, stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row of each id, or -1 where the id is absent or its stamp differs)."""
@@ -103,22 +117,31 @@ def write_build(root: Path, model: SemanticModel, ids: np.ndarray, stamps: np.nd
     n, dims = len(ids), model.projection.shape[1]
     vectors = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=(n, dims))
     prints = np.zeros(n, dtype=np.int64)
+    literal: list[Grams | None] = [None] * n
     todo = np.arange(n)
     if previous is not None and n:
         rows, found = previous.lookup(ids, stamps)
         vectors[found] = previous.vectors[rows[found]]
         prints[found] = previous.prints[rows[found]]
+        for i in np.flatnonzero(found):
+            literal[i] = previous.literal(int(rows[i]))
         todo = np.flatnonzero(~found)
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
         texts = texts_of(ids[part].tolist())
         vectors[part] = model.embed(texts, segmenter).astype(np.float16)
         prints[part] = [fingerprint(t, segmenter) for t in texts]
+        for i, grams in zip(part, model.literal(texts, segmenter), strict=True):
+            literal[i] = grams
     vectors.flush()
     del vectors
     np.save(tmp / "ids.npy", np.asarray(ids, dtype=np.int64))
     np.save(tmp / "stamps.npy", np.asarray(stamps, dtype=np.int64))
     np.save(tmp / "prints.npy", prints)
+    np.save(tmp / "gram_ends.npy", np.cumsum([len(g.columns) for g in literal], dtype=np.int64))
+    np.save(tmp / "grams.npy", np.concatenate([g.columns for g in literal] or [np.zeros(0, np.uint16)]))
+    np.save(tmp / "gram_weights.npy", np.concatenate([g.weights for g in literal] or [np.zeros(0, np.float16)]))
+    del literal
     tmp.rename(directory / name)
     pointer = directory / f".{CURRENT}.{name}"
     pointer.write_text(name, encoding="utf-8")
@@ -161,16 +184,21 @@ class VectorStore:
             self._builds[version] = (now, current)
             return current
 
-    def lookup(self, version: str, ids: list[int], stamps: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(vectors as float32, fingerprints, found mask) for candidates; rows not found are zero."""
+    def lookup(self, version: str, ids: list[int], stamps: list[int],
+               ) -> tuple[np.ndarray, np.ndarray, list[Grams | None], np.ndarray]:
+        """(vectors as float32, fingerprints, literal vectors, found mask) for candidates; rows
+        not found are zero (their literal vector None)."""
         build = self.build(version)
         n = len(ids)
         if build is None:
-            return np.zeros((n, 0), np.float32), np.zeros(n, np.int64), np.zeros(n, dtype=bool)
+            return np.zeros((n, 0), np.float32), np.zeros(n, np.int64), [None] * n, np.zeros(n, dtype=bool)
         rows, found = build.lookup(np.asarray(ids, dtype=np.int64), np.asarray(stamps, dtype=np.int64))
         vectors = np.zeros((n, build.vectors.shape[1]), dtype=np.float32)
         prints = np.zeros(n, dtype=np.int64)
+        literal: list[Grams | None] = [None] * n
         if found.any():
             vectors[found] = build.vectors[rows[found]]
             prints[found] = build.prints[rows[found]]
-        return vectors, prints, found
+            for i in np.flatnonzero(found):
+                literal[i] = build.literal(int(rows[i]))
+        return vectors, prints, literal, found

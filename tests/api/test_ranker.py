@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pytest
+
 from api.training import start_training
 from kb.clock import FixedClock
 from kb.db import make_session
@@ -64,7 +66,13 @@ def first_suggested(api, j: int) -> dict:
     return resp.json()["similar_cases"][0]
 
 
-def test_a_ranker_trained_on_used_solutions_is_served_once_promoted_and_not_after_rollback(api_model):
+@pytest.mark.parametrize("link_space", [False, True], ids=["features", "with-link-space"])
+def test_a_ranker_trained_on_used_solutions_is_served_once_promoted_and_not_after_rollback(api_model, link_space,
+                                                                                        monkeypatch):
+    """50 links are too few for a link space (1,024 at 256 dimensions); the second run lowers
+    that bar so the served path reads the candidates' vectors through one too."""
+    if link_space:
+        monkeypatch.setattr("classifier.ranker.SPACE_LINKS_PER_DIMENSION", 0)
     app = api_model.client.app
     now = app.state.case_rules.clock.now()
     old, recent = {}, {}
@@ -95,7 +103,7 @@ def test_a_ranker_trained_on_used_solutions_is_served_once_promoted_and_not_afte
     metadata = app.state.registry.metadata(job.version)
     ranker = metadata["ranker"]
     assert ranker["kept"] is True and ranker["links"] == len(LINKED) and ranker["skipped"] == 0, ranker
-    assert ranker["mrr_ranker"] > ranker["mrr_blend"]
+    assert ranker["mrr_ranker"] > ranker["mrr_blend"] and ranker["link_space"] is link_space
     assert ranker["coefficients"]["age"] < 0           # what it learned: the newer solution is the one used
     with make_session(api_model.engine, write=True) as s:
         assert s.get(Job, job.id).version == job.version
@@ -103,6 +111,7 @@ def test_a_ranker_trained_on_used_solutions_is_served_once_promoted_and_not_afte
                                    text_version=None)
         assert app.state.predictor.refresh(s)
     assert app.state.predictor.ranker() is not None
+    assert (app.state.predictor.ranker().space is not None) is link_space
 
     served = [first_suggested(api_model, j) for j in HELD]     # problems no link was recorded for
     assert [c["number"] for c in served] == [recent[j] for j in HELD]

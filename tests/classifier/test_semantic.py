@@ -65,6 +65,30 @@ def test_blend_mixes_normalised_lexical_score_and_cosine():
     np.testing.assert_allclose(blend(lexical, cosine, 0.3), [0.73, 0.83, 0.14], atol=1e-6)   # the rewording moves up
 
 
+def test_literal_cosines_are_scikit_learns_tfidf_cosines(segmenter):
+    """The literal vector is the TF-IDF row before the projection: the cosine of two texts'
+    rows of TfidfVectorizer (same n-grams, sublinear tf, l2) — float16 weights aside."""
+    model = fit_semantic(TEXTS, segmenter, dimensions=64)
+    vec = TfidfVectorizer(analyzer=lambda t: char_ngrams(segmenter.normalize(t), 1, 2), sublinear_tf=True, min_df=1,
+                          max_features=MAX_FEATURES, dtype=np.float32).fit(TEXTS)
+    draft = "会员App今天怎么也登不上去，一直转圈"
+    candidates = [t for t, _, _ in UNSEEN[:12]] + ["ꙮꙮꙮ", draft]
+    reference = (vec.transform(candidates) @ vec.transform([draft]).T).toarray().ravel()
+    got = model.literal_cosines(model.literal([draft], segmenter)[0], model.literal(candidates, segmenter))
+    assert reference[:12].max() < 0.99 < got[-1] and got[-2] == 0.0   # itself 1, no known n-gram 0
+    np.testing.assert_allclose(got, reference, atol=3e-3)
+    assert len(set(np.round(reference[:12], 3))) > 5                   # the texts differ: not a constant
+
+
+def test_blend_gives_the_literal_cosine_its_share():
+    lexical = np.array([10.0, 8.0, 2.0])
+    cosine = np.array([0.1, 0.9, -0.5])
+    literal = np.array([0.2, 0.7, 0.9])
+    # (1 − 0.2 − 0.4) · lexical / 10 + 0.2 · max(cosine, 0) + 0.4 · literal
+    np.testing.assert_allclose(blend(lexical, cosine, 0.2, literal=literal, literal_weight=0.4),
+                               [0.4 + 0.02 + 0.08, 0.32 + 0.18 + 0.28, 0.08 + 0.0 + 0.36], atol=1e-6)
+
+
 def test_cached_vectors_equal_fresh_ones_and_are_kept_by_key_within_the_bound(segmenter):
     from classifier.semantic import VectorCache
 
@@ -77,10 +101,10 @@ def test_cached_vectors_equal_fresh_ones_and_are_kept_by_key_within_the_bound(se
         read.append(list(positions))
         return [texts[i] for i in positions]
 
-    first, _ = model.vectors_for([1, 2, 3, 4], fetch, segmenter, cache)
+    first, _, _ = model.vectors_for([1, 2, 3, 4], fetch, segmenter, cache)
     np.testing.assert_allclose(first, model.embed(texts, segmenter), atol=2e-3)      # float16 storage
     assert len(cache) == 3 and read == [[0, 1, 2, 3]]                                # the oldest was dropped
-    again, _ = model.vectors_for([4, 1], lambda pos: [texts[0] for _ in pos], segmenter, cache)
+    again, _, _ = model.vectors_for([4, 1], lambda pos: [texts[0] for _ in pos], segmenter, cache)
     np.testing.assert_allclose(again[0], first[3], atol=2e-3)                        # 4 from the cache
     np.testing.assert_allclose(again[1], first[0], atol=2e-3)                        # 1 read and embedded again
 

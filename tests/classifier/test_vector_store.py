@@ -40,23 +40,30 @@ def test_a_build_gives_the_vectors_and_fingerprints_of_embedding_on_the_spot(tmp
     build = write_build(tmp_path, model, ids, stamps, lambda chunk: [texts[i] for i in chunk], segmenter, chunk=5)
     store = VectorStore(tmp_path)
     asked = [int(ids[7]), int(ids[0]), 999, int(ids[3])]
-    vectors, prints, found = store.lookup(model.version, asked, [int(stamps[7]), int(stamps[0]), 5, int(stamps[3])])
+    vectors, prints, literal, found = store.lookup(model.version, asked,
+                                                   [int(stamps[7]), int(stamps[0]), 5, int(stamps[3])])
     assert found.tolist() == [True, True, False, True]
     expected = model.embed([texts[asked[0]], texts[asked[1]], texts[asked[3]]], segmenter)
     np.testing.assert_allclose(vectors[[0, 1, 3]], expected, atol=2e-3)            # stored as float16
-    assert not vectors[2].any()
+    assert not vectors[2].any() and literal[2] is None
     assert prints[0] == fingerprint(texts[asked[0]], segmenter)
     assert build.vectors.shape == (12, model.projection.shape[1])
+    # the literal vectors are the ones computed on the spot: same columns, same weights
+    for i in (0, 1, 3):
+        fresh = model.literal([texts[asked[i]]], segmenter)[0]
+        assert len(fresh.columns) > 3
+        assert literal[i].columns.tolist() == fresh.columns.tolist()
+        np.testing.assert_array_equal(literal[i].weights, fresh.weights)
 
 
 def test_a_case_changed_since_the_build_misses(tmp_path, model, segmenter):
     texts = corpus(4)
     ids = np.array(sorted(texts), dtype=np.int64)
     write_build(tmp_path, model, ids, np.full(4, 7, dtype=np.int64), lambda chunk: [texts[i] for i in chunk], segmenter)
-    _, _, found = VectorStore(tmp_path).lookup(model.version, ids.tolist(), [7, 8, 7, 7])
+    _, _, _, found = VectorStore(tmp_path).lookup(model.version, ids.tolist(), [7, 8, 7, 7])
     assert found.tolist() == [True, False, True, True]
     # another representation has no build: everything misses
-    _, _, found = VectorStore(tmp_path).lookup("another", ids.tolist(), [7, 7, 7, 7])
+    _, _, _, found = VectorStore(tmp_path).lookup("another", ids.tolist(), [7, 7, 7, 7])
     assert not found.any()
 
 
@@ -82,11 +89,28 @@ def test_a_new_build_embeds_only_new_and_changed_cases_and_readers_switch_to_it(
     second = write_build(tmp_path, model, ids2, stamps2, texts_of, segmenter, previous=first)
     assert sorted(embedded) == sorted([int(ids[2]), new_id])
     assert store.build(model.version).name == second.name
-    vectors, _, found = store.lookup(model.version, ids2.tolist(), stamps2.tolist())
+    vectors, _, literal, found = store.lookup(model.version, ids2.tolist(), stamps2.tolist())
     assert found.all()
     np.testing.assert_allclose(vectors, model.embed([texts[i] for i in ids2.tolist()], segmenter), atol=2e-3)
+    # copied rows keep their own literal vectors next to the re-embedded ones
+    for i, g in zip(ids2.tolist(), literal, strict=True):
+        assert g.columns.tolist() == model.literal([texts[i]], segmenter)[0].columns.tolist(), i
     # a third build removes the first (a reader may still map the second)
     third = write_build(tmp_path, model, ids2, stamps2 + 1, texts_of, segmenter, previous=second)
     kept = sorted(p.name for p in (tmp_path / model.version).iterdir() if p.is_dir())
     assert kept == sorted([second.name, third.name])
     assert read_build(tmp_path, model.version).name == third.name
+
+
+def test_a_build_written_before_the_literal_vectors_is_not_opened(tmp_path, model, segmenter):
+    """Such a build would give suggestions no literal cosine: it must read as absent, so
+    suggestions compute what they need and the keeper writes a new one."""
+    texts = corpus(4)
+    ids = np.array(sorted(texts), dtype=np.int64)
+    build = write_build(tmp_path, model, ids, np.full(4, 7, dtype=np.int64), lambda chunk: [texts[i] for i in chunk],
+                        segmenter)
+    assert read_build(tmp_path, model.version) is not None
+    (tmp_path / model.version / build.name / "grams.npy").unlink()
+    assert read_build(tmp_path, model.version) is None
+    _, _, _, found = VectorStore(tmp_path).lookup(model.version, ids.tolist(), [7, 7, 7, 7])
+    assert not found.any()
