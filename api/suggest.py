@@ -75,7 +75,8 @@ def semantic_parts(session: Session, semantic: Semantic, candidates: list,
             session, [candidates[i].id for i in positions], statuses=None, columns=(Case.id, Case.subject, Case.description))}
         return [found.get(candidates[i].id, candidates[i].subject) for i in positions]
 
-    q = model.embed([query], segmenter)[0]
+    drafts, drafts_grams = model.represent([query], segmenter)
+    q, draft_grams = drafts[0], drafts_grams[0]
     stored = store.lookup(model.version, [c.id for c in candidates], [stamp(c.updated_at) for c in candidates]) \
         if store is not None else None
     if stored is None or not stored[3].any():
@@ -90,7 +91,7 @@ def semantic_parts(session: Session, semantic: Semantic, candidates: list,
                 lambda positions: texts([int(rest[i]) for i in positions]), segmenter, VECTORS)
             for i, g in zip(rest, missed, strict=True):
                 grams[i] = g
-    literal = model.literal_cosines(model.literal([query], segmenter)[0], grams)
+    literal = model.literal_cosines(draft_grams, grams)
     return SemanticParts(vectors @ q, prints == fingerprint(query, segmenter), literal, vectors, q)
 
 

@@ -105,13 +105,14 @@ def candidate_features(index: WhooshIndex, texts: list[str], drafts, semantic, s
         hits = [h for h in index.similar(query, k=candidates + 1) if h.entity_id != q][:candidates]
         t = time.perf_counter()
         if hits:
-            query_vector = semantic.embed([query], segmenter)[0]
+            query_vectors, query_grams = semantic.represent([query], segmenter)
+            query_vector = query_vectors[0]
             found, prints, grams = semantic.vectors_for([h.entity_id for h in hits],
                                                         lambda pos: [texts[hits[i].entity_id] for i in pos], segmenter,
                                                         cache if cache is not None else VectorCache())
             cos = found @ query_vector
             same = prints == fingerprint(query, segmenter)
-            literal = semantic.literal_cosines(semantic.literal([query], segmenter)[0], grams)
+            literal = semantic.literal_cosines(query_grams[0], grams)
             X = feature_matrix([Candidate(lexical=h.score, cosine=float(c), same_text=bool(e), literal=float(lit))
                                 for h, c, e, lit in zip(hits, cos, same, literal, strict=True)])
             np.argsort(-blend_scores(X), kind="stable")     # timed as suggestions do it; order_by orders later

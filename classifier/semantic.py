@@ -63,9 +63,8 @@ class SemanticModel:
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
             fresh_texts = texts(missing)
-            vectors = self.embed(fresh_texts, segmenter)
+            vectors, grams = self.represent(fresh_texts, segmenter)
             prints = [fingerprint(t, segmenter) for t in fresh_texts]
-            grams = self.literal(fresh_texts, segmenter)
             cache.put([(self.version, keys[i]) for i in missing], vectors, prints, grams)
             for i, v, p, g in zip(missing, vectors, prints, grams, strict=True):
                 found[i] = (v, p, g)
@@ -77,36 +76,17 @@ class SemanticModel:
     def embed(self, texts: list[str], segmenter: Segmenter) -> np.ndarray:
         """Unit vectors (n × dimensions), all texts in one sparse product; a text with no
         known n-gram is the zero vector."""
-        vocab = self.vocabulary
-        if len(texts) == 1:                  # a draft: a weighted sum of a few rows, no sparse matrix
-            return self._embed_one(texts[0], segmenter)[None, :]
-        indptr, indices, counts = [0], [], []
-        for text in texts:
-            seen: dict[int, int] = {}
-            for gram in char_ngrams(segmenter.normalize(text), 1, 2):
-                j = vocab.get(gram)
-                if j is not None:
-                    seen[j] = seen.get(j, 0) + 1
-            indices.extend(seen.keys())
-            counts.extend(seen.values())
-            indptr.append(len(indices))
-        idx = np.asarray(indices, dtype=np.int64)
-        weights = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * self.idf[idx]
-        X = sp.csr_matrix((weights, idx, np.asarray(indptr)), shape=(len(texts), len(self.idf)))
-        V = np.asarray(X @ self.projection, dtype=np.float32)
-        norms = np.linalg.norm(V, axis=1, keepdims=True)
-        return np.divide(V, norms, out=np.zeros_like(V), where=norms > 0)
+        return self._project([self._weights(t, segmenter) for t in texts])
 
-    def _embed_one(self, text: str, segmenter: Segmenter) -> np.ndarray:
-        """``embed`` of one text as a weighted sum of its n-grams' rows (the l2 norm of the
-        TF-IDF row is left out: the result is scaled to unit length anyway)."""
-        idx, weights = self._weights(text, segmenter)
-        if not len(idx):
-            return np.zeros(self.projection.shape[1], dtype=np.float32)
-        v = weights @ self.projection[idx]
-        norm = float(np.linalg.norm(v))
-        return (v / norm).astype(np.float32) if norm > 0 else np.zeros(len(v), dtype=np.float32)
+    def literal(self, texts: list[str], segmenter: Segmenter) -> list[Grams]:
+        """Each text's character TF-IDF vector before the projection, sparse and unit length:
+        columns as uint16 (the vocabulary has at most MAX_FEATURES), weights as float16."""
+        return [_grams(idx, weights) for idx, weights in (self._weights(t, segmenter) for t in texts)]
 
+    def represent(self, texts: list[str], segmenter: Segmenter) -> tuple[np.ndarray, list[Grams]]:
+        """``embed`` and ``literal`` of the same texts, each text's n-grams counted once."""
+        parts = [self._weights(t, segmenter) for t in texts]
+        return self._project(parts), [_grams(idx, weights) for idx, weights in parts]
 
     def _weights(self, text: str, segmenter: Segmenter) -> tuple[np.ndarray, np.ndarray]:
         """A text's known n-grams (vocabulary columns) and TF-IDF weights, sublinear tf × idf,
@@ -121,17 +101,26 @@ class SemanticModel:
         weights = (1.0 + np.log(np.fromiter(seen.values(), dtype=np.float32, count=len(seen)))) * self.idf[idx]
         return idx, weights
 
-    def literal(self, texts: list[str], segmenter: Segmenter) -> list[Grams]:
-        """Each text's character TF-IDF vector before the projection, sparse and unit length:
-        columns as uint16 (the vocabulary has at most MAX_FEATURES), weights as float16."""
-        out = []
-        for text in texts:
-            idx, weights = self._weights(text, segmenter)
-            norm = float(np.linalg.norm(weights))
-            order = np.argsort(idx)
-            out.append(Grams(idx[order].astype(np.uint16),
-                             (weights[order] / norm if norm > 0 else weights[order]).astype(np.float16)))
-        return out
+    def _project(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Unit vectors of texts given as ``_weights``. One text (a draft) is a weighted sum of a
+        few rows, no sparse matrix (the l2 norm of the TF-IDF row is left out: the result is
+        scaled to unit length anyway); more are one sparse product."""
+        dims = self.projection.shape[1]
+        if len(parts) == 1:
+            idx, weights = parts[0]
+            if not len(idx):
+                return np.zeros((1, dims), dtype=np.float32)
+            v = weights @ self.projection[idx]
+            norm = float(np.linalg.norm(v))
+            return ((v / norm).astype(np.float32) if norm > 0 else np.zeros(dims, dtype=np.float32))[None, :]
+        if not parts:
+            return np.zeros((0, dims), dtype=np.float32)
+        indptr = np.cumsum([0] + [len(idx) for idx, _ in parts])
+        X = sp.csr_matrix((np.concatenate([w for _, w in parts]), np.concatenate([i for i, _ in parts]), indptr),
+                          shape=(len(parts), len(self.idf)))
+        V = np.asarray(X @ self.projection, dtype=np.float32)
+        norms = np.linalg.norm(V, axis=1, keepdims=True)
+        return np.divide(V, norms, out=np.zeros_like(V), where=norms > 0)
 
     def literal_cosines(self, draft: Grams, candidates: list[Grams]) -> np.ndarray:
         """The literal cosine of each candidate to the draft (0 for an empty vector)."""
@@ -146,6 +135,14 @@ class SemanticModel:
         products = dense[columns].astype(np.float64) * np.concatenate([g.weights for g in candidates])
         running = np.concatenate([[0.0], np.cumsum(products)])
         return (running[ends] - running[np.r_[0, ends[:-1]]]).astype(np.float32)
+
+
+def _grams(idx: np.ndarray, weights: np.ndarray) -> Grams:
+    """``_weights`` as a unit-length ``Grams``, columns sorted."""
+    norm = float(np.linalg.norm(weights))
+    order = np.argsort(idx)
+    unit = weights[order] / norm if norm > 0 else weights[order]
+    return Grams(idx[order].astype(np.uint16), unit.astype(np.float16))
 
 
 @dataclass(frozen=True)

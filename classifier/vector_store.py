@@ -129,10 +129,11 @@ def write_build(root: Path, model: SemanticModel, ids: np.ndarray, stamps: np.nd
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
         texts = texts_of(ids[part].tolist())
-        vectors[part] = model.embed(texts, segmenter).astype(np.float16)
+        embedded, grams = model.represent(texts, segmenter)
+        vectors[part] = embedded.astype(np.float16)
         prints[part] = [fingerprint(t, segmenter) for t in texts]
-        for i, grams in zip(part, model.literal(texts, segmenter), strict=True):
-            literal[i] = grams
+        for i, g in zip(part, grams, strict=True):
+            literal[i] = g
     vectors.flush()
     del vectors
     np.save(tmp / "ids.npy", np.asarray(ids, dtype=np.int64))

@@ -80,6 +80,17 @@ def test_literal_cosines_are_scikit_learns_tfidf_cosines(segmenter):
     assert len(set(np.round(reference[:12], 3))) > 5                   # the texts differ: not a constant
 
 
+def test_represent_gives_embed_and_literal_at_once(segmenter):
+    model = fit_semantic(TEXTS, segmenter, dimensions=64)
+    for texts in ([t for t, _, _ in UNSEEN[:6]] + ["ꙮꙮꙮ"], [UNSEEN[0][0]], []):
+        vectors, grams = model.represent(texts, segmenter)
+        np.testing.assert_array_equal(vectors, model.embed(texts, segmenter))
+        assert len(grams) == len(texts) == len(vectors)
+        for g, alone in zip(grams, model.literal(texts, segmenter), strict=True):
+            np.testing.assert_array_equal(g.columns, alone.columns)
+            np.testing.assert_array_equal(g.weights, alone.weights)
+
+
 def test_blend_gives_the_literal_cosine_its_share():
     lexical = np.array([10.0, 8.0, 2.0])
     cosine = np.array([0.1, 0.9, -0.5])
