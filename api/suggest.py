@@ -82,16 +82,17 @@ def semantic_parts(session: Session, semantic: Semantic, candidates: list,
     if stored is None or not stored[3].any():
         vectors, prints, grams = model.vectors_for([(c.id, c.updated_at) for c in candidates], texts, segmenter,
                                                    VECTORS)
+        literal = model.literal_cosines(draft_grams, grams)
     else:                           # the node's precomputed vectors; what they miss is computed here
-        vectors, prints, grams, found = stored
+        vectors, prints, stored_grams, found = stored
+        literal = np.zeros(len(candidates), dtype=np.float32)
+        literal[found] = model.literal_cosines(draft_grams, stored_grams)
         rest = np.flatnonzero(~found)
         if len(rest):
             vectors[rest], prints[rest], missed = model.vectors_for(
                 [(candidates[i].id, candidates[i].updated_at) for i in rest],
                 lambda positions: texts([int(rest[i]) for i in positions]), segmenter, VECTORS)
-            for i, g in zip(rest, missed, strict=True):
-                grams[i] = g
-    literal = model.literal_cosines(draft_grams, grams)
+            literal[rest] = model.literal_cosines(draft_grams, missed)
     return SemanticParts(vectors @ q, prints == fingerprint(query, segmenter), literal, vectors, q)
 
 

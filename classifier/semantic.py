@@ -122,19 +122,18 @@ class SemanticModel:
         norms = np.linalg.norm(V, axis=1, keepdims=True)
         return np.divide(V, norms, out=np.zeros_like(V), where=norms > 0)
 
-    def literal_cosines(self, draft: Grams, candidates: list[Grams]) -> np.ndarray:
+    def literal_cosines(self, draft: Grams, candidates: list[Grams] | GramRows) -> np.ndarray:
         """The literal cosine of each candidate to the draft (0 for an empty vector)."""
-        if not candidates:
+        rows = candidates if isinstance(candidates, GramRows) else GramRows.of(candidates)
+        if not len(rows):
             return np.zeros(0, dtype=np.float32)
+        if not rows.ends[-1]:
+            return np.zeros(len(rows), dtype=np.float32)
         dense = np.zeros(len(self.idf), dtype=np.float32)
         dense[draft.columns] = draft.weights
-        ends = np.cumsum([len(g.columns) for g in candidates])
-        if not ends[-1]:
-            return np.zeros(len(candidates), dtype=np.float32)
-        columns = np.concatenate([g.columns for g in candidates])
-        products = dense[columns].astype(np.float64) * np.concatenate([g.weights for g in candidates])
+        products = dense[rows.columns].astype(np.float64) * rows.weights
         running = np.concatenate([[0.0], np.cumsum(products)])
-        return (running[ends] - running[np.r_[0, ends[:-1]]]).astype(np.float32)
+        return (running[rows.ends] - running[rows.starts()]).astype(np.float32)
 
 
 def _grams(idx: np.ndarray, weights: np.ndarray) -> Grams:
@@ -151,6 +150,43 @@ class Grams:
 
     columns: np.ndarray    # uint16, sorted
     weights: np.ndarray    # float16
+
+
+@dataclass(frozen=True)
+class GramRows:
+    """Several literal vectors back to back, as the vector store keeps them: a batch is
+    gathered and compared to a draft with a few array operations, not an object per row."""
+
+    columns: np.ndarray    # uint16, row after row
+    weights: np.ndarray    # float16
+    ends: np.ndarray       # int64: where each row ends in ``columns``
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def starts(self) -> np.ndarray:
+        return np.concatenate([np.zeros(1, dtype=self.ends.dtype), self.ends[:-1]]) if len(self.ends) else self.ends
+
+    def row(self, i: int) -> Grams:
+        start = int(self.ends[i - 1]) if i else 0
+        return Grams(self.columns[start:int(self.ends[i])], self.weights[start:int(self.ends[i])])
+
+    def take(self, rows: np.ndarray) -> GramRows:
+        """The given rows, in that order, as one batch (one vectorised gather)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts = self.starts()[rows]
+        lengths = self.ends[rows] - starts
+        ends = np.cumsum(lengths)
+        flat = np.repeat(starts - (ends - lengths), lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
+        return GramRows(self.columns[flat], self.weights[flat], ends)
+
+    @classmethod
+    def of(cls, grams: list[Grams]) -> GramRows:
+        ends = np.cumsum([len(g.columns) for g in grams], dtype=np.int64)
+        if not len(grams):
+            return cls(np.zeros(0, np.uint16), np.zeros(0, np.float16), ends)
+        return cls(np.concatenate([g.columns for g in grams]).astype(np.uint16, copy=False),
+                   np.concatenate([g.weights for g in grams]).astype(np.float16, copy=False), ends)
 
 
 class VectorCache:

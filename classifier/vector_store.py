@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.semantic import Grams, SemanticModel, fingerprint
+from classifier.semantic import Grams, GramRows, SemanticModel, fingerprint
 from kb.text import Segmenter
 
 CURRENT = "CURRENT"
@@ -63,10 +63,9 @@ class Build:
     gram_weights: np.ndarray   # float16, their weights
     gram_ends: np.ndarray      # int64, len(ids): where each row's part of grams ends
 
-    def literal(self, row: int) -> Grams:
-        start = int(self.gram_ends[row - 1]) if row else 0
-        end = int(self.gram_ends[row])
-        return Grams(self.grams[start:end], self.gram_weights[start:end])
+    def literal(self) -> GramRows:
+        """Every row's literal vector (``take`` the rows wanted)."""
+        return GramRows(self.grams, self.gram_weights, self.gram_ends)
 
     def lookup(self, ids: np.ndarray, stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row of each id, or -1 where the id is absent or its stamp differs)."""
@@ -117,14 +116,14 @@ def write_build(root: Path, model: SemanticModel, ids: np.ndarray, stamps: np.nd
     n, dims = len(ids), model.projection.shape[1]
     vectors = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=(n, dims))
     prints = np.zeros(n, dtype=np.int64)
-    literal: list[Grams | None] = [None] * n
+    fresh: dict[int, Grams] = {}               # row → literal vector of a case embedded now
     todo = np.arange(n)
+    copied = np.zeros(0, dtype=np.int64)
     if previous is not None and n:
         rows, found = previous.lookup(ids, stamps)
-        vectors[found] = previous.vectors[rows[found]]
-        prints[found] = previous.prints[rows[found]]
-        for i in np.flatnonzero(found):
-            literal[i] = previous.literal(int(rows[i]))
+        copied = np.flatnonzero(found)
+        vectors[copied] = previous.vectors[rows[copied]]
+        prints[copied] = previous.prints[rows[copied]]
         todo = np.flatnonzero(~found)
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
@@ -132,17 +131,30 @@ def write_build(root: Path, model: SemanticModel, ids: np.ndarray, stamps: np.nd
         embedded, grams = model.represent(texts, segmenter)
         vectors[part] = embedded.astype(np.float16)
         prints[part] = [fingerprint(t, segmenter) for t in texts]
-        for i, g in zip(part, grams, strict=True):
-            literal[i] = g
+        fresh.update(zip(part.tolist(), grams, strict=True))
     vectors.flush()
     del vectors
+    # the literal vectors in row order: copied rows in one gather, embedded ones one by one
+    kept = previous.literal().take(rows[copied]) if len(copied) else GramRows.of([])
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[copied] = np.diff(kept.ends, prepend=0)
+    for i, g in fresh.items():
+        lengths[i] = len(g.columns)
+    ends = np.cumsum(lengths)
+    columns = np.zeros(int(ends[-1]) if n else 0, dtype=np.uint16)
+    weights = np.zeros(len(columns), dtype=np.float16)
+    if len(copied):
+        at = np.repeat(ends[copied] - lengths[copied] - kept.starts(), lengths[copied]) + np.arange(len(kept.columns))
+        columns[at], weights[at] = kept.columns, kept.weights
+    for i, g in fresh.items():
+        columns[ends[i] - lengths[i]:ends[i]], weights[ends[i] - lengths[i]:ends[i]] = g.columns, g.weights
     np.save(tmp / "ids.npy", np.asarray(ids, dtype=np.int64))
     np.save(tmp / "stamps.npy", np.asarray(stamps, dtype=np.int64))
     np.save(tmp / "prints.npy", prints)
-    np.save(tmp / "gram_ends.npy", np.cumsum([len(g.columns) for g in literal], dtype=np.int64))
-    np.save(tmp / "grams.npy", np.concatenate([g.columns for g in literal] or [np.zeros(0, np.uint16)]))
-    np.save(tmp / "gram_weights.npy", np.concatenate([g.weights for g in literal] or [np.zeros(0, np.float16)]))
-    del literal
+    np.save(tmp / "gram_ends.npy", ends)
+    np.save(tmp / "grams.npy", columns)
+    np.save(tmp / "gram_weights.npy", weights)
+    del kept, fresh
     tmp.rename(directory / name)
     pointer = directory / f".{CURRENT}.{name}"
     pointer.write_text(name, encoding="utf-8")
@@ -186,20 +198,18 @@ class VectorStore:
             return current
 
     def lookup(self, version: str, ids: list[int], stamps: list[int],
-               ) -> tuple[np.ndarray, np.ndarray, list[Grams | None], np.ndarray]:
-        """(vectors as float32, fingerprints, literal vectors, found mask) for candidates; rows
-        not found are zero (their literal vector None)."""
+               ) -> tuple[np.ndarray, np.ndarray, GramRows, np.ndarray]:
+        """(vectors as float32, fingerprints, literal vectors of the found rows in order, found
+        mask) for candidates; vectors and fingerprints of rows not found are zero."""
         build = self.build(version)
         n = len(ids)
         if build is None:
-            return np.zeros((n, 0), np.float32), np.zeros(n, np.int64), [None] * n, np.zeros(n, dtype=bool)
+            return np.zeros((n, 0), np.float32), np.zeros(n, np.int64), GramRows.of([]), np.zeros(n, dtype=bool)
         rows, found = build.lookup(np.asarray(ids, dtype=np.int64), np.asarray(stamps, dtype=np.int64))
         vectors = np.zeros((n, build.vectors.shape[1]), dtype=np.float32)
         prints = np.zeros(n, dtype=np.int64)
-        literal: list[Grams | None] = [None] * n
         if found.any():
             vectors[found] = build.vectors[rows[found]]
             prints[found] = build.prints[rows[found]]
-            for i in np.flatnonzero(found):
-                literal[i] = build.literal(int(rows[i]))
+        literal = build.literal().take(rows[found])
         return vectors, prints, literal, found

@@ -8,7 +8,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier import dataset
-from classifier.semantic import MAX_FEATURES, blend, fit_semantic
+from classifier.semantic import MAX_FEATURES, GramRows, blend, fit_semantic
 from kb.text.segment import char_ngrams
 from tests.classifier.unseen import UNSEEN
 from tests.conftest import DATA_DIR
@@ -78,6 +78,27 @@ def test_literal_cosines_are_scikit_learns_tfidf_cosines(segmenter):
     assert reference[:12].max() < 0.99 < got[-1] and got[-2] == 0.0   # itself 1, no known n-gram 0
     np.testing.assert_allclose(got, reference, atol=3e-3)
     assert len(set(np.round(reference[:12], 3))) > 5                   # the texts differ: not a constant
+
+
+def test_literal_vectors_kept_back_to_back_give_each_rows_own_vector_and_cosine(segmenter):
+    """How the vector store keeps them: ``take`` gathers any rows in any order, an empty row
+    (no known n-gram) included, and the cosines are those of the rows one by one."""
+    model = fit_semantic(TEXTS, segmenter, dimensions=64)
+    texts = [t for t, _, _ in UNSEEN[:9]] + ["ꙮꙮꙮ"]
+    grams = model.literal(texts, segmenter)
+    rows = GramRows.of(grams)
+    assert len(rows) == 10 and len(rows.row(9).columns) == 0
+    order = np.array([9, 3, 0, 3, 7])
+    taken = rows.take(order)
+    for got, i in zip(range(len(order)), order, strict=True):
+        assert taken.row(got).columns.tolist() == grams[i].columns.tolist()
+        np.testing.assert_array_equal(taken.row(got).weights, grams[i].weights)
+    draft = model.literal(["会员App今天怎么也登不上去，一直转圈"], segmenter)[0]
+    one_by_one = np.array([model.literal_cosines(draft, [grams[i]])[0] for i in order])
+    np.testing.assert_allclose(model.literal_cosines(draft, taken), one_by_one, rtol=1e-6)
+    assert one_by_one[0] == 0.0 and one_by_one[1:].max() > 0
+    assert len(rows.take(np.zeros(0, dtype=np.int64))) == 0
+    assert model.literal_cosines(draft, rows.take(np.zeros(0, dtype=np.int64))).shape == (0,)
 
 
 def test_represent_gives_embed_and_literal_at_once(segmenter):

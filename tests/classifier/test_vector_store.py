@@ -45,15 +45,15 @@ def test_a_build_gives_the_vectors_and_fingerprints_of_embedding_on_the_spot(tmp
     assert found.tolist() == [True, True, False, True]
     expected = model.embed([texts[asked[0]], texts[asked[1]], texts[asked[3]]], segmenter)
     np.testing.assert_allclose(vectors[[0, 1, 3]], expected, atol=2e-3)            # stored as float16
-    assert not vectors[2].any() and literal[2] is None
+    assert not vectors[2].any() and len(literal) == 3          # literal vectors of the found rows only
     assert prints[0] == fingerprint(texts[asked[0]], segmenter)
     assert build.vectors.shape == (12, model.projection.shape[1])
     # the literal vectors are the ones computed on the spot: same columns, same weights
-    for i in (0, 1, 3):
+    for row, i in enumerate((0, 1, 3)):
         fresh = model.literal([texts[asked[i]]], segmenter)[0]
         assert len(fresh.columns) > 3
-        assert literal[i].columns.tolist() == fresh.columns.tolist()
-        np.testing.assert_array_equal(literal[i].weights, fresh.weights)
+        assert literal.row(row).columns.tolist() == fresh.columns.tolist()
+        np.testing.assert_array_equal(literal.row(row).weights, fresh.weights)
 
 
 def test_a_case_changed_since_the_build_misses(tmp_path, model, segmenter):
@@ -93,8 +93,11 @@ def test_a_new_build_embeds_only_new_and_changed_cases_and_readers_switch_to_it(
     assert found.all()
     np.testing.assert_allclose(vectors, model.embed([texts[i] for i in ids2.tolist()], segmenter), atol=2e-3)
     # copied rows keep their own literal vectors next to the re-embedded ones
-    for i, g in zip(ids2.tolist(), literal, strict=True):
-        assert g.columns.tolist() == model.literal([texts[i]], segmenter)[0].columns.tolist(), i
+    assert len(literal) == len(ids2)
+    for row, i in enumerate(ids2.tolist()):
+        fresh = model.literal([texts[i]], segmenter)[0]
+        assert literal.row(row).columns.tolist() == fresh.columns.tolist(), i
+        np.testing.assert_array_equal(literal.row(row).weights, fresh.weights)
     # a third build removes the first (a reader may still map the second)
     third = write_build(tmp_path, model, ids2, stamps2 + 1, texts_of, segmenter, previous=second)
     kept = sorted(p.name for p in (tmp_path / model.version).iterdir() if p.is_dir())
