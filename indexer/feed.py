@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from kb.db import make_session
-from kb.models import IndexReplica, SearchOutbox
+from kb.models import FeedPruned, IndexReplica, SearchOutbox
 
 CURSOR_FILE = "CURSOR.json"
 # The snapshot first, then each backend's transaction id and database (pg_stat_activity's
@@ -176,12 +176,27 @@ def report(engine: Engine, name: str, generation: str, cursor: Cursor, *, regist
 
 
 
+def _pruned(session: Session) -> FeedPruned:
+    """The record of how far the feed was pruned, locked for this transaction (PostgreSQL: row
+    lock; SQLite: the write lock the session took). The migration that made the table wrote
+    it; made again when missing (tables emptied by hand: nothing of theirs was pruned)."""
+    row = session.get(FeedPruned, 1, with_for_update=True)
+    if row is None:
+        row = FeedPruned(id=1)
+        session.add(row)
+        session.flush()
+    return row
+
+
 def prune(engine: Engine, *, retention: timedelta) -> int:
     """Delete rows every live replica has read and that are older than ``retention``.
     Replicas silent for longer than the retention are dropped first: when they return they
-    find themselves unregistered and rebuild."""
+    find themselves unregistered, and rebuild unless nothing past their cursor was pruned
+    (``rejoin``). SQLite: the newest row is never pruned — a table emptied would hand out its
+    ids again from 1, below every replica's cursor, and those changes would never be read."""
     now = datetime.now(UTC)
     with make_session(engine, write=True) as session:
+        record = _pruned(session)          # first: a replica rejoining meanwhile waits, or is seen
         session.exec(delete(IndexReplica).where(IndexReplica.updated_at < now - retention))
         replicas = list(session.exec(select(IndexReplica)))
         if not replicas:                 # nobody left to read them: age alone decides
@@ -189,6 +204,33 @@ def prune(engine: Engine, *, retention: timedelta) -> int:
         else:
             low = min(Cursor(txid=r.cursor_txid, id=r.cursor_id) for r in replicas)
             read_by_all = not_(_past(session, low))
-        result = session.exec(delete(SearchOutbox).where(read_by_all, SearchOutbox.created_at < now - retention))
+        doomed = and_(read_by_all, SearchOutbox.created_at < now - retention)
+        if not _postgres(session):
+            newest = session.exec(select(func.max(SearchOutbox.id))).one()
+            doomed = and_(doomed, SearchOutbox.id != newest)
+        last = session.exec(select(SearchOutbox.txid, SearchOutbox.id).where(doomed)
+                            .order_by(SearchOutbox.txid.desc(), SearchOutbox.id.desc()).limit(1)).first()
+        result = session.exec(delete(SearchOutbox).where(doomed))
+        if last is not None:
+            last_cursor = Cursor(txid=last[0] or 0, id=last[1])
+            if last_cursor > Cursor(txid=record.cursor_txid, id=record.cursor_id):
+                record.cursor_txid, record.cursor_id = last_cursor.txid, last_cursor.id
+            record.pruned_at = now
+            session.add(record)
         session.commit()
         return result.rowcount or 0
+
+
+def rejoin(engine: Engine, name: str, generation: str, cursor: Cursor) -> bool:
+    """Register a replica that found itself unregistered, when no row past its cursor was
+    pruned: its index is then complete up to the cursor and it reads on from there. False when
+    rows it never read may be gone: it must rebuild."""
+    with make_session(engine, write=True) as session:
+        record = _pruned(session)
+        if Cursor(txid=record.cursor_txid, id=record.cursor_id) > cursor:
+            session.commit()
+            return False
+        session.merge(IndexReplica(name=name, generation=generation, cursor_txid=cursor.txid,
+                                   cursor_id=cursor.id, updated_at=datetime.now(UTC)))
+        session.commit()
+        return True

@@ -168,7 +168,8 @@ class IndexWorker(NodeLoop):
                     problem = "feed cursor ahead of the database (restored from a backup?)"
             self._checked_cursor = True
         if problem is None and not self._registered:
-            problem = "dropped from the feed registry (silent longer than the retention)"
+            problem = ("unregistered, and rows past its cursor were pruned (silent longer than the retention, "
+                       "or a new host name or directory)")
         if problem is None and requested:
             problem = "requested by an operator"
         if problem is not None:
@@ -189,6 +190,11 @@ class IndexWorker(NodeLoop):
             cursor = feed.cursor_of(self.index)
             if cursor is not None:
                 self._registered = feed.report(self.engine, self.replica, generation, cursor)
+                if not self._registered and feed.rejoin(self.engine, self.replica, generation, cursor):
+                    # a new host name (a container restarted), a moved directory, or back from a
+                    # long silence, with nothing it has not read pruned: no rebuild needed
+                    log.info("index replica registered again", extra={"replica": self.replica})
+                    self._registered = True
             self._reported_at = now
         if now - self._pruned_at >= PRUNE_SECONDS:
             pruned = feed.prune(self.engine, retention=self.retention)

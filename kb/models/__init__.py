@@ -30,7 +30,7 @@ from kb.models.case import (
 from kb.models.dictionary import DictionaryTerm, DictionaryTermCreate, DictionaryTermPublic
 from kb.models.jobs import Job, JobInput, JobKind
 from kb.models.ml import ModelArtifact, ModelPromotion, ModelVersion, SolutionUse, SuggestionLog
-from kb.models.outbox import IndexReplica, SearchOutbox
+from kb.models.outbox import FeedPruned, IndexReplica, SearchOutbox
 from kb.models.taxonomy import TAXONOMY_KINDS, Label, LabelCreate, LabelPublic, LabelUpdate
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "DictionaryTerm",
     "DictionaryTermCreate",
     "DictionaryTermPublic",
+    "FeedPruned",
     "IndexReplica",
     "Label",
     "LabelCreate",

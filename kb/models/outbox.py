@@ -38,3 +38,19 @@ class IndexReplica(SQLModel, table=True):
     cursor_txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     cursor_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class FeedPruned(SQLModel, table=True):
+    """How far retention has pruned the feed: the last pruned row, in feed order (one row, id 1).
+
+    A replica that finds itself unregistered — its node came back under a new host name (a
+    container), its directory moved, or it was silent longer than the retention — keeps its
+    index when nothing past its cursor was pruned, instead of rebuilding. Pruning and that
+    check both lock this row first, so neither can slip between the other's read and write."""
+
+    __tablename__ = "search_feed_pruned"
+
+    id: int = Field(default=1, primary_key=True)
+    cursor_txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    cursor_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    pruned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -5,6 +5,7 @@ has not read, and a replica dropped by retention rebuilds."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -139,14 +140,107 @@ def test_retention_keeps_unread_rows_and_a_dropped_replica_rebuilds(engine, tmp_
         start = feed.snapshot_cursor(s)
     with make_session(engine, write=True) as s:
         s.add(SearchOutbox(entity="case", entity_id=2, op="upsert", created_at=now - timedelta(days=30)))
+        s.add(SearchOutbox(entity="case", entity_id=3, op="upsert", created_at=now))
         s.commit()
     feed.report(engine, "reader", "g1", start, register=True)     # has read only the first row
     assert feed.prune(engine, retention=timedelta(days=7)) == 1
     with make_session(engine) as s:
-        assert [r.entity_id for r in s.exec(select(SearchOutbox))] == [2]
+        assert [r.entity_id for r in s.exec(select(SearchOutbox).order_by(SearchOutbox.id))] == [2, 3]
         row = s.get(IndexReplica, "reader")
     with make_session(engine, write=True) as s:                    # silent for longer than the retention
         s.get(IndexReplica, "reader").updated_at = now - timedelta(days=8)
         s.commit()
     assert row is not None and feed.prune(engine, retention=timedelta(days=7)) == 1
-    assert feed.report(engine, "reader", "g1", start) is False    # it must rebuild
+    assert feed.report(engine, "reader", "g1", start) is False
+    assert feed.rejoin(engine, "reader", "g1", start) is False    # row 2 is gone unread: it must rebuild
+    with make_session(engine) as s:
+        assert s.get(IndexReplica, "reader") is None
+
+
+def _change(engine, entity_id: int, age: timedelta = timedelta(0)) -> None:
+    with make_session(engine, write=True) as s:
+        s.add(SearchOutbox(entity="case", entity_id=entity_id, op="upsert", created_at=datetime.now(UTC) - age))
+        s.commit()
+
+
+def _read_all(engine, cursor: feed.Cursor) -> tuple[list[int], feed.Cursor]:
+    with make_session(engine) as s:
+        rows, after = feed.read(s, cursor, limit=100)
+    return [r.entity_id for r in rows], after
+
+
+def test_a_feed_emptied_by_retention_never_hands_out_an_id_a_replica_has_passed(engine):
+    """A quiet week: every row read and old, so retention may prune them all. On SQLite an
+    emptied table gave its ids out again from 1, below the writer's cursor — every later
+    change would have been skipped until the ids caught up."""
+    _change(engine, 1, timedelta(days=30))
+    _change(engine, 2, timedelta(days=30))
+    seen, cursor = _read_all(engine, feed.Cursor())
+    assert seen == [1, 2]
+    feed.report(engine, "writer", "g1", cursor, register=True)
+    assert feed.prune(engine, retention=timedelta(days=7)) >= 1
+    _change(engine, 3)
+    assert _read_all(engine, cursor)[0] == [3]
+
+
+def test_an_unregistered_replica_keeps_its_index_when_nothing_past_its_cursor_was_pruned(engine):
+    """A node back under a new host name (a container restarted) or from a moved directory is
+    unregistered; it rejoins at its cursor unless rows it never read were pruned."""
+    start = _read_all(engine, feed.Cursor())[1]
+    _change(engine, 1, timedelta(days=30))
+    _change(engine, 2, timedelta(days=30))
+    _change(engine, 3)
+    seen, end = _read_all(engine, start)
+    assert seen == [1, 2, 3]
+    feed.report(engine, "node-old-name", "g1", end, register=True)
+    assert feed.prune(engine, retention=timedelta(days=7)) >= 1
+    assert feed.report(engine, "node-new-name", "g1", end) is False          # not registered under this name
+    assert feed.rejoin(engine, "node-new-name", "g1", end) is True
+    assert feed.rejoin(engine, "node-behind", "g1", start) is False          # rows 1–2 were pruned unread
+    with make_session(engine) as s:
+        assert s.get(IndexReplica, "node-new-name").cursor_id == end.id
+        assert s.get(IndexReplica, "node-behind") is None
+    assert feed.report(engine, "node-new-name", "g1", end) is True
+    # once registered, retention keeps what it has not read
+    _change(engine, 4, timedelta(days=30))
+    feed.prune(engine, retention=timedelta(days=7))
+    assert _read_all(engine, end)[0] == [4]
+
+
+def test_a_node_back_under_a_new_name_keeps_its_index(tmp_path, db_url):
+    """The same var directory under another path — as a node whose container came back with a
+    new host name — is a replica the registry does not know. It rejoins at its cursor: no
+    rebuild, and the changes made meanwhile are applied."""
+    def node(var: str) -> TestClient:
+        return TestClient(create_app(Settings(data_dir=DATA_DIR, var_dir=tmp_path / var, database_url=db_url,
+                                              index_poll_seconds=0.2)))
+
+    def found(client, headers, words: str) -> bool:
+        return client.get("/api/v1/search", headers=headers, params={"q": words}).json()["total"] > 0
+
+    def resolve(client, headers, subject: str, description: str) -> None:
+        number = client.post("/api/v1/cases", headers=headers, json=case_payload(
+            subject=subject, description=description)).json()["number"]
+        assert client.post(f"/api/v1/cases/{number}/resolve", headers=headers, json=RESOLUTION).status_code == 200
+
+    with node("var-a") as a:
+        engine = a.app.state.engine
+        headers = {"Authorization": f"Bearer {add_user(engine, 'lead', Role.admin)}"}
+        resolve(a, headers, "门禁闸机刷卡无反应", "闸机刷卡一直红灯，错误码 G4410")
+        assert wait_for(lambda: found(a, headers, "闸机 G4410"))
+        generation = a.app.state.index.current_generation()
+        old_name = feed.replica_name(a.app.state.index.root)
+    shutil.copytree(tmp_path / "var-a", tmp_path / "var-b")
+    with node("var-b") as b:
+        new_name = feed.replica_name(b.app.state.index.root)
+        assert new_name != old_name
+        resolve(b, headers, "电子发票开具失败", "提示税控盘未连接，错误码 T7788")
+
+        def registered() -> bool:
+            with make_session(engine) as s:
+                return s.get(IndexReplica, new_name) is not None
+
+        assert wait_for(registered), "the new name never registered"
+        assert wait_for(lambda: found(b, headers, "税控盘 T7788"))
+        assert b.app.state.index.current_generation() == generation      # kept, not rebuilt
+        assert found(b, headers, "闸机 G4410")
