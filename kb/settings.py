@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     vector_refresh_seconds: float = Field(
         default=60, gt=0, le=86_400, description="how often the index writer's process brings the node's store of "
         "resolved cases' semantic vectors up to date (suggestions compute the vectors it lacks meanwhile)")
+    vector_max_lag_seconds: float = Field(
+        default=900, ge=0, le=86_400, description="the store is rewritten whole: fewer than 1 % of the cases "
+        "(at least 200) new or edited wait up to this long for the next rewrite")
     embedded_worker: bool = Field(default=True, description="this node's `serve` runs the job worker (training, "
                                   "imports, rebuilds) in its background process; false when `python -m api worker` "
                                   "runs on the node")

@@ -9,7 +9,7 @@ from datetime import timedelta
 import numpy as np
 from sqlmodel import select
 
-from api import suggest
+from api import suggest, vector_keeper
 from indexer import feed, whoosh_index
 from classifier.vector_store import read_build
 from kb.clock import FixedClock
@@ -93,6 +93,29 @@ def test_suggestions_rank_the_same_with_the_nodes_vector_store_and_without(api_m
     app.state.vectors = None
     suggest.VECTORS._items.clear()
     assert ranking(api_model) == edited
-    # the keeper's next round embeds just that case
-    assert app.state.vector_keeper.step() == 1
+    # one edit waits for the lag (the store is rewritten whole), then the next round embeds just that case
+    keeper = app.state.vector_keeper
+    keeper.max_lag = 3600
+    assert keeper.step() == 0
+    assert read_build(app.state.settings.vector_dir, version).name == build.name
+    keeper.max_lag = 0
+    assert keeper.step() == 1
     assert np.array_equal(read_build(app.state.settings.vector_dir, version).ids, build.ids)
+
+
+def test_enough_changes_rewrite_the_store_without_waiting_for_the_lag(api_model, monkeypatch):
+    app = api_model.client.app
+    keeper = app.state.vector_keeper
+    keeper.max_lag = 3600
+    first = [resolved(api_model, solution, "现场确认", subject=subject, description=description)
+             for subject, description, solution in CASES[:3]]
+    assert keeper.step() == len(first)                      # the first build is written at once
+    version = app.state.predictor.semantic("")[0].version
+    written = read_build(app.state.settings.vector_dir, version).name
+    resolved(api_model, CASES[3][2], "现场确认", subject=CASES[3][0], description=CASES[3][1])
+    assert keeper.step() == 0                               # one new case of four: it waits
+    assert read_build(app.state.settings.vector_dir, version).name == written
+    monkeypatch.setattr(vector_keeper, "MIN_CHANGED", 2)
+    resolved(api_model, CASES[4][2], "现场确认", subject=CASES[4][0], description=CASES[4][1])
+    assert keeper.step() == 2                               # two waiting: enough, the lag is not awaited
+    assert len(read_build(app.state.settings.vector_dir, version).ids) == 5
