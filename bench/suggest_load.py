@@ -125,13 +125,13 @@ def arranged(var: Path, n_cases: int, texts: list[str]) -> str:
 def vectors_ready(var: Path) -> None:
     """The node's semantic vector store as a node that has run a while has it (its background
     process writes it; api.vector_keeper): written here, before any timed run, when missing or
-    behind the database."""
+    behind the database, however little (no lag allowed here: timed runs start from a store in step)."""
     from api.vector_keeper import vector_keeper
     from kb.db import make_engine
     from kb.dictionary import install_segmenter_from_db
     from kb.settings import Settings
 
-    settings = Settings(var_dir=var)
+    settings = Settings(var_dir=var, vector_max_lag_seconds=0)
     engine = make_engine(settings.database_url, settings=settings)
     install_segmenter_from_db(engine, settings.jieba_cache_dir)
     t = time.perf_counter()
