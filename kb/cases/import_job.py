@@ -75,8 +75,8 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
     report, or failed with the problem) unless the worker stops (``Interrupted``) or lost it.
     ``write`` runs each chunk's write transaction (the job worker's ``Urgent`` thread, which
     keeps normal priority while this thread's CPU work is niced); ``pause(seconds, stopping)``
-    waits between chunks (the job worker's waits longer while the machine is busy:
-    ``api.pacing``)."""
+    waits between chunks, and for 0 s between batches of rows checked (the job worker's waits
+    longer while the machine is busy: ``api.pacing``)."""
     stopping = stopping or threading.Event()
     write = write or (lambda fn: fn())
     pause = pause or _just_wait
@@ -94,7 +94,8 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
         table = sheet_import.read_table(content, filename, encoding=params.get("encoding"))
         own = frozenset(done.values())
         with make_session(engine) as session:
-            checks = sheet_import.check_rows(session, table, tz=rules.clock.tz, progress=progress, own=own)
+            checks = sheet_import.check_rows(session, table, tz=rules.clock.tz, progress=progress, own=own,
+                                             breather=lambda: paused.append(pause(0.0, stopping)))
         if not dry_run:
             good = [c for c in checks if c.data is not None and not c.errors and c.row not in done]
             total = len(good) + len(done)

@@ -37,6 +37,7 @@ DEFAULT_CHANNEL = "其他"   # after-sales sheets record no channel
 HEADER_SCAN_ROWS = 10
 MAX_COLUMNS = 64       # every layout has fewer than 30 columns
 BLANK_ROW_RUN = 1000   # this many empty rows in a row end the data (sheets pad to a million styled rows)
+CHECK_BATCH = 500      # rows checked between two breathers (check_rows)
 ENTERPRISE_MARKERS = ("公司", "集团", "有限", "银行", "医院", "学校", "大学", "中心", "工厂", "厂", "局", "商行",
                       "事务所", "研究院", "协会")
 RESOLVED = (CaseStatus.resolved, CaseStatus.closed)
@@ -219,9 +220,12 @@ class _Context:
 
 
 def check_rows(session: Session, table: Table, *, tz, progress: Progress | None = None,
-               own: frozenset[str] = frozenset()) -> list[RowCheck]:
+               own: frozenset[str] = frozenset(), breather: Callable[[], None] | None = None) -> list[RowCheck]:
     """Every row checked; ``own``: numbers an interrupted run of the same import stored already
-    (they are that import's progress, not duplicates)."""
+    (they are that import's progress, not duplicates). ``breather()`` is called after every
+    ``CHECK_BATCH`` rows but the last, with no read transaction held: a large import's check is
+    seconds of CPU, and on a busy node the job worker waits there for the agents
+    (``api.pacing``) as it does between the chunks it stores."""
     ctx = _Context(session)
     header_of = {f: table.headers[i] for i, f in table.fields.items()}
     checks: list[RowCheck] = []
@@ -231,6 +235,9 @@ def check_rows(session: Session, table: Table, *, tz, progress: Progress | None 
         checks.append(_check_row(number, values, header_of, ctx))
         if progress and (n % 200 == 0 or n == total):
             progress("check", n, total)
+        if breather is not None and n % CHECK_BATCH == 0 and n < total:
+            session.commit()          # ends the read transaction: a pause must not pin the WAL
+            breather()
     _mark_duplicates(session, checks, tz, own)
     return checks
 

@@ -265,3 +265,23 @@ def test_an_import_pauses_between_its_chunks_and_reports_the_pauses(no_worker, r
     assert done.result["imported"] == 120 and cases_in(engine) == 120
     assert len(asked) == 2 and all(s >= 0 for s in asked)           # after rows 50 and 100, not after 120
     assert done.result["paused_seconds"] == 2.5
+
+
+def test_a_large_imports_check_also_waits_for_a_busy_machine(no_worker, rules):
+    """Checking 20,000 rows is seconds of CPU before anything is stored: the pacer is handed a
+    pause (of at least 0 s) after every 500 rows checked, as well as after each stored chunk."""
+    client, headers, app, _ = no_worker
+    engine = app.state.engine
+    job_id = queue_import(client, headers, 1200)
+    claim_import(engine, "node-a:1:jobs", job_id)
+    asked: list[float] = []
+
+    def pause(seconds: float, stopping: threading.Event) -> float:
+        asked.append(seconds)
+        return 1.5
+
+    import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, chunk=1000, pause=pause)
+    done = job_row(engine, job_id)
+    assert done.result["imported"] == 1200 and cases_in(engine) == 1200
+    assert asked[:2] == [0.0, 0.0] and len(asked) == 3      # after rows 500 and 1,000 checked; after chunk 1
+    assert done.result["paused_seconds"] == 4.5
