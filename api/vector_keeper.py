@@ -9,10 +9,9 @@ embedding only the new or edited ones. Between two builds a suggestion computes 
 vectors the store misses itself, so a lagging store costs time, never correctness.
 
 A build is written whole (at 1M cases ~0.7 GB), so a few changes wait: the store is rewritten
-once at least ``min_changed`` cases (1 % of the store, at least ``MIN_CHANGED``) are new or
-edited, or once the first change not yet in it has waited ``max_lag`` seconds. A desk that
-resolves a case a minute rewrote the store every minute before — at 1M cases ~1 TB of writes
-a day."""
+once ``MIN_CHANGED_SHARE`` of it (at least ``MIN_CHANGED`` cases) is new or edited, or once the
+first change not yet in it has waited ``max_lag`` seconds. A desk that resolves a case a minute
+rewrote the store every minute before — at 1M cases ~1 TB of writes a day."""
 
 from __future__ import annotations
 
@@ -101,9 +100,10 @@ class VectorKeeper(NodeLoop):
 
     def _due(self, session, previous) -> bool:
         """Whether enough changed, or waited long enough, to rewrite the store. Counted: cases
-        updated after the newest one in the build (or in the same instant, beyond those in it). A case reopened since, or one whose update
-        time is older (another node's clock), waits for the lag: a stale row is never used (its
-        stamp no longer matches), and a missing one is computed by the suggestion."""
+        updated after the newest one in the build (or in the same instant, beyond those in it).
+        A case reopened since, or one whose update time is older (another node's clock), waits
+        for the lag: a stale row is never used (its stamp no longer matches), and a missing one
+        is computed by the suggestion."""
         newest = int(previous.stamps.max())
         since = session.connection().execute(select(func.count()).where(
             Case.status.in_(list(INDEXABLE)),

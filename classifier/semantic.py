@@ -181,6 +181,14 @@ class GramRows:
         return GramRows(self.columns[flat], self.weights[flat], ends)
 
     @classmethod
+    def joined(cls, batches: list[GramRows]) -> GramRows:
+        """The rows of ``batches`` one after the other, as one batch."""
+        offsets = np.cumsum([0] + [int(b.ends[-1]) if len(b) else 0 for b in batches[:-1]])
+        return cls(np.concatenate([b.columns for b in batches]).astype(np.uint16, copy=False),
+                   np.concatenate([b.weights for b in batches]).astype(np.float16, copy=False),
+                   np.concatenate([b.ends + o for b, o in zip(batches, offsets, strict=True)]).astype(np.int64))
+
+    @classmethod
     def of(cls, grams: list[Grams]) -> GramRows:
         ends = np.cumsum([len(g.columns) for g in grams], dtype=np.int64)
         if not len(grams):

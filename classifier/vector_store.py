@@ -116,7 +116,7 @@ def write_build(root: Path, model: SemanticModel, ids: np.ndarray, stamps: np.nd
     n, dims = len(ids), model.projection.shape[1]
     vectors = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=(n, dims))
     prints = np.zeros(n, dtype=np.int64)
-    fresh: dict[int, Grams] = {}               # row → literal vector of a case embedded now
+    fresh: list[Grams] = []                    # literal vectors of the cases embedded now, in ``todo`` order
     todo = np.arange(n)
     copied = np.zeros(0, dtype=np.int64)
     if previous is not None and n:
@@ -131,30 +131,20 @@ def write_build(root: Path, model: SemanticModel, ids: np.ndarray, stamps: np.nd
         embedded, grams = model.represent(texts, segmenter)
         vectors[part] = embedded.astype(np.float16)
         prints[part] = [fingerprint(t, segmenter) for t in texts]
-        fresh.update(zip(part.tolist(), grams, strict=True))
+        fresh.extend(grams)
     vectors.flush()
     del vectors
-    # the literal vectors in row order: copied rows in one gather, embedded ones one by one
+    # the literal vectors in row order: the copied rows, then the embedded ones, put in place by one gather
     kept = previous.literal().take(rows[copied]) if len(copied) else GramRows.of([])
-    lengths = np.zeros(n, dtype=np.int64)
-    lengths[copied] = np.diff(kept.ends, prepend=0)
-    for i, g in fresh.items():
-        lengths[i] = len(g.columns)
-    ends = np.cumsum(lengths)
-    columns = np.zeros(int(ends[-1]) if n else 0, dtype=np.uint16)
-    weights = np.zeros(len(columns), dtype=np.float16)
-    if len(copied):
-        at = np.repeat(ends[copied] - lengths[copied] - kept.starts(), lengths[copied]) + np.arange(len(kept.columns))
-        columns[at], weights[at] = kept.columns, kept.weights
-    for i, g in fresh.items():
-        columns[ends[i] - lengths[i]:ends[i]], weights[ends[i] - lengths[i]:ends[i]] = g.columns, g.weights
+    literal = GramRows.joined([kept, GramRows.of(fresh)]).take(np.argsort(np.concatenate([copied, todo])))
+    del kept, fresh
     np.save(tmp / "ids.npy", np.asarray(ids, dtype=np.int64))
     np.save(tmp / "stamps.npy", np.asarray(stamps, dtype=np.int64))
     np.save(tmp / "prints.npy", prints)
-    np.save(tmp / "gram_ends.npy", ends)
-    np.save(tmp / "grams.npy", columns)
-    np.save(tmp / "gram_weights.npy", weights)
-    del kept, fresh
+    np.save(tmp / "gram_ends.npy", literal.ends)
+    np.save(tmp / "grams.npy", literal.columns)
+    np.save(tmp / "gram_weights.npy", literal.weights)
+    del literal
     tmp.rename(directory / name)
     pointer = directory / f".{CURRENT}.{name}"
     pointer.write_text(name, encoding="utf-8")
