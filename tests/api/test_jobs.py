@@ -248,21 +248,28 @@ def test_an_admin_rebuilds_every_replica_through_jobs(api):
     assert api.get("/health", role="admin").json()["index"]["generation"] == job["result"]["generation"]
 
 
-def test_an_import_pauses_between_its_chunks_and_reports_the_pauses(no_worker, rules):
-    """The job worker's pacer (api.pacing) is handed the pause after each chunk but the last."""
+def run_paced_import(no_worker, rules, rows: int, chunk: int, waited: float):
+    """An import of ``rows`` run by a pacer that records each pause asked for and reports
+    ``waited`` seconds for it (as if the machine had been busy): (the pauses asked, the job)."""
     client, headers, app, _ = no_worker
     engine = app.state.engine
-    job_id = queue_import(client, headers, 120)
+    job_id = queue_import(client, headers, rows)
     claim_import(engine, "node-a:1:jobs", job_id)
     asked: list[float] = []
 
     def pause(seconds: float, stopping: threading.Event) -> float:
         asked.append(seconds)
-        return 1.25                       # as if the machine had been busy
+        return waited
 
-    import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, chunk=50, pause=pause)
+    import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, chunk=chunk, pause=pause)
     done = job_row(engine, job_id)
-    assert done.result["imported"] == 120 and cases_in(engine) == 120
+    assert done.result["imported"] == rows and cases_in(engine) == rows
+    return asked, done
+
+
+def test_an_import_pauses_between_its_chunks_and_reports_the_pauses(no_worker, rules):
+    """The job worker's pacer (api.pacing) is handed the pause after each chunk but the last."""
+    asked, done = run_paced_import(no_worker, rules, 120, chunk=50, waited=1.25)
     assert len(asked) == 2 and all(s >= 0 for s in asked)           # after rows 50 and 100, not after 120
     assert done.result["paused_seconds"] == 2.5
 
@@ -270,18 +277,6 @@ def test_an_import_pauses_between_its_chunks_and_reports_the_pauses(no_worker, r
 def test_a_large_imports_check_also_waits_for_a_busy_machine(no_worker, rules):
     """Checking 20,000 rows is seconds of CPU before anything is stored: the pacer is handed a
     pause (of at least 0 s) after every 500 rows checked, as well as after each stored chunk."""
-    client, headers, app, _ = no_worker
-    engine = app.state.engine
-    job_id = queue_import(client, headers, 1200)
-    claim_import(engine, "node-a:1:jobs", job_id)
-    asked: list[float] = []
-
-    def pause(seconds: float, stopping: threading.Event) -> float:
-        asked.append(seconds)
-        return 1.5
-
-    import_job.run(engine, job_id, "node-a:1:jobs", rules=rules, chunk=1000, pause=pause)
-    done = job_row(engine, job_id)
-    assert done.result["imported"] == 1200 and cases_in(engine) == 1200
+    asked, done = run_paced_import(no_worker, rules, 1200, chunk=1000, waited=1.5)
     assert asked[:2] == [0.0, 0.0] and len(asked) == 3      # after rows 500 and 1,000 checked; after chunk 1
     assert done.result["paused_seconds"] == 4.5
