@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -116,15 +117,49 @@ def _by_ids(columns: tuple):
     return select(*columns).where(Case.id.in_(bindparam("ids", expanding=True)))
 
 
+@lru_cache(maxsize=8)
+def _by_ids_in_one_row(columns: tuple):
+    """The same read as ``_by_ids`` for SQLite, answered as one JSON row plus the named tuple
+    its rows become. Why: Python's sqlite3 lets go of the GIL for every row it steps, and a
+    request thread must win it back from the worker's busy threads each time; 50 rows read
+    while another thread computed took 18.5 ms p50 against 1.2 ms as one row (0.40 vs 0.21 ms
+    on an idle process)."""
+    statement = select(func.json_group_array(func.json_array(*columns))).where(
+        Case.id.in_(bindparam("ids", expanding=True)))
+    return statement, namedtuple("CaseRow", [c.key for c in columns])
+
+
+@lru_cache(maxsize=32)
+def _processors(columns: tuple, dialect) -> tuple:
+    """Each column's own conversion of the stored value (enums, UTC datetimes, JSON), as the
+    plain read applies it."""
+    return tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+
+
+def _rows_in_one_row(session: Session, ids: list[int], columns: tuple) -> list:
+    connection = session.connection()
+    statement, row = _by_ids_in_one_row(columns)
+    processors = _processors(columns, connection.dialect)
+    rows = []
+    for values in json.loads(connection.execute(statement, {"ids": list(ids)}).scalar_one()):
+        rows.append(row(*(v if p is None or v is None else p(v) for p, v in zip(processors, values, strict=True))))
+    return rows
+
+
 def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus] | None = None,
              columns: tuple = HIT_COLUMNS) -> list[Row]:
     """``columns`` (those a search hit shows by default) of cases by id in the given order (an
     index's ranking), skipping ids that no longer exist or are not in ``statuses``: a stale
     index can never show a deleted or reopened case. Plain rows through the Core (no ORM
-    row processing): building the rows was a tenth of a suggestion's time."""
+    row processing): building the rows was a tenth of a suggestion's time. On SQLite the rows
+    come as one JSON row (``_by_ids_in_one_row``)."""
     if not ids:
         return []
-    rows = {r.id: r for r in session.connection().execute(_by_ids(columns), {"ids": list(ids)})}
+    if session.connection().dialect.name == "sqlite":
+        found = _rows_in_one_row(session, ids, columns)
+    else:
+        found = session.connection().execute(_by_ids(columns), {"ids": list(ids)})
+    rows = {r.id: r for r in found}
     return [rows[i] for i in ids if i in rows and (statuses is None or rows[i].status in statuses)]
 
 
