@@ -120,7 +120,8 @@ def test_calibration_measures():
 def test_a_large_historys_training_is_reproducible_and_scored_alike(segmenter, monkeypatch):
     """Above HOLDOUT_CALIBRATION_ROWS each head is one LinearSVC with a held-out calibration
     split. The same history gives the same model twice (heads fitted side by side in threads
-    did not: liblinear's random generator is process-wide), and the compiled scorer agrees
+    did not: liblinear's random generator is process-wide; the LSA and the groups are fitted in
+    threads of their own), and the compiled scorer agrees
     with the scikit-learn path on it."""
     from sklearn.frozen import FrozenEstimator
 
@@ -128,9 +129,13 @@ def test_a_large_historys_training_is_reproducible_and_scored_alike(segmenter, m
 
     monkeypatch.setattr(train, "HOLDOUT_CALIBRATION_ROWS", 100)
     examples = dataset.from_demo(DEMO)
-    one = train.fit(examples, segmenter=segmenter, trained_by="t", params={"semantic": False})
-    two = train.fit(examples, segmenter=segmenter, trained_by="t", params={"semantic": False})
+    one = train.fit(examples, segmenter=segmenter, trained_by="t")
+    two = train.fit(examples, segmenter=segmenter, trained_by="t")
     texts = [t for t, _, _ in UNSEEN]
+    # the LSA and the near-twin groups are fitted in threads beside the heads: still the same twice
+    assert one.semantic is not None and one.semantic.version == two.semantic.version
+    np.testing.assert_array_equal(one.semantic.projection, two.semantic.projection)
+    assert one.evaluation == two.evaluation and one.metrics == two.metrics
     for head in train.HEADS:
         assert isinstance(two.heads[head].calibrated_classifiers_[0].estimator, FrozenEstimator)   # held out
         np.testing.assert_array_equal(one.predict_proba(texts)[head], two.predict_proba(texts)[head])
