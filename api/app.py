@@ -9,6 +9,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api import errors, heap, openapi
+from api.balance import ShedWhenBusy
 from api.gate import Gate
 from api.headers import SecurityHeaders
 from api.hygiene import ControlCharacterFilter
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     # outermost last: ids and headers wrap everything, the URL is cleaned before routing
+    app.add_middleware(ShedWhenBusy, threads=settings.threads)
     app.add_middleware(ControlCharacterFilter)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestIdMiddleware)

@@ -1,7 +1,8 @@
 """Serving with one or more uvicorn worker processes.
 
 Each worker listens on its own socket bound with SO_REUSEPORT, so the kernel spreads new
-connections evenly over the workers. With one shared socket (uvicorn's own launcher) an idle
+connections over the workers (by a hash of their addresses; ``api.balance`` has the busier
+worker close keep-alive connections, so a few busy ones do not stay on one worker). With one shared socket (uvicorn's own launcher) an idle
 worker's event loop accepts a whole burst of connections at once, and keep-alive connections
 stay where they were accepted: measured, one worker served almost all of 16 connections and
 two workers did no better than one. The sockets also set TCP_NODELAY (uvicorn issue #3149:
@@ -12,6 +13,7 @@ GIL."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import signal
 import socket
@@ -42,15 +44,17 @@ def _config(host: str, port: int, log_level: str, app: str = APP) -> uvicorn.Con
     return uvicorn.Config(app, factory=True, host=host, port=port, log_level=log_level, access_log=False)
 
 
-def _worker(host: str, port: int, log_level: str, app: str = APP) -> None:
+def _worker(host: str, port: int, log_level: str, app: str = APP, board=None, slot: int = 0) -> None:
     # a spawned worker starts with no logging set up: without this its access lines were lost
-    from api import heap
+    from api import balance, heap
     from api.logging import configure_logging
     from kb.settings import get_settings
 
     configure_logging(json_lines=get_settings().log_json)
     sys.setswitchinterval(SWITCH_INTERVAL)
     heap.enable()
+    if board is not None and len(board) > 1:
+        balance.enable(board, slot)
     sock = listening_socket(host, port)
     uvicorn.Server(_config(host, port, log_level, app)).run(sockets=[sock])
 
@@ -88,8 +92,10 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning",
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    def start_worker():
-        process = context.Process(target=_worker, args=(host, port, log_level, app), daemon=False)
+    board = context.RawArray("i", max(workers, 1))        # requests in flight per worker (api.balance)
+
+    def start_worker(slot: int):
+        process = context.Process(target=_worker, args=(host, port, log_level, app, board, slot), daemon=False)
         process.start()
         return process
 
@@ -99,7 +105,8 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning",
         process.start()
         return process
 
-    starters = [start_worker] * max(workers, 1) + ([start_background] if jobs or index_writer else [])
+    starters = [functools.partial(start_worker, slot) for slot in range(max(workers, 1))] + (
+        [start_background] if jobs or index_writer else [])
     processes = [start() for start in starters]
     while not stopping.wait(0.5):
         for i, p in enumerate(processes):
