@@ -11,9 +11,9 @@ larger ones keep the 80 % fit (as good, and refitting would double the training 
 from __future__ import annotations
 
 import platform
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
@@ -246,18 +246,18 @@ def fit(examples: list[Example], *, segmenter: Segmenter, trained_by: str, param
         words, norms = _analyze(texts, segmenter)
         semantic = beside.submit(fit_semantic, texts, segmenter, normalized=norms) \
             if params.get("semantic", True) else None
-        return _fit_heads(ordered, ys, words, norms, split, semantic, params, segmenter=segmenter, evaluate=evaluate,
-                          refit_full=refit_full, progress=progress, trained_by=trained_by, source=source,
-                          precision=(suggest_precision, auto_precision))
+        return _fit_heads(ordered, texts, ys, words, norms, split, semantic, params, segmenter=segmenter,
+                          evaluate=evaluate, refit_full=refit_full, progress=progress, trained_by=trained_by,
+                          source=source, precision=(suggest_precision, auto_precision))
 
 
-def _fit_heads(ordered: list[Example], ys: dict[str, list[str]], words, norms, split: Future | None,
-               semantic: Future | None, params: dict[str, Any], *, segmenter: Segmenter, evaluate: bool, refit_full: bool | None,
-               progress: Progress, trained_by: str, source: str, precision: tuple[float, float]) -> TrainedBundle:
+def _fit_heads(ordered: list[Example], texts: list[str], ys: dict[str, list[str]], words, norms,
+               split: Future | None, semantic: Future | None, params: dict[str, Any], *, segmenter: Segmenter,
+               evaluate: bool, refit_full: bool | None, progress: Progress, trained_by: str, source: str,
+               precision: tuple[float, float]) -> TrainedBundle:
     """``fit`` once its texts are analysed: the heads, their evaluation, the bundle."""
     suggest_precision, auto_precision = precision
     n_min, n_max = params["char_ngram"]
-    texts = [e.text for e in ordered]
     metrics: dict[str, Any] = {}
     thresholds: dict[str, dict[str, dict[str, float]]] = {}
     all_idx = np.arange(len(texts))

@@ -140,10 +140,8 @@ def _rows_in_one_row(session: Session, ids: list[int], columns: tuple) -> list:
     connection = session.connection()
     statement, row = _by_ids_in_one_row(columns)
     processors = _processors(columns, connection.dialect)
-    rows = []
-    for values in json.loads(connection.execute(statement, {"ids": list(ids)}).scalar_one()):
-        rows.append(row(*(v if p is None or v is None else p(v) for p, v in zip(processors, values, strict=True))))
-    return rows
+    return [row(*(v if p is None or v is None else p(v) for p, v in zip(processors, values, strict=True)))
+            for values in json.loads(connection.execute(statement, {"ids": list(ids)}).scalar_one())]
 
 
 def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus] | None = None,
@@ -155,10 +153,11 @@ def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus
     come as one JSON row (``_by_ids_in_one_row``)."""
     if not ids:
         return []
-    if session.connection().dialect.name == "sqlite":
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
         found = _rows_in_one_row(session, ids, columns)
     else:
-        found = session.connection().execute(_by_ids(columns), {"ids": list(ids)})
+        found = connection.execute(_by_ids(columns), {"ids": list(ids)})
     rows = {r.id: r for r in found}
     return [rows[i] for i in ids if i in rows and (statuses is None or rows[i].status in statuses)]
 

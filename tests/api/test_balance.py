@@ -16,8 +16,9 @@ from api.balance import ShedWhenBusy
 @pytest.fixture
 def board():
     board = multiprocessing.get_context("spawn").RawArray("i", 2)
-    board[1] = 5                           # a stale count of a dead predecessor in our slot
+    board[0] = 5                           # a stale count of a dead predecessor in our slot
     balance.enable(board, 0)
+    assert board[0] == 0
     yield board
     balance._board = None
 
@@ -32,7 +33,8 @@ class Held:
         done = asyncio.Event()
         self.release.append(done)
         await done.wait()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
 

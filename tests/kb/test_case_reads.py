@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from sqlalchemy import event
+import pytest
 
 from kb.cases import service
 from kb.cases.queries import HIT_COLUMNS, RANKER_COLUMNS, _by_ids, get_many
 from kb.models import Case, CaseFeedback, CaseStatus, Satisfaction
 from tests.factories import later, make_case, make_resolved
+from tests.kb.test_query_plans import selects_sent
 
 EVERY_KIND = (Case.id, Case.number, Case.status, Case.satisfaction, Case.satisfaction_score, Case.tags,
               Case.attachments, Case.sla_explanation, Case.resolved_at, Case.updated_at, Case.reopen_count,
@@ -59,19 +60,9 @@ def test_statuses_keep_the_index_order_and_drop_what_is_no_longer_resolved(sessi
 
 def test_on_sqlite_the_rows_come_back_as_one_row(session, rules):
     ids = arrange(session, rules)
-    engine = session.get_bind().engine
-    if engine.dialect.name != "sqlite":
-        return          # psycopg takes a result whole; only SQLite's driver steps row by row
-    sent = []
-
-    def grab(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            sent.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", grab)
-    try:
-        read = get_many(session, ids, columns=RANKER_COLUMNS)
-    finally:
-        event.remove(engine, "before_cursor_execute", grab)
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("psycopg takes a result whole; only SQLite's driver steps row by row")
+    read = []
+    sent = selects_sent(session, lambda: read.extend(get_many(session, ids, columns=RANKER_COLUMNS)))
     assert len(read) == 4 and len(sent) == 1
     assert len(session.connection().exec_driver_sql(*sent[0]).fetchall()) == 1

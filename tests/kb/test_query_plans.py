@@ -25,8 +25,8 @@ def sqlite_session(session, segmenter):
     return session
 
 
-def plans_of(session, run) -> list[str]:
-    """SQLite's query plan of every SELECT that ``run`` sends, one string each."""
+def selects_sent(session, run) -> list[tuple]:
+    """(statement, parameters) of every SELECT that ``run`` sends."""
     engine = session.get_bind().engine
     sent = []
 
@@ -39,6 +39,12 @@ def plans_of(session, run) -> list[str]:
         run()
     finally:
         event.remove(engine, "before_cursor_execute", grab)
+    return sent
+
+
+def plans_of(session, run) -> list[str]:
+    """SQLite's query plan of every SELECT that ``run`` sends, one string each."""
+    sent = selects_sent(session, run)
     connection = session.connection()
     return [" / ".join(row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
                                                                      parameters).fetchall())
