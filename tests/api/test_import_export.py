@@ -155,6 +155,37 @@ def test_a_file_without_the_required_columns_is_a_422_naming_the_file(api):
     assert upload(api, b"PK\x03\x04broken zip", "x.xlsx").status_code == 422
 
 
+def _sheet_past_the_checked_bytes(tail: bytes, encoding: str = "utf-8-sig") -> bytes:
+    """A valid header and one valid row, then rows of padding so that a character (or ``tail``)
+    straddles the byte where the upload's check stops decoding."""
+    from kb.cases.sheet_import import HEADER_CHECK_BYTES
+
+    row = list(SERVICE_EXAMPLES[0])
+    head = csv_bytes([row], encoding=encoding)
+    pad = HEADER_CHECK_BYTES - len(head) - 1          # the next byte is the cut's last one
+    return head + b"#\n" * (pad // 2) + b"#" * (pad % 2) + tail
+
+
+def test_a_large_csv_is_checked_from_its_first_bytes_even_when_a_character_straddles_the_cut():
+    from kb.cases import sheet_import
+
+    content = _sheet_past_the_checked_bytes("客户需求\n".encode())      # 3 bytes each: 客 is cut after 1
+    sheet_import.check_upload(content, "大表.csv")                      # no encoding error, header found
+    gbk = _sheet_past_the_checked_bytes("客户需求\n".encode("gbk"), encoding="gbk")
+    sheet_import.check_upload(gbk, "大表.csv")
+    # what lies past the start is the job's to read: the check answers without decoding it
+    sheet_import.check_upload(_sheet_past_the_checked_bytes(b"#\n#\xff\xfe\xff\n"), "大表.csv")
+
+
+def test_bad_bytes_past_the_checked_start_fail_the_import_job_with_the_encoding_named(api):
+    """The upload's check decodes only the start (a whole 24 MB sheet held the web worker's GIL
+    ~70 ms); the job decodes all of it and refuses the file as the check would have."""
+    resp = upload(api, _sheet_past_the_checked_bytes(b"#\n#\xff\xfe\xff\n"), "大表.csv")
+    assert resp.status_code == 422, resp.text
+    assert "编码" in resp.json()["detail"]
+    assert api.get("/api/v1/cases", params={"page_size": 1}).json()["total"] == 0
+
+
 def test_import_streams_progress_lines_then_the_report(api):
     add_demo_staff(api)
     rows = [[str(i), "2024-05-21", f"{8 + i // 60:02d}:{i % 60:02d}", "电话", f"客户{i}", "", "", f"咨询发票{i}",
