@@ -9,7 +9,8 @@ from functools import lru_cache
 
 import json
 
-from sqlalchemy import Row, String, and_, bindparam, case as sql_case, cast, or_
+from sqlalchemy import Integer, Row, String, and_, any_, bindparam, case as sql_case, cast, or_
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, func, select
 
 from kb.cases.service import get_case_or_raise
@@ -118,6 +119,16 @@ def _by_ids(columns: tuple):
 
 
 @lru_cache(maxsize=8)
+def _by_id_array(columns: tuple):
+    """PostgreSQL: ``id = ANY(:ids)`` with the ids as one array. ``IN`` with a parameter per id
+    made a different statement for each count of ids, so the server parsed and planned it
+    every time; this text is always the same, and psycopg prepares it after a few uses. Measured
+    (2 workers, 100k cases, 3,000 suggestions closed loop, two runs each): the server's CPU
+    1.72 and 1.59 → 1.42 and 1.45 s per 1,000 suggestions, 120–125 → 133–145 req/s."""
+    return select(*columns).where(Case.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer))))
+
+
+@lru_cache(maxsize=8)
 def _by_ids_in_one_row(columns: tuple):
     """The same read as ``_by_ids`` for SQLite, answered as one JSON row plus the named tuple
     its rows become. Why: Python's sqlite3 lets go of the GIL for every row it steps, and a
@@ -156,6 +167,8 @@ def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         found = _rows_in_one_row(session, ids, columns)
+    elif connection.dialect.name == "postgresql":
+        found = connection.execute(_by_id_array(columns), {"ids": list(ids)})
     else:
         found = connection.execute(_by_ids(columns), {"ids": list(ids)})
     rows = {r.id: r for r in found}
