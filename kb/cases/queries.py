@@ -167,10 +167,10 @@ def get_many(session: Session, ids: list[int], *, statuses: frozenset[CaseStatus
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         found = _rows_in_one_row(session, ids, columns)
-    elif connection.dialect.name == "postgresql":
-        found = connection.execute(_by_id_array(columns), {"ids": list(ids)})
+    elif connection.dialect.name == "postgresql":      # (all(): one fetch, not a driver call per row)
+        found = connection.execute(_by_id_array(columns), {"ids": list(ids)}).all()
     else:
-        found = connection.execute(_by_ids(columns), {"ids": list(ids)})
+        found = connection.execute(_by_ids(columns), {"ids": list(ids)}).all()
     rows = {r.id: r for r in found}
     return [rows[i] for i in ids if i in rows and (statuses is None or rows[i].status in statuses)]
 
