@@ -3,10 +3,11 @@
 Each worker listens on its own socket bound with SO_REUSEPORT, so the kernel spreads new
 connections over the workers (by a hash of their addresses; ``api.balance`` has the busier
 worker close keep-alive connections, so a few busy ones do not stay on one worker). With one
-shared socket (uvicorn's own launcher) an idle worker's event loop accepts a whole burst of connections at once, and keep-alive connections
-stay where they were accepted: measured, one worker served almost all of 16 connections and
-two workers did no better than one. The sockets also set TCP_NODELAY (uvicorn issue #3149:
-Nagle's algorithm cost 2.5 → 44 ms p50 on keep-alive). A small supervisor restarts a worker
+shared socket (uvicorn's own launcher) an idle worker's event loop accepts a whole burst of
+connections at once, and keep-alive connections stay where they were accepted: measured, one
+worker served almost all of 16 connections and two workers did no better than one. The
+sockets also set TCP_NODELAY (uvicorn issue #3149: Nagle's algorithm cost 2.5 → 44 ms p50 on
+keep-alive). A small supervisor restarts a worker
 that dies and stops them all on SIGTERM/SIGINT. Next to the web workers runs one background
 process (``api.background``): the job worker and the index writer, out of the web workers'
 GIL."""

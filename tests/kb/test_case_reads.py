@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import UTC
 
 import pytest
+from sqlmodel import select
 
 from kb.cases import service
-from kb.cases.queries import HIT_COLUMNS, RANKER_COLUMNS, _by_ids, get_many
+from kb.cases.queries import HIT_COLUMNS, RANKER_COLUMNS, get_many
 from kb.models import Case, CaseFeedback, CaseStatus, Satisfaction
 from tests.factories import later, make_case, make_resolved
 from tests.kb.test_query_plans import selects_sent
@@ -39,7 +40,8 @@ def arrange(session, rules) -> list[int]:
 def test_every_column_reads_as_the_plain_read_gives_it(session, rules):
     ids = arrange(session, rules)
     for columns in (HIT_COLUMNS, RANKER_COLUMNS, EVERY_KIND):
-        plain = {r.id: tuple(r) for r in session.connection().execute(_by_ids(columns), {"ids": ids})}
+        plain_read = select(*columns).where(Case.id.in_(ids))
+        plain = {r.id: tuple(r) for r in session.connection().execute(plain_read)}
         read = get_many(session, ids, columns=columns)
         assert [r.id for r in read] == [i for i in ids if i in plain]
         assert [tuple(r) for r in read] == [plain[r.id] for r in read]

@@ -71,6 +71,6 @@ def test_an_uploaded_sheet_is_stored_uncompressed_on_postgres(postgres_engine):
     from sqlalchemy import text
 
     with postgres_engine.connect() as conn:
-        storage = conn.execute(text("SELECT attstorage FROM pg_attribute WHERE attrelid = 'job_input'::regclass "
-                                    "AND attname = 'content'")).scalar_one()
+        storage = conn.execute(text("SELECT attstorage FROM pg_attribute WHERE attname = 'content' "
+                                    "AND attrelid = 'job_input'::regclass")).scalar_one()
     assert storage == "e"           # EXTERNAL: out of line, never compressed
