@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from api import balance
 from api.deps import Agent, AnyUser, ClockDep, IndexDep, QueryDate, QueryFlag, RulesDep, SessionDep, require
 from api.routers.jobs import JobPublic
 from api.schemas import PROBLEM_RESPONSES, Page
@@ -215,15 +216,16 @@ async def _wait_for(engine, job_id: int, wait: float, on_change=None) -> Job:
     few handler threads for that long (measured: agents' saves and suggestions queued behind it)."""
     deadline = clock_time.monotonic() + wait
     seen = None
-    while True:
-        job = await run_in_threadpool(_read_job, engine, job_id)
-        state = (job.status, job.result.get("phase"), job.result.get("done"))
-        if on_change and state != seen:
-            on_change(job)
-        seen = state
-        if job.status in ("done", "failed") or clock_time.monotonic() >= deadline:
-            return job
-        await asyncio.sleep(IMPORT_POLL_SECONDS)
+    with balance.parked():            # waiting is not load (api.balance)
+        while True:
+            job = await run_in_threadpool(_read_job, engine, job_id)
+            state = (job.status, job.result.get("phase"), job.result.get("done"))
+            if on_change and state != seen:
+                on_change(job)
+            seen = state
+            if job.status in ("done", "failed") or clock_time.monotonic() >= deadline:
+                return job
+            await asyncio.sleep(IMPORT_POLL_SECONDS)
 
 
 async def _progress_lines(engine, job_id: int, wait: float) -> AsyncIterator[bytes]:
