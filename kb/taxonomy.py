@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 
 from sqlmodel import Session, func, select
@@ -63,11 +64,27 @@ def recent_active_labels(session: Session) -> dict[str, set[str]]:
 
 def require_code(session: Session, kind: str, code: str | None, *, field: str) -> None:
     """Raise FieldError unless ``code`` is an active label of ``kind`` (None passes)."""
-    if code is None:
-        return
-    codes = active_codes(session, kind)
-    if code not in codes:
+    if code is not None:
+        check_code(active_codes(session, kind), kind, code, field=field)
+
+
+def check_code(codes: Collection[str], kind: str, code: str | None, *, field: str) -> None:
+    """``require_code`` against active ``codes`` of ``kind`` already read."""
+    if code is not None and code not in codes:
         raise FieldError(field, f"未知的{_KIND_ZH[kind]}「{code}」；可选：{'、'.join(sorted(codes))}")
+
+
+def active_codes_with_groups(session: Session, kinds: Collection[str]) -> dict[str, dict[str, str | None]]:
+    """The active codes of ``kinds`` from the database, each with its routing group (types
+    have one), in one column query. Why: a case's save read every label row of each kind it
+    checks, one query per kind, and the type's label once more for its group — a fifth of a
+    creation's time on PostgreSQL."""
+    out: dict[str, dict[str, str | None]] = {kind: {} for kind in kinds}
+    if kinds:
+        for kind, code, group in session.exec(select(Label.kind, Label.code, Label.route_group)
+                                              .where(Label.active == True, Label.kind.in_(list(kinds)))):
+            out[kind][code] = group
+    return out
 
 
 def route_group_for(session: Session, type_code: str) -> str | None:

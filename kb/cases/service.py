@@ -41,7 +41,7 @@ from kb.sla import SlaEngine
 from kb.articles.queries import Reader
 from kb.solution_use import record_use
 from kb.suggestion_log import insert_ignoring_duplicates, may_still_arrive, pending_row
-from kb.taxonomy import require_code, route_group_for
+from kb.taxonomy import active_codes_with_groups, check_code, require_code, route_group_for
 
 FREE_TEXT_FIELDS = (
     "subject", "description", "analysis", "root_cause", "solution_temp", "solution_perm",
@@ -90,7 +90,7 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
     agent used while logging (``used_solutions``) are recorded with it; ``reader`` is whose
     article visibility applies to them."""
     now = rules.clock.now()
-    _check_codes(session, data.model_dump(exclude_unset=False))
+    codes = _check_codes(session, data.model_dump(exclude_unset=False))
     _check_owner(session, data.owner)
     values = data.model_dump(exclude={"contact", "suggestion_id", "used_solutions"})
     values = _clean_text(values, rules)
@@ -103,7 +103,7 @@ def create_case(session: Session, data: CaseCreate, *, actor: str, rules: CaseRu
         contact_masked=mask_contact(data.contact),
         contact_hash=contact_hash(data.contact, rules.contact_key),
         status=CaseStatus.pending,
-        group=route_group_for(session, data.type),
+        group=codes["type"].get(data.type),          # the routing group of the (active) type
         received_at=now,
         created_by=actor,
         created_at=now,
@@ -265,7 +265,7 @@ def update_case(session: Session, number: str, data: CaseUpdate, *, actor: str, 
     now = rules.clock.now()
     changes = data.model_dump(exclude_unset=True)
     first_response = changes.pop("first_response", None)
-    _check_codes(session, changes)
+    codes = _check_codes(session, changes)
     if "owner" in changes:
         _check_owner(session, changes["owner"])
     if "group" in changes:
@@ -282,7 +282,7 @@ def update_case(session: Session, number: str, data: CaseUpdate, *, actor: str, 
             raise FieldError(required, "该字段不能为空")
     changes = _clean_text(changes, rules)
     if "type" in changes and "group" not in changes and changes["type"] != case.type:
-        changes["group"] = route_group_for(session, changes["type"])
+        changes["group"] = codes["type"].get(changes["type"])
     if first_response and case.first_response_at is None:
         changes["first_response_at"] = now
     old_response_due = case.response_due_at
@@ -366,10 +366,15 @@ def _score_to_satisfaction(score: int) -> Satisfaction:
     return Satisfaction.dissatisfied
 
 
-def _check_codes(session: Session, values: dict[str, Any]) -> None:
-    for field, kind in (("type", "type"), ("priority", "priority"), ("channel", "channel"), ("emotion", "emotion")):
-        if field in values:
-            require_code(session, kind, values[field], field=field)
+def _check_codes(session: Session, values: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+    """Each of type, priority, channel and emotion given must be an active label (read from the
+    database, not the request path's memo: a label just deactivated is refused at once). Returns
+    the active codes read, with their routing groups."""
+    kinds = [kind for kind in ("type", "priority", "channel", "emotion") if kind in values]
+    codes = active_codes_with_groups(session, kinds)
+    for kind in kinds:
+        check_code(codes[kind], kind, values[kind], field=kind)
+    return codes
 
 
 def _check_owner(session: Session, owner: str | None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 from sqlmodel import func, select
@@ -52,6 +54,25 @@ class TestCreate:
         assert err.value.field == field
         session.rollback()
         assert counts(session) == before
+
+    def test_codes_and_routing_group_are_read_in_one_statement(self, session, rules):
+        # a creation read every label row of each kind it checks, one query per kind, and the
+        # type's label once more for its group: a fifth of a creation's time on PostgreSQL
+        from sqlalchemy import event
+
+        engine, statements = session.get_bind(), []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if re.search(r"\sFROM label\b", statement):
+                statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            case = make_case(session, rules)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert case.group == "客服主管"
+        assert len(statements) == 1, statements
 
     def test_deactivated_type_is_refused(self, session, rules):
         from kb.models import LabelUpdate
