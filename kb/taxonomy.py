@@ -12,6 +12,8 @@ from kb import recent
 from kb.errors import Conflict, FieldError, NotFound
 from kb.models import TAXONOMY_KINDS, Case, Label, LabelCreate, LabelUpdate
 
+CASE_CODE_KINDS = ("type", "priority", "channel", "emotion")     # the label kinds a case's fields name
+
 _active_labels = recent.Memo("active type and priority labels", watch=(Label,), maxsize=64)
 
 
@@ -47,13 +49,9 @@ def active_codes(session: Session, kind: str) -> set[str]:
 
 
 def active_labels(session: Session) -> dict[str, set[str]]:
-    """The codes a model's heads must cover: active types and priorities (one column query:
-    it runs on every proposal)."""
-    out: dict[str, set[str]] = {"type": set(), "priority": set()}
-    for kind, code in session.exec(select(Label.kind, Label.code).where(Label.active == True,
-                                                                         Label.kind.in_(list(out)))):
-        out[kind].add(code)
-    return out
+    """The codes a model's heads must cover: active types and priorities (one column query)."""
+    codes = active_codes_with_groups(session, ("type", "priority"))
+    return {kind: set(of_kind) for kind, of_kind in codes.items()}
 
 
 def recent_active_labels(session: Session) -> dict[str, set[str]]:

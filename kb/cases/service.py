@@ -41,7 +41,7 @@ from kb.sla import SlaEngine
 from kb.articles.queries import Reader
 from kb.solution_use import record_use
 from kb.suggestion_log import insert_ignoring_duplicates, may_still_arrive, pending_row
-from kb.taxonomy import active_codes_with_groups, check_code, require_code, route_group_for
+from kb.taxonomy import CASE_CODE_KINDS, active_codes_with_groups, check_code, require_code, route_group_for
 
 FREE_TEXT_FIELDS = (
     "subject", "description", "analysis", "root_cause", "solution_temp", "solution_perm",
@@ -370,7 +370,7 @@ def _check_codes(session: Session, values: dict[str, Any]) -> dict[str, dict[str
     """Each of type, priority, channel and emotion given must be an active label (read from the
     database, not the request path's memo: a label just deactivated is refused at once). Returns
     the active codes read, with their routing groups."""
-    kinds = [kind for kind in ("type", "priority", "channel", "emotion") if kind in values]
+    kinds = [kind for kind in CASE_CODE_KINDS if kind in values]
     codes = active_codes_with_groups(session, kinds)
     for kind in kinds:
         check_code(codes[kind], kind, values[kind], field=kind)

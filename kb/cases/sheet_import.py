@@ -28,7 +28,7 @@ from kb.errors import FieldError, TooLarge
 from kb.models import Case, CaseImport, CaseStatus, CustomerKind, Satisfaction, User
 from kb.privacy import redact_text
 from kb.sla import ChineseWorkCalendar
-from kb.taxonomy import active_codes
+from kb.taxonomy import CASE_CODE_KINDS, active_codes_with_groups
 
 MAX_ROWS = 20_000      # the largest import holds the write lock ~10 s (bench/import_speed.py), well inside
                        # the 30 s other writers wait (kb.db.SQLITE_BUSY_SECONDS)
@@ -219,7 +219,7 @@ class _Context:
     """What every row is checked against, read once per file."""
 
     def __init__(self, session: Session) -> None:
-        self.codes = {kind: active_codes(session, kind) for kind in ("type", "priority", "channel", "emotion")}
+        self.codes = active_codes_with_groups(session, CASE_CODE_KINDS)    # kind → active code → group
         users = session.exec(select(User.username, User.display_name).where(User.active == True)).all()
         self.owners = {u: u for u, _ in users} | {d: u for u, d in users}
         self.calendar = ChineseWorkCalendar()
