@@ -48,6 +48,14 @@ def ranking(api) -> list[list[tuple[str, float]]]:
     return out
 
 
+def same_ranking(a: list[list[tuple[str, float]]], b: list[list[tuple[str, float]]]) -> bool:
+    """The same cases in the same order, with the same scores up to the last shown digit: a
+    stored vector and one computed on the spot are the same numbers summed in another order
+    (float32), which can move a score rounded to four places by one unit (seen once in CI)."""
+    return [[n for n, _ in r] for r in a] == [[n for n, _ in r] for r in b] and all(
+        abs(x - y) <= 1.5e-4 for ra, rb in zip(a, b, strict=True) for (_, x), (_, y) in zip(ra, rb, strict=True))
+
+
 def test_suggestions_rank_the_same_with_the_nodes_vector_store_and_without(api_model, monkeypatch):
     # every request thread looks for the newest commit, so the two rankings compared below are
     # computed over the same index (otherwise a thread may answer from its searcher of 0.2 s ago)
@@ -75,7 +83,7 @@ def test_suggestions_rank_the_same_with_the_nodes_vector_store_and_without(api_m
     suggest.VECTORS._items.clear()
     without = ranking(api_model)
     assert len(suggest.VECTORS) > 0
-    assert with_store == without and all(with_store)
+    assert same_ranking(with_store, without) and all(with_store)
 
     # a case edited after the build: its stored vector no longer applies and is computed on the spot
     rules = app.state.case_rules
@@ -92,7 +100,7 @@ def test_suggestions_rank_the_same_with_the_nodes_vector_store_and_without(api_m
     assert 1 <= len(suggest.VECTORS) <= len(CASES) - 1
     app.state.vectors = None
     suggest.VECTORS._items.clear()
-    assert ranking(api_model) == edited
+    assert same_ranking(ranking(api_model), edited)
     # one edit waits for the lag (the store is rewritten whole), then the next round embeds just that case
     keeper = app.state.vector_keeper
     keeper.max_lag = 3600
