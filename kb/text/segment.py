@@ -18,8 +18,9 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import jieba
@@ -31,6 +32,11 @@ jieba.setLogLevel(logging.WARNING)
 
 ASCII_RUN = re.compile(r"([a-z0-9]+(?:[._\-][a-z0-9]+)*[+#]*)")
 _NOT_WORD = re.compile(r"^[\W_]+$")
+# A suggestion normalises its draft three times and segments it twice in precise mode (the
+# burst rule, the classifier, the index query in search mode): each Segmenter remembers its
+# last texts, so the draft is converted and cut once per mode. Small: only texts seen moments
+# ago come back (the same request, or an agent's unchanged draft asked again).
+MEMO_TEXTS = 256
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class Segmenter:
     _synonyms: dict[str, str] = field(init=False, repr=False)
     _typo_re: re.Pattern | None = field(init=False, repr=False)
     _typos: dict[str, str] = field(init=False, repr=False)
+    _normalize_memo: Callable[[str], str] = field(init=False, repr=False)
+    _tokens_memo: Callable[[str, str], tuple[str, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         tokenizer = jieba.Tokenizer()
@@ -91,6 +99,8 @@ class Segmenter:
             self._typo_re = re.compile("|".join(map(re.escape, alternatives)))
         else:
             self._typo_re = None
+        self._normalize_memo = lru_cache(maxsize=MEMO_TEXTS)(self._normalize)
+        self._tokens_memo = lru_cache(maxsize=MEMO_TEXTS)(self._tokens)
 
     @property
     def version(self) -> str:
@@ -98,6 +108,9 @@ class Segmenter:
 
     def normalize(self, text: str) -> str:
         """Redact, normalise and correct known typos: the text both analyzers see."""
+        return self._normalize_memo(text)
+
+    def _normalize(self, text: str) -> str:
         text = normalize(redact_text(text) or "")
         if self._typo_re is not None:
             text = self._typo_re.sub(lambda m: self._typos[m.group()], text)
@@ -110,6 +123,9 @@ class Segmenter:
         recall. ``classify`` mode: precise mode without the HMM — words unknown to the dictionary
         are still seen by the classifier's character n-grams, and the HMM costs a third of the
         segmentation time on every keystroke-driven proposal."""
+        return list(self._tokens_memo(normalized, mode))
+
+    def _tokens(self, normalized: str, mode: str) -> tuple[str, ...]:
         out: list[str] = []
         if mode == "index":
             cut = self._tokenizer.cut_for_search
@@ -127,7 +143,7 @@ class Segmenter:
                 # isalnum() is true for Chinese words: the regex only runs on the rare rest
                 if tok.isalnum() or ((tok := tok.strip()) and not _NOT_WORD.match(tok)):
                     out.append(synonyms.get(tok, tok))
-        return out
+        return tuple(out)
 
 
 _lock = threading.Lock()

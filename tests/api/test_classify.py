@@ -113,3 +113,22 @@ def test_dictionary_edit_bumps_the_text_version_and_keeps_the_model_working(api_
     assert api_model.client.delete(f"/api/v1/dictionary/{term_id}",
                                    headers=api_model.as_("knowledge_manager")).status_code == 200
     assert api_model.get("/api/v1/dictionary").json()["text_version"] == before
+
+
+def test_a_suggestion_converts_and_cuts_its_draft_once_per_mode(api_model, monkeypatch):
+    # the burst rule, the classifier and the index query all read the draft: the conversion
+    # (OpenCC, redaction) ran three times and jieba's precise cut twice per suggestion
+    from kb.text import segment
+
+    converted, cuts = [], []
+    normalize = segment.normalize
+    monkeypatch.setattr(segment, "normalize", lambda text: converted.append(text) or normalize(text))
+    tokenizer = segment.current()._tokenizer
+    cut = tokenizer.cut
+    monkeypatch.setattr(tokenizer, "cut", lambda s, *a, **kw: cuts.append(kw.get("HMM", True)) or cut(s, *a, **kw))
+    draft = {"subject": "仓库扫码枪连不上", "description": "仓库新到的扫码枪配对以后一直连不上收银台，重启了也一样"}
+    resp = api_model.post("/api/v1/suggestions", json=draft)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["type"]["label"] and "model_unavailable" not in resp.json()["missing"]
+    assert len([t for t in converted if "扫码枪" in t]) == 1
+    assert cuts.count(False) == 1 and cuts.count(True) == 1      # precise once, search mode once
