@@ -8,7 +8,7 @@ millisecond while the agent types."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -27,6 +27,12 @@ def _explains(feature: str) -> bool:
     if not any(ch.isalpha() for ch in feature):
         return False
     return not any(word in feature for word in _PLACEHOLDER_WORDS)
+
+
+def _shown(feature: str) -> bool:
+    """Whether a feature may be shown as a driver: ``_explains``, and not a single Chinese
+    character (one character explains nothing to a person)."""
+    return (len(feature) >= 2 or feature.isascii()) and _explains(feature)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class _Head:
     intercept: np.ndarray
     a: np.ndarray           # sigmoid calibration per column
     b: np.ndarray
+    columns: slice = field(default_factory=lambda: slice(None))    # this head's columns in ``CompiledModel.coef``
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,16 @@ class CompiledModel:
         # a plain list: indexing it is much cheaper than numpy string scalars on the hot path
         self.feature_names = [str(n) for n in words.get_feature_names_out()] + [
             str(n) for n in chars.get_feature_names_out()]
-        self.heads = {name: _compile_head(head, n_features) for name, head in bundle.heads.items()}
+        # which features may be named as a reason, decided once instead of per proposal
+        self.explainable = np.fromiter(map(_shown, self.feature_names), dtype=bool, count=n_features)
+        heads = {name: _compile_head(head, n_features) for name, head in bundle.heads.items()}
+        # every head's coefficients side by side: a proposal gathers its features' rows once
+        self.coef = np.hstack([h.coef for h in heads.values()]) if heads else np.zeros((n_features, 0))
+        self.heads, start = {}, 0
+        for name, h in heads.items():
+            width = h.coef.shape[1]
+            self.heads[name] = replace(h, coef=self.coef[:, start:start + width], columns=slice(start, start + width))
+            start += width
 
     def features(self, segmenter: Segmenter, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(column indices, tf-idf values) of the shared feature vector, each block l2-normalised
@@ -121,7 +137,19 @@ class CompiledModel:
     def score(self, head: str, cols: np.ndarray, vals: np.ndarray, *, explain: int = 0) -> Scored:
         h = self.heads[head]
         rows = h.coef[cols]                                  # (k, n_cols)
-        decision = vals @ rows + h.intercept if len(cols) else h.intercept.copy()
+        return self._scored(h, vals @ rows + h.intercept if len(cols) else h.intercept.copy(), rows, cols, vals,
+                            explain)
+
+    def score_all(self, cols: np.ndarray, vals: np.ndarray, *, explain: int = 0) -> dict[str, Scored]:
+        """Every head, from one gather of the features' coefficient rows (``score`` per head
+        gathered them once per head)."""
+        rows = self.coef[cols]                               # (k, all heads' columns)
+        decision = vals @ rows if len(cols) else np.zeros(self.coef.shape[1])
+        return {name: self._scored(h, decision[h.columns] + h.intercept, rows[:, h.columns], cols, vals, explain)
+                for name, h in self.heads.items()}
+
+    def _scored(self, h: _Head, decision: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
+                explain: int) -> Scored:
         calibrated = 1.0 / (1.0 + np.exp(h.a * decision + h.b))
         if len(h.classes) == 2:
             proba = np.array([1.0 - calibrated[0], calibrated[0]])
@@ -134,18 +162,14 @@ class CompiledModel:
             column = 0 if len(h.classes) == 2 else k
             sign = -1.0 if (len(h.classes) == 2 and k == 0) else 1.0
             contrib = sign * vals * rows[:, column]
+            shown = np.flatnonzero((contrib > 0) & self.explainable[cols])
+            top = min(explain * 3, len(shown))
+            if top < len(shown):
+                shown = shown[np.argpartition(-contrib[shown], top - 1)[:top]]
             merged: dict[str, float] = {}
-            top = min(explain * 3, len(contrib))
-            best = np.argpartition(-contrib, top - 1)[:top] if top < len(contrib) else np.arange(len(contrib))
             names = self.feature_names
-            for idx in best[np.argsort(-contrib[best])].tolist():
-                if contrib[idx] <= 0:
-                    break
+            for idx in shown[np.argsort(-contrib[shown])].tolist():
                 name = names[int(cols[idx])]
-                if len(name) < 2 and not name.isascii():
-                    continue            # single characters explain nothing to a person
-                if not _explains(name):
-                    continue
                 merged[name] = merged.get(name, 0.0) + float(contrib[idx])
             contributions = sorted(merged.items(), key=lambda kv: -kv[1])[:explain]
         return Scored(proba, contributions)

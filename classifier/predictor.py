@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from sqlmodel import Session
 
-from classifier.fastscore import CompiledModel
+from classifier.fastscore import CompiledModel, Scored
 from classifier.registry import ArtifactError, ModelRegistry
 from classifier.rules import Facts, FiredRule, TriageRules
 from classifier.train import TrainedBundle
@@ -123,8 +123,9 @@ class Predictor:
             missing.append("model_unavailable")
         norm = loaded.segmenter.normalize(text) if loaded else None           # once for both heads and rules
         features = loaded.compiled.features_of_normalized(loaded.segmenter, norm) if loaded else None
-        type_head = self._head(loaded, features, "type", text, active_types, explain)
-        priority_head = self._head(loaded, features, "priority", text, active_priorities, explain)
+        scores = loaded.compiled.score_all(*features, explain=explain) if loaded else {}
+        type_head = self._head(loaded, scores, "type", text, active_types)
+        priority_head = self._head(loaded, scores, "priority", text, active_priorities)
         fired = self.rules.fire(text, facts, normalized=norm)
         final = self.rules.raise_priority(priority_head.label, fired)
         if final != priority_head.label or fired:
@@ -146,13 +147,13 @@ class Predictor:
                               cold_start=type_head.source == "rules" or priority_head.note is not None,
                               missing=missing)
 
-    def _head(self, loaded: _Loaded | None, features, head: str, text: str, active: set[str] | None,
-              explain: int) -> HeadProposal:
+    def _head(self, loaded: _Loaded | None, scores: dict[str, Scored], head: str, text: str,
+              active: set[str] | None) -> HeadProposal:
         reason = self._cold_start_reason(loaded, head, active)
         if reason is not None:
             return self._rules_head(head, text, reason)
         compiled, bundle = loaded.compiled, loaded.bundle
-        scored = compiled.score(head, *features, explain=explain)
+        scored = scores[head]
         classes = compiled.heads[head].classes
         order = np.argsort(-scored.proba)
         label, conf = classes[order[0]], float(scored.proba[order[0]])

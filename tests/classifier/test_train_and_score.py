@@ -79,6 +79,11 @@ def test_fast_scorer_matches_scikit_learn(trained_bundle, segmenter):
     for head in ("type", "priority"):
         fast = np.array([compiled.score(head, *compiled.features(segmenter, t)).proba for t in TEXTS])
         np.testing.assert_allclose(fast, reference[head], atol=1e-9)
+        # all heads from one gather (what a proposal uses), the same numbers and reasons
+        together = [compiled.score_all(*compiled.features(segmenter, t), explain=5)[head] for t in TEXTS]
+        np.testing.assert_allclose(np.array([s.proba for s in together]), reference[head], atol=1e-9)
+        assert [s.contributions for s in together] == [
+            compiled.score(head, *compiled.features(segmenter, t), explain=5).contributions for t in TEXTS]
 
 
 def test_drivers_are_words_from_the_text(trained_bundle, segmenter):
@@ -87,6 +92,8 @@ def test_drivers_are_words_from_the_text(trained_bundle, segmenter):
     assert scored.contributions and all(w > 0 for _, w in scored.contributions)
     normalized = segmenter.normalize(TEXTS[0])
     assert all(term in normalized for term, _ in scored.contributions)
+    # never a single Chinese character or a redaction placeholder
+    assert all(len(term) >= 2 or term.isascii() for term, _ in scored.contributions)
 
 
 def test_traditional_request_gets_the_same_proposal_as_its_simplified_twin(trained_bundle):
