@@ -65,6 +65,13 @@ def markable(term: str) -> bool:
     return term not in function_words()
 
 
+@lru_cache(maxsize=256)
+def _marks(terms: tuple[str, ...]) -> tuple[str, ...]:
+    """The markable terms, longest first. One suggestion highlights ~15 texts with the same
+    terms: they are filtered and sorted once."""
+    return tuple(sorted({t for t in terms if markable(t)}, key=len, reverse=True))
+
+
 def highlight(text: str | None, terms: list[str], *, width: int = 80) -> str | None:
     """An HTML-escaped snippet of ``text`` around the first match, matches in ``<mark>``."""
     if not text:
@@ -73,7 +80,7 @@ def highlight(text: str | None, terms: list[str], *, width: int = 80) -> str | N
     spans: list[tuple[int, int]] = []
     if mapped is not None:
         norm, origin = mapped
-        for term in sorted({t for t in terms if markable(t)}, key=len, reverse=True):
+        for term in _marks(tuple(terms)):
             start = norm.find(term)
             while start != -1:
                 a, b = origin[start], origin[start + len(term) - 1] + 1

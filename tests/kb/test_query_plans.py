@@ -79,3 +79,18 @@ def test_the_burst_snapshot_reads_recent_open_cases_through_an_index_on_their_re
 
     assert len(snapshots[0].received) == 1
     assert len(plans) == 1 and "received_at>" in plans[0] and "SCAN case" not in plans[0], plans
+
+
+def test_a_search_hit_read_looks_each_id_up_by_its_primary_key(sqlite_session, rules):
+    # the ids come as one JSON array (one statement text for any count of ids); a plan that
+    # scanned the case table for them would cost a suggestion ~100 ms at 100k cases
+    from kb.cases.queries import RANK_COLUMNS, get_many
+
+    cases = [make_case(sqlite_session, rules, subject=s) for s in ("考勤打卡定位失败", "发票抬头变更", "门锁绑定失败")]
+    wanted = [cases[2].id, cases[0].id]
+    found = []
+    plans = plans_of(sqlite_session, lambda: found.extend(get_many(sqlite_session, wanted, columns=RANK_COLUMNS)))
+
+    assert [r.id for r in found] == wanted
+    assert [r.subject for r in found] == ["门锁绑定失败", "考勤打卡定位失败"]
+    assert plans and all("SCAN case" not in plan and "INTEGER PRIMARY KEY" in plan for plan in plans), plans
