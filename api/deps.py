@@ -79,7 +79,19 @@ def get_read_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def get_statement_session(request: Request) -> Iterator[Session]:
+    """``get_read_session`` where each statement may read on its own (``kb.db.make_session``,
+    ``read_only``): on PostgreSQL no BEGIN and ROLLBACK around a suggestion's or a proposal's
+    reads. Not for answers whose parts must agree (a count beside its rows)."""
+    session = make_session(request.app.state.engine, read_only=True)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+StatementSessionDep = Annotated[Session, Depends(get_statement_session)]
 
 
 # Getters that only read app.state are ``async``: FastAPI runs plain ``def`` dependencies in the

@@ -113,9 +113,21 @@ def _configure_sqlite(engine: Engine) -> None:
         _release(record.info)
 
 
-def make_session(engine: Engine, *, write: bool = False) -> Session:
-    """A session; ``write=True`` takes the SQLite write lock at BEGIN (no-op elsewhere)."""
-    bind = engine.execution_options(zhiku_write=True) if write else engine
+def make_session(engine: Engine, *, write: bool = False, read_only: bool = False) -> Session:
+    """A session; ``write=True`` takes the SQLite write lock at BEGIN (no-op elsewhere).
+
+    ``read_only=True`` (a suggestion's or a proposal's reads) runs each statement on its own
+    on PostgreSQL, without BEGIN and ROLLBACK: two round trips of the three a suggestion's
+    session added to its two reads (measured at 100k cases, in-process: 1.9 → 1.5 ms for the
+    session and both reads). Nothing such a request reads needs one snapshot: the hits are
+    re-read by id and any that changed in between are dropped. SQLite keeps its transaction
+    (in-process, it costs nothing)."""
+    if write:
+        bind = engine.execution_options(zhiku_write=True)
+    elif read_only and engine.dialect.name == "postgresql":
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        bind = engine
     return Session(bind, expire_on_commit=False)
 
 

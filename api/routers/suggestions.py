@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from api import suggest
-from api.deps import (AnyUser, ClockDep, IndexDep, PredictorDep, ReadSessionDep, SessionDep, SuggestionLogDep,
+from api.deps import (AnyUser, ClockDep, IndexDep, PredictorDep, StatementSessionDep, SessionDep, SuggestionLogDep,
                       Triager)
 from api.schemas import PROBLEM_RESPONSES, SearchResponse, SuggestionRequest, SuggestionResponse
 from kb.articles.queries import Reader
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["suggestions"], responses=PROBLEM_RES
 
 
 @router.post("/suggestions", response_model=SuggestionResponse, operation_id="suggestions-create")
-async def create_suggestion(draft: SuggestionRequest, request: Request, session: ReadSessionDep,
+async def create_suggestion(draft: SuggestionRequest, request: Request, session: StatementSessionDep,
                             predictor: PredictorDep, index: IndexDep, clock: ClockDep, user: Triager,
                             log_writer: SuggestionLogDep) -> Response:
     """登记时的建议：类型与优先级、相似的已解决问题及其解决方案（原文高亮）、相关知识文章。

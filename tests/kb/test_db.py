@@ -53,3 +53,25 @@ def _insert(engine, n: int) -> None:
     with session_scope(engine, write=True) as s:
         s.exec(text("INSERT INTO t VALUES (:n)"), params={"n": n})
         s.commit()
+
+
+def test_a_statement_session_sends_no_begin_on_postgresql_and_leaves_the_pool_transactional(db_url):
+    # a suggestion's session opened a transaction for its two reads: BEGIN and ROLLBACK were two
+    # of its round trips to the server
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite keeps its in-process transaction")
+    from psycopg.pq import TransactionStatus
+
+    engine = make_engine(db_url)
+    try:
+        with make_session(engine, read_only=True) as s:
+            backend = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            assert s.connection().connection.dbapi_connection.info.transaction_status == TransactionStatus.IDLE
+        with make_session(engine) as s:               # the same pooled connection, in a transaction again
+            assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() == backend
+            assert s.connection().connection.dbapi_connection.info.transaction_status == TransactionStatus.INTRANS
+            s.execute(text("CREATE TEMP TABLE t (x int)"))
+            s.rollback()                              # rolled back: it was one transaction
+            assert s.execute(text("SELECT to_regclass('pg_temp.t')")).scalar_one() is None
+    finally:
+        engine.dispose()
