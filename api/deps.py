@@ -35,7 +35,11 @@ _header_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request. Use cases commit themselves; this only closes (and so rolls back
     anything uncommitted, e.g. after an error). Write requests take SQLite's write lock up front."""
-    session = make_session(request.app.state.engine, write=request.method in _WRITE_METHODS)
+    yield from _closed_after(make_session(request.app.state.engine, write=request.method in _WRITE_METHODS))
+
+
+def _closed_after(session: Session) -> Iterator[Session]:
+    """The request's session, closed when the request is done (also after an error)."""
     try:
         yield session
     finally:
@@ -72,22 +76,14 @@ def get_read_session(request: Request) -> Iterator[Session]:
     """A session that never takes the write lock, for POSTs that mostly compute (suggestions,
     classification): holding SQLite's single write lock through ~10 ms of ranking would
     serialise every worker behind it. Such endpoints write their log in a short session of their own."""
-    session = make_session(request.app.state.engine)
-    try:
-        yield session
-    finally:
-        session.close()
+    yield from _closed_after(make_session(request.app.state.engine))
 
 
 def get_statement_session(request: Request) -> Iterator[Session]:
     """``get_read_session`` where each statement may read on its own (``kb.db.make_session``,
     ``read_only``): on PostgreSQL no BEGIN and ROLLBACK around a suggestion's or a proposal's
     reads. Not for answers whose parts must agree (a count beside its rows)."""
-    session = make_session(request.app.state.engine, read_only=True)
-    try:
-        yield session
-    finally:
-        session.close()
+    yield from _closed_after(make_session(request.app.state.engine, read_only=True))
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
