@@ -12,6 +12,11 @@ import both p99 within ×1.5 of that; 0 errors; rows lost 0 (cases in the databa
 creations answered 201 + rows the import reported).
 
     .venv/bin/python bench/write_load.py [--cases 100000] [--seconds 30] [--database-url URL]
+        [--var DIR] [--timeline]
+
+``--var DIR`` arranges the cases there once and runs on a fresh copy of it each time (SQLite
+only). ``--timeline`` prints each second of both phases: the requests scheduled in it and the
+CPU share of every process (web workers, background, database server, client).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,9 +37,10 @@ import aiohttp
 import httpx2 as httpx
 import numpy as np
 from _common import ROOT, finish, read_tsv
+from _timeline import CpuTimeline, print_timeline
 from import_speed import build_rows, to_csv
 from similar_latency import corpus
-from suggest_load import arrange, free_port, vectors_ready, wait_ready
+from suggest_load import arrange, arranged, free_port, vectors_ready, wait_ready
 
 CREATE_RATE, SUGGEST_RATE = 20, 100
 
@@ -47,7 +54,8 @@ def case_body(i: int, text: str) -> dict:
 async def mixed(url: str, key: str, drafts: list[dict], texts: list[str], seconds: float, tag: str,
                 rates: tuple[float, float] = (CREATE_RATE, SUGGEST_RATE)) -> dict:
     """Creations and suggestions on their own schedules; latency from the scheduled start."""
-    out = {"create": [], "suggest": [], "create_errors": 0, "suggest_errors": 0, "created": 0, "numbers": []}
+    out = {"create": [], "suggest": [], "create_errors": 0, "suggest_errors": 0, "created": 0, "numbers": [],
+           "started": []}      # (seconds into the phase it was scheduled at, kind, ms, answered well)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}, timeout=timeout,
                                      connector=aiohttp.TCPConnector(limit=128)) as session:
@@ -67,11 +75,13 @@ async def mixed(url: str, key: str, drafts: list[dict], texts: list[str], second
                         ok = r.status == 200
             except (TimeoutError, aiohttp.ClientError):
                 ok = False
-            out[kind].append(time.perf_counter() - scheduled)
+            took = time.perf_counter() - scheduled
+            out[kind].append(took)
+            out["started"].append((scheduled - start, kind, took * 1000, ok))
             if not ok:
                 out[f"{kind}_errors"] += 1
 
-        start = time.perf_counter()
+        start = out["start"] = time.perf_counter()
         plan = sorted([(i / rates[0], "create", i) for i in range(int(rates[0] * seconds))]
                       + [(i / rates[1], "suggest", i) for i in range(int(rates[1] * seconds))])
         tasks = []
@@ -111,7 +121,11 @@ def main() -> None:
     parser.add_argument("--create-rate", type=float, default=CREATE_RATE)
     parser.add_argument("--suggest-rate", type=float, default=SUGGEST_RATE,
                         help="lower it to see the import's effect at a load the machine sustains")
+    parser.add_argument("--var", type=Path, help="arrange here once; each run works on a fresh copy (SQLite)")
+    parser.add_argument("--timeline", action="store_true", help="print each second: latency and CPU per process")
     args = parser.parse_args()
+    if args.var and args.database_url:
+        parser.error("--var keeps a SQLite var dir; with --database-url each run arranges afresh")
     rates = (args.create_rate, args.suggest_rate)
     short, long = corpus()
     random.Random(1).shuffle(short)
@@ -124,8 +138,12 @@ def main() -> None:
         env = {**os.environ, "ZHIKU_VAR_DIR": str(var), "ZHIKU_LOAD_DEMO_DATA": "false", "ZHIKU_LOG_JSON": "false"}
         if args.database_url:
             env["ZHIKU_DATABASE_URL"] = os.environ["ZHIKU_DATABASE_URL"] = args.database_url
-        key = arrange(var, args.cases, short[4000:] + long, replies)
-        vectors_ready(var)
+        if args.var:
+            key = arranged(args.var, args.cases, short[4000:] + long)
+            shutil.copytree(args.var, var)
+        else:
+            key = arrange(var, args.cases, short[4000:] + long, replies)
+            vectors_ready(var)
         port = free_port()
         env["ZHIKU_PORT"] = str(port)
         log = open(Path(tmp) / "server.log", "w+")  # noqa: SIM115 — closed with the temp dir
@@ -135,6 +153,8 @@ def main() -> None:
         try:
             wait_ready(url, proc, log, key)
             asyncio.run(mixed(url, key, drafts, texts, 5, "warm", rates))            # both workers warm
+            cpu = CpuTimeline(proc.pid, port)
+            cpu.start(time.perf_counter())
             before = case_total(url, key)
             quiet = asyncio.run(mixed(url, key, drafts, texts, args.seconds, "quiet", rates))
             report: dict = {}
@@ -151,6 +171,7 @@ def main() -> None:
             busy = asyncio.run(mixed(url, key, drafts, texts, args.seconds, "busy", rates))
             in_window = case_total(url, key) - before - quiet["created"] - busy["created"]
             thread.join()
+            cpu.stop()
             after = case_total(url, key)
             lost_created = missing(url, key, quiet["numbers"] + busy["numbers"])
         finally:
@@ -176,6 +197,9 @@ def main() -> None:
           f"{report.get('imported', 0)} rows in {report.get('seconds', 0):.1f} s "
           f"({report.get('error', 'ok')}); cases before {before}, after {after}, answered {expected}: lost {lost}, "
           f"stored after the client's timeout {stored_after_timeout}")
+    if args.timeline:
+        for title, run in (("baseline", quiet), ("during the import", busy)):
+            print_timeline(title, run["started"], cpu, run["start"] - cpu.t0, args.seconds)
     base_c, base_s = rows[("baseline (no import)", "create")], rows[("baseline (no import)", "suggest")]
     busy_c = rows[(f"during a {args.import_rows}-row import", "create")]
     busy_s = rows[(f"during a {args.import_rows}-row import", "suggest")]
