@@ -26,7 +26,7 @@ from api.priority import Urgent, lower_this_thread
 from indexer import feed
 from indexer.sync import rebuild_now_or_ask
 from indexer.whoosh_index import WhooshIndex
-from kb import jobs
+from kb import jobs, uploads
 from kb.cases import import_job
 from kb.cases.service import prune_idempotency_keys, rules_from_settings
 from kb.db import make_session
@@ -117,7 +117,8 @@ class JobWorker:
             self.holds_lock = False
 
     def _housekeeping(self) -> None:
-        """Once an hour: forget idempotency keys older than a day."""
+        """Once an hour: forget idempotency keys older than a day, and remove uploaded files no
+        job refers to (a web worker that died between writing one and committing its job)."""
         if time.monotonic() - self._cleaned_at < HOUSEKEEPING_SECONDS:
             return
         self._cleaned_at = time.monotonic()
@@ -128,6 +129,15 @@ class JobWorker:
                 log.info("forgot old idempotency keys", extra={"rows": pruned})
         except Exception:
             log.exception("could not prune idempotency keys")
+        upload_dir = uploads.directory(self.engine)
+        if upload_dir is not None:
+            try:
+                with make_session(self.engine) as session:
+                    swept = uploads.sweep(session, upload_dir)
+                if swept:
+                    log.info("removed uploaded files no job refers to", extra={"files": swept})
+            except Exception:
+                log.exception("could not sweep uploaded files")
 
     def _run(self, job: Job) -> None:
         log.info("running job", extra={"job": job.id, "kind": job.kind})

@@ -33,7 +33,7 @@ def _label(process: psutil.Process, root_pid: int, port: int) -> str:
 class CpuTimeline:
     """Samples every second, from the moment ``start`` is called: CPU seconds per process of the
     server's tree (and of any ``extra`` processes, e.g. a PostgreSQL cluster), the client's own,
-    and the machine's busy share."""
+    the machine's busy share, and the CPU time stolen by the host (``steal``: a neighbour's load, not ours)."""
 
     def __init__(self, root_pid: int, port: int, extra_names: tuple[str, ...] = ("postgres",)) -> None:
         self.root_pid, self.port, self.extra_names = root_pid, port, extra_names
@@ -66,6 +66,8 @@ class CpuTimeline:
         used["client"] = me.user + me.system
         machine = psutil.cpu_times()
         used["machine"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        # time the hypervisor gave this machine's CPUs to someone else: noise from outside
+        used["steal"] = getattr(machine, "steal", 0.0)
         return used
 
     def _run(self) -> None:

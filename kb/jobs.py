@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from kb import uploads
 from kb.db import make_session
 from kb.errors import Conflict, DomainError, FieldError, NotFound, TooLarge
 from kb.models import Job, JobInput, JobKind, Role, User
@@ -54,16 +56,28 @@ def enqueue(session: Session, *, kind: str, actor: str, params: dict[str, Any] |
             node: str | None = None, upload: bytes | None = None, filename: str = "",
             message: str = "排队中", runner: str | None = None, lease: timedelta = LEASE) -> Job:
     """Add a queued job (and its uploaded file) and commit; with ``runner``, one already
-    running there (a notebook's inline training), so no worker claims it meanwhile."""
+    running there (a notebook's inline training), so no worker claims it meanwhile. On SQLite
+    the file waits beside the database, not in it (``kb.uploads``)."""
     job = Job(kind=kind, status="queued", requested_by=actor, params=params or {}, created_at=now(),
               message=message, node=node, log=[_line(message)])
     if runner is not None:
         job.status, job.runner, job.started_at, job.lease_until, job.attempts = "running", runner, now(), now() + lease, 1
     session.add(job)
     session.flush()
-    if upload is not None:
-        session.add(JobInput(job_id=job.id, filename=filename[:255], content=upload))
-    session.commit()
+    stored_as = None
+    upload_dir = uploads.directory(session.get_bind()) if upload is not None else None
+    try:
+        if upload is not None:
+            if upload_dir is not None:
+                stored_as = uploads.put(upload_dir, upload)        # before the write transaction commits
+                session.add(JobInput(job_id=job.id, filename=filename[:255], content=b"", stored_as=stored_as))
+            else:
+                session.add(JobInput(job_id=job.id, filename=filename[:255], content=upload))
+        session.commit()
+    except BaseException:
+        if stored_as is not None:
+            uploads.remove(upload_dir, stored_as)
+        raise
     session.refresh(job)
     return job
 
@@ -214,17 +228,35 @@ def raise_stored_error(job: Job) -> None:
     raise exc
 
 
-def read_input(session: Session, job_id: int) -> JobInput:
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content: bytes
+
+
+def read_input(session: Session, job_id: int) -> Upload:
+    """The job's uploaded file, from its row or from the file the row names."""
     row = session.get(JobInput, job_id)
-    if row is None:
+    content = None
+    if row is not None:
+        upload_dir = uploads.directory(session.get_bind())
+        content = row.content if row.stored_as is None else (
+            uploads.get(upload_dir, row.stored_as) if upload_dir is not None else None)
+    if content is None:
         raise NotFound(f"任务 {job_id} 的文件已不存在", field="job_id")
-    return row
+    return Upload(row.filename, content)
 
 
 def drop_input(session: Session, job_id: int) -> None:
+    """Forget the job's file (commits): the row, then the file it names, if any."""
     row = session.get(JobInput, job_id)
-    if row is not None:
-        session.delete(row)
+    if row is None:
+        return
+    stored_as, upload_dir = row.stored_as, uploads.directory(session.get_bind())
+    session.delete(row)
+    session.commit()
+    if stored_as is not None and upload_dir is not None:
+        uploads.remove(upload_dir, stored_as)
 
 
 # -- reading, with the one rule of who sees which job ------------------------------------------

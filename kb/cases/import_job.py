@@ -127,7 +127,6 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
     jobs.finish(engine, job_id, runner, "done", summary, result={**result, "phase": "done"})
     with make_session(engine, write=True) as session:
         jobs.drop_input(session, job_id)
-        session.commit()
 
 
 def _just_wait(seconds: float, stopping: threading.Event) -> float:

@@ -49,11 +49,13 @@ class Job(SQLModel, table=True):
 
 
 class JobInput(SQLModel, table=True):
-    """The uploaded file of an import, kept apart so listing jobs never reads it; any node's
-    worker can run the import."""
+    """The uploaded file of an import, kept apart so listing jobs never reads it. On PostgreSQL
+    the bytes are here (any node's worker can run the import); on SQLite they wait in a file
+    of the node's var dir named by ``stored_as``, and ``content`` is empty (``kb.uploads``)."""
 
     __tablename__ = "job_input"
 
     job_id: int = Field(primary_key=True, foreign_key="job.id")
     filename: str = Field(default="", max_length=255)
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    stored_as: str | None = Field(default=None, max_length=64, description="the file's name in the uploads dir")
