@@ -104,3 +104,23 @@ def print_timeline(title: str, started: list[tuple[float, str, float, bool]], cp
             arr = np.asarray(lat)
             print(f"{second:3d} {len(lat):4d} {np.percentile(arr, 50):7.1f} {np.percentile(arr, 99):7.1f} "
                   f"{arr.max():7.1f} {errors:3d}  {shares} {rest}")
+
+
+def phase_summary(title: str, started: list, cpu: CpuTimeline, phase_start: float, seconds: float) -> str:
+    """One line for a phase: the web workers' CPU per request answered (ms; a slower machine or
+    extra work per request shows here), the background's and the client's cores, the cores
+    busy with anything else on the machine, and the host's steal."""
+    rows = [row for t, row in cpu.rows if phase_start - 0.5 <= t < phase_start + seconds - 0.5]
+    if not rows or not started:
+        return f"{title}: no CPU samples"
+
+    def mean(pick) -> float:
+        return sum(pick(r) for r in rows) / len(rows)
+
+    workers = mean(lambda r: sum(v for k, v in r.items() if k.startswith("worker")))
+    background = mean(lambda r: r.get("background", 0.0) + r.get("bg-child", 0.0))
+    ours = mean(lambda r: sum(v for k, v in r.items() if k not in ("machine", "steal")))
+    per_request = workers * len(rows) / len([s for s in started if s[0] < len(rows)]) * 1000
+    return (f"{title}: web workers {workers:.2f} cores ({per_request:.1f} ms CPU per request), background "
+            f"{background:.2f}, client {mean(lambda r: r.get('client', 0.0)):.2f}, everything else "
+            f"{max(mean(lambda r: r.get('machine', 0.0)) - ours, 0.0):.2f}, steal {mean(lambda r: r.get('steal', 0.0)):.2f}")

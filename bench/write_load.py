@@ -37,7 +37,7 @@ import aiohttp
 import httpx2 as httpx
 import numpy as np
 from _common import ROOT, finish, read_tsv
-from _timeline import CpuTimeline, print_timeline
+from _timeline import CpuTimeline, phase_summary, print_timeline
 from import_speed import build_rows, to_csv
 from similar_latency import corpus
 from suggest_load import arrange, arranged, free_port, vectors_ready, wait_ready
@@ -197,6 +197,8 @@ def main() -> None:
           f"{report.get('imported', 0)} rows in {report.get('seconds', 0):.1f} s "
           f"({report.get('error', 'ok')}); cases before {before}, after {after}, answered {expected}: lost {lost}, "
           f"stored after the client's timeout {stored_after_timeout}")
+    for title, run in (("baseline", quiet), ("during the import", busy)):     # the machine's state in each phase
+        print(phase_summary(title, run["started"], cpu, run["start"] - cpu.t0, args.seconds))
     if args.timeline:
         for title, run in (("baseline", quiet), ("during the import", busy)):
             print_timeline(title, run["started"], cpu, run["start"] - cpu.t0, args.seconds)
