@@ -117,7 +117,11 @@ def _backup(target: str) -> int:
     finally:
         copy.close()
         source.close()
-    print(f"backed up {url.database} → {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    from kb.uploads import copy_for_backup
+
+    sheets = copy_for_backup(Path(url.database), out)      # queued imports' files live beside the database
+    print(f"backed up {url.database} → {out} ({out.stat().st_size / 1e6:.1f} MB)"
+          + (f", and {sheets} queued import file(s) → {out}-uploads/" if sheets else ""))
     return 0
 
 

@@ -83,6 +83,28 @@ def sweep(session: Session, directory: Path, *, older_than_seconds: float = 3600
     return removed
 
 
+def copy_for_backup(live_db: Path, backup_db: Path) -> int:
+    """Copy the files the jobs of ``backup_db`` (an online backup of ``live_db``) name into the
+    backup's own uploads folder, ``<backup>-uploads``: a restore then finds the sheets of the
+    imports that were queued. A file whose import ended meanwhile is gone and not needed."""
+    import shutil
+    import sqlite3
+
+    source, target = live_db.with_name(f"{live_db.name}-uploads"), backup_db.with_name(f"{backup_db.name}-uploads")
+    with sqlite3.connect(backup_db) as conn:
+        names = [row[0] for row in conn.execute("SELECT stored_as FROM job_input WHERE stored_as IS NOT NULL")]
+    copied = 0
+    for name in names:
+        try:
+            path = source / _plain(name)
+            target.mkdir(exist_ok=True)
+            shutil.copyfile(path, target / path.name)
+            copied += 1
+        except FileNotFoundError:
+            continue
+    return copied
+
+
 def _plain(name: str) -> str:
     """A stored name is ours (hex + suffix): never a path that leaves the directory."""
     if Path(name).name != name or not name.endswith(SUFFIX):

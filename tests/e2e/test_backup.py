@@ -95,3 +95,28 @@ def test_postgres_dump_and_restore_into_a_fresh_database(api, db_url, tmp_path):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{fresh_name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_sqlite_backup_takes_the_files_of_queued_imports_along(db_url, tmp_path):
+    """On SQLite a queued import's sheet waits beside the database (kb.uploads), outside what
+    SQLite's backup API copies: without it, that import failed after a restore."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the SQLite backup command")
+    from kb import jobs
+    from kb.db import make_session
+    from kb.models import JobKind
+
+    engine = prepare_database(Settings(data_dir=DATA_DIR, var_dir=tmp_path / "var", database_url=db_url))
+    with make_session(engine, write=True) as s:
+        job = jobs.enqueue(s, kind=JobKind.import_cases, actor="agent1", upload="工单编号\n1\n".encode(),
+                           filename="s.csv")
+    engine.dispose()
+    copy = tmp_path / "backup.sqlite3"
+    env = {**os.environ, "ZHIKU_DATABASE_URL": db_url, "ZHIKU_VAR_DIR": str(tmp_path / "var")}
+    out = subprocess.run([sys.executable, "-m", "api", "backup", str(copy)], cwd=PROJECT_ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    restored = create_engine(f"sqlite:///{copy}")
+    with make_session(restored) as s:
+        assert jobs.read_input(s, job.id).content == "工单编号\n1\n".encode()
+    restored.dispose()
