@@ -58,21 +58,20 @@ def enqueue(session: Session, *, kind: str, actor: str, params: dict[str, Any] |
     """Add a queued job (and its uploaded file) and commit; with ``runner``, one already
     running there (a notebook's inline training), so no worker claims it meanwhile. On SQLite
     the file waits beside the database, not in it (``kb.uploads``)."""
-    job = Job(kind=kind, status="queued", requested_by=actor, params=params or {}, created_at=now(),
-              message=message, node=node, log=[_line(message)])
-    if runner is not None:
-        job.status, job.runner, job.started_at, job.lease_until, job.attempts = "running", runner, now(), now() + lease, 1
-    session.add(job)
-    session.flush()
-    stored_as = None
     upload_dir = uploads.directory(session.get_bind()) if upload is not None else None
+    # written and flushed to disk before the first insert takes SQLite's write lock
+    stored_as = uploads.put(upload_dir, upload) if upload_dir is not None else None
     try:
+        job = Job(kind=kind, status="queued", requested_by=actor, params=params or {}, created_at=now(),
+                  message=message, node=node, log=[_line(message)])
+        if runner is not None:
+            job.status, job.runner, job.started_at = "running", runner, now()
+            job.lease_until, job.attempts = now() + lease, 1
+        session.add(job)
+        session.flush()
         if upload is not None:
-            if upload_dir is not None:
-                stored_as = uploads.put(upload_dir, upload)        # before the write transaction commits
-                session.add(JobInput(job_id=job.id, filename=filename[:255], content=b"", stored_as=stored_as))
-            else:
-                session.add(JobInput(job_id=job.id, filename=filename[:255], content=upload))
+            session.add(JobInput(job_id=job.id, filename=filename[:255], content=b"" if stored_as else upload,
+                                 stored_as=stored_as))
         session.commit()
     except BaseException:
         if stored_as is not None:

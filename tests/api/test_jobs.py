@@ -357,3 +357,39 @@ def test_files_no_job_refers_to_are_swept_once_old_and_names_never_leave_the_fol
     for bad in ("../zhiku.sqlite3", "x/y.upload", "plain.txt"):
         with pytest.raises(ValueError):
             uploads.get(folder, bad)
+
+
+def test_a_sheet_is_on_disk_before_the_write_lock_and_gone_if_its_job_never_commits(no_worker):
+    """Writing the file is I/O (an fsync of megabytes): done inside the write transaction, every
+    agent's save would wait for it. And a job that fails to commit leaves no file behind."""
+    from sqlalchemy import event
+
+    from kb import uploads
+
+    client, headers, app, _ = no_worker
+    engine = app.state.engine
+    folder = uploads.directory(engine)
+    if folder is None:
+        pytest.skip("the sheet is in the row on this backend")
+    at_first_insert: list[list[str]] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO job ") and not at_first_insert:
+            at_first_insert.append(sorted(p.name for p in folder.iterdir()) if folder.is_dir() else [])
+        if statement.startswith("INSERT INTO job_input") and fail:
+            raise RuntimeError("the disk is full")
+
+    fail = False
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        job_id = queue_import(client, headers, 3)
+        assert len(at_first_insert) == 1 and len(at_first_insert[0]) == 1, at_first_insert
+        assert at_first_insert[0][0].endswith(".upload")
+        fail = True
+        with make_session(engine, write=True) as s, pytest.raises(RuntimeError):
+            jobs.enqueue(s, kind=JobKind.import_cases, actor="agent1", upload=sheet(2), filename="s.csv")
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert [p.name for p in folder.iterdir()] == at_first_insert[0]
+    with make_session(engine) as s:
+        assert [j.id for j in s.exec(select(Job))] == [job_id]
