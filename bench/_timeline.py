@@ -33,7 +33,8 @@ def _label(process: psutil.Process, root_pid: int, port: int) -> str:
 class CpuTimeline:
     """Samples every second, from the moment ``start`` is called: CPU seconds per process of the
     server's tree (and of any ``extra`` processes, e.g. a PostgreSQL cluster), the client's own,
-    the machine's busy share, and the CPU time stolen by the host (``steal``: a neighbour's load, not ours)."""
+    the machine's busy share, and the CPU time stolen by the host (``steal``: a neighbour's
+    load, not ours)."""
 
     def __init__(self, root_pid: int, port: int, extra_names: tuple[str, ...] = ("postgres",)) -> None:
         self.root_pid, self.port, self.extra_names = root_pid, port, extra_names
@@ -46,7 +47,8 @@ class CpuTimeline:
     def _processes(self) -> list[psutil.Process]:
         root = psutil.Process(self.root_pid)
         out = root.children(recursive=True)
-        out += [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith(self.extra_names)]
+        out += [p for p in psutil.process_iter(["name"])
+                if (p.info["name"] or "").startswith(self.extra_names)]
         return out
 
     def _times(self) -> dict[str, float]:
@@ -99,7 +101,8 @@ def print_timeline(title: str, started: list[tuple[float, str, float, bool]], cp
         cpu_row = next((row for t, row in cpu.rows if at - 0.5 <= t < at + 0.5), {})
         workers = sorted(k for k in cpu_row if k.startswith("worker"))
         shares = " ".join(f"w{i}={cpu_row[k]:.2f}" for i, k in enumerate(workers))
-        rest = " ".join(f"{k}={v:.2f}" for k, v in sorted(cpu_row.items()) if not k.startswith("worker") and v >= 0.01)
+        rest = " ".join(f"{k}={v:.2f}" for k, v in sorted(cpu_row.items())
+                        if not k.startswith("worker") and v >= 0.01)
         if lat:
             arr = np.asarray(lat)
             print(f"{second:3d} {len(lat):4d} {np.percentile(arr, 50):7.1f} {np.percentile(arr, 99):7.1f} "
@@ -123,4 +126,5 @@ def phase_summary(title: str, started: list, cpu: CpuTimeline, phase_start: floa
     per_request = workers * len(rows) / len([s for s in started if s[0] < len(rows)]) * 1000
     return (f"{title}: web workers {workers:.2f} cores ({per_request:.1f} ms CPU per request), background "
             f"{background:.2f}, client {mean(lambda r: r.get('client', 0.0)):.2f}, everything else "
-            f"{max(mean(lambda r: r.get('machine', 0.0)) - ours, 0.0):.2f}, steal {mean(lambda r: r.get('steal', 0.0)):.2f}")
+            f"{max(mean(lambda r: r.get('machine', 0.0)) - ours, 0.0):.2f}, "
+            f"steal {mean(lambda r: r.get('steal', 0.0)):.2f}")

@@ -122,7 +122,8 @@ def main() -> None:
     parser.add_argument("--suggest-rate", type=float, default=SUGGEST_RATE,
                         help="lower it to see the import's effect at a load the machine sustains")
     parser.add_argument("--var", type=Path, help="arrange here once; each run works on a fresh copy (SQLite)")
-    parser.add_argument("--timeline", action="store_true", help="print each second: latency and CPU per process")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print each second: latency and CPU per process")
     args = parser.parse_args()
     if args.var and args.database_url:
         parser.error("--var keeps a SQLite var dir; with --database-url each run arranges afresh")
@@ -197,7 +198,8 @@ def main() -> None:
           f"{report.get('imported', 0)} rows in {report.get('seconds', 0):.1f} s "
           f"({report.get('error', 'ok')}); cases before {before}, after {after}, answered {expected}: lost {lost}, "
           f"stored after the client's timeout {stored_after_timeout}")
-    for title, run in (("baseline", quiet), ("during the import", busy)):     # the machine's state in each phase
+    # the machine's state in each phase
+    for title, run in (("baseline", quiet), ("during the import", busy)):
         print(phase_summary(title, run["started"], cpu, run["start"] - cpu.t0, args.seconds))
     if args.timeline:
         for title, run in (("baseline", quiet), ("during the import", busy)):

@@ -6,8 +6,9 @@ all of them, and every agent's save in that second waited: creation p99 36 → 2
 ``bench/write_load.py`` with no import running at all, only the upload queued. SQLite means
 one node, so a file in a directory beside the database (``zhiku.sqlite3-uploads``, as its
 ``-wal`` sits beside it) is reachable by every process that may run the import (the web
-workers queue it, the background process or ``python -m api worker`` runs it). On PostgreSQL the bytes stay in the row: any node's worker may run the job, and the
-upload does not block other writers there.
+workers queue it, the background process or ``python -m api worker`` runs it). On
+PostgreSQL the bytes stay in the row: any node's worker may run the job, and the upload
+does not block other writers there.
 
 Each file is written to a temporary name, flushed to disk and renamed, so a name in the
 database always means a whole file. A file whose job row never committed (the process died
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
@@ -34,8 +38,12 @@ def directory(bind: Engine | Connection) -> Path | None:
     url = bind.engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
-    db = Path(url.database)
-    return db.with_name(f"{db.name}-uploads")
+    return beside(Path(url.database))
+
+
+def beside(database_file: Path) -> Path:
+    """``<database file>-uploads``: the folder goes with its database, as its ``-wal`` does."""
+    return database_file.with_name(f"{database_file.name}-uploads")
 
 
 def put(directory: Path, content: bytes) -> str:
@@ -87,12 +95,10 @@ def copy_for_backup(live_db: Path, backup_db: Path) -> int:
     """Copy the files the jobs of ``backup_db`` (an online backup of ``live_db``) name into the
     backup's own uploads folder, ``<backup>-uploads``: a restore then finds the sheets of the
     imports that were queued. A file whose import ended meanwhile is gone and not needed."""
-    import shutil
-    import sqlite3
-
-    source, target = live_db.with_name(f"{live_db.name}-uploads"), backup_db.with_name(f"{backup_db.name}-uploads")
-    with sqlite3.connect(backup_db) as conn:
-        names = [row[0] for row in conn.execute("SELECT stored_as FROM job_input WHERE stored_as IS NOT NULL")]
+    source, target = beside(live_db), beside(backup_db)
+    with closing(sqlite3.connect(backup_db)) as conn:
+        rows = conn.execute("SELECT stored_as FROM job_input WHERE stored_as IS NOT NULL")
+        names = [name for (name,) in rows]
     copied = 0
     for name in names:
         try:

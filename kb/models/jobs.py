@@ -58,4 +58,4 @@ class JobInput(SQLModel, table=True):
     job_id: int = Field(primary_key=True, foreign_key="job.id")
     filename: str = Field(default="", max_length=255)
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    stored_as: str | None = Field(default=None, max_length=64, description="the file's name in the uploads dir")
+    stored_as: str | None = Field(default=None, max_length=64, description="its file in the uploads folder")
