@@ -16,7 +16,9 @@ import psutil
 
 
 def _label(process: psutil.Process, root_pid: int, port: int) -> str:
-    """worker / background / database / other, from what the process is doing."""
+    """What a process of the server's tree (or the database) is: "worker" (it listens on the
+    port), "postgres", "background" (any other child of the server), "bg-child" (a process
+    under one of those, e.g. the index writer), or "gone"."""
     try:
         if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
                for c in process.net_connections(kind="tcp")):
@@ -32,7 +34,7 @@ def _label(process: psutil.Process, root_pid: int, port: int) -> str:
 
 class CpuTimeline:
     """Samples every second, from the moment ``start`` is called: CPU seconds per process of the
-    server's tree (and of any ``extra`` processes, e.g. a PostgreSQL cluster), the client's own,
+    server's tree (and of processes named ``extra_names``, a PostgreSQL cluster), the client's own,
     the machine's busy share, and the CPU time stolen by the host (``steal``: a neighbour's
     load, not ours)."""
 
@@ -95,8 +97,9 @@ def print_timeline(title: str, started: list[tuple[float, str, float, bool]], cp
     and the CPU share (cores) of each process kind in the sample taken over that second."""
     print(f"-- {title}: second, requests, p50 / p99 / max ms, errors; CPU cores per process")
     for second in range(int(seconds)):
-        lat = [ms for at, _kind, ms, _ok in started if second <= at < second + 1]
-        errors = sum(not ok for at, _kind, _ms, ok in started if second <= at < second + 1)
+        this_second = [(ms, ok) for at, _kind, ms, ok in started if second <= at < second + 1]
+        lat = [ms for ms, _ok in this_second]
+        errors = sum(not ok for _ms, ok in this_second)
         at = phase_start + second
         cpu_row = next((row for t, row in cpu.rows if at - 0.5 <= t < at + 0.5), {})
         workers = sorted(k for k in cpu_row if k.startswith("worker"))

@@ -236,11 +236,13 @@ class Upload:
 def read_input(session: Session, job_id: int) -> Upload:
     """The job's uploaded file, from its row or from the file the row names."""
     row = session.get(JobInput, job_id)
-    content = None
-    if row is not None:
-        upload_dir = uploads.directory(session.get_bind())
-        content = row.content if row.stored_as is None else (
-            uploads.get(upload_dir, row.stored_as) if upload_dir is not None else None)
+    upload_dir = uploads.directory(session.get_bind())
+    if row is None:
+        content = None
+    elif row.stored_as is None:
+        content = row.content
+    else:                   # a file beside the database; gone, or not reachable from here
+        content = uploads.get(upload_dir, row.stored_as) if upload_dir is not None else None
     if content is None:
         raise NotFound(f"任务 {job_id} 的文件已不存在", field="job_id")
     return Upload(row.filename, content)
