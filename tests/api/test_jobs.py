@@ -235,7 +235,9 @@ def test_a_niced_worker_checks_rows_niced_and_stores_them_at_normal_priority(no_
 
 def test_an_admin_rebuilds_every_replica_through_jobs(api):
     assert api.post("/api/v1/index/rebuild").status_code == 403
-    before = api.get("/health", role="admin").json()["index"]["generation"]
+    # the writer thread builds the first generation after start-up; the rebuild must replace it
+    before = wait_for(lambda: api.get("/health", role="admin").json()["index"]["generation"], timeout=60)
+    assert before
     queued = api.post("/api/v1/index/rebuild", role="admin")
     assert queued.status_code == 202, queued.text
     assert [j["kind"] for j in queued.json()] == ["rebuild"] and queued.json()[0]["node"]
