@@ -56,6 +56,12 @@ class Memo:
             self._cache[key] = value
         return value
 
+    def items(self) -> list[tuple[Hashable, Any]]:
+        """The entries remembered now (a copy: for updating values in place)."""
+        with self._lock:
+            return [(key, value) for key in list(self._cache.keys())
+                    if (value := self._cache.get(key)) is not None]
+
     def set_seconds(self, seconds: float) -> None:
         with self._lock:
             self._cache = TTLCache(self.maxsize, seconds) if seconds > 0 else TTLCache(1, 1e-9)

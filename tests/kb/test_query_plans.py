@@ -77,7 +77,7 @@ def test_the_burst_snapshot_reads_recent_open_cases_through_an_index_on_their_re
 
     plans = plans_of(sqlite_session, lambda: snapshots.append(OpenSnapshot.read(sqlite_session, since, "v")))
 
-    assert len(snapshots[0].received) == 1
+    assert len(snapshots[0]) == 1
     assert len(plans) == 1 and "received_at>" in plans[0] and "SCAN case" not in plans[0], plans
 
 
