@@ -42,6 +42,12 @@ CHUNK = 50
 # before, 217 ms during the import (noise: the box was loaded; no degradation). The pause halves
 # a quiet import's speed (bench/import_speed.py); not measured apart from the process move.
 YIELD_RATIO = 1.0
+# before its first CPU work (decoding and parsing the whole sheet: ~0.3 s of a core for 24 MB)
+# the import looks at the machine over this long, and waits while it is busy, as between chunks:
+# that parse, started the moment the upload was queued, came on top of the upload's own cost in
+# the web worker; both workers then queued requests for ~2 s (bench/write_load.py --timeline,
+# SQLite: p50 184–194 ms, p99 456–519 ms in the two seconds after the upload)
+FIRST_LOOK_SECONDS = 0.2
 PROGRESS_EVERY_SECONDS = 0.5
 _ROW = re.compile(r"第 (\d+) 行 → [^→]*$")
 
@@ -75,8 +81,8 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
     report, or failed with the problem) unless the worker stops (``Interrupted``) or lost it.
     ``write`` runs each chunk's write transaction (the job worker's ``Urgent`` thread, which
     keeps normal priority while this thread's CPU work is niced); ``pause(seconds, stopping)``
-    waits between chunks, and for 0 s between batches of rows checked (the job worker's waits
-    longer while the machine is busy: ``api.pacing``)."""
+    waits before the sheet is parsed (``FIRST_LOOK_SECONDS``), between chunks, and for 0 s between
+    batches of rows checked (the job worker's waits longer while the machine is busy: ``api.pacing``)."""
     stopping = stopping or threading.Event()
     write = write or (lambda fn: fn())
     pause = pause or _just_wait
@@ -91,6 +97,7 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
     held: list[float] = []
     paused: list[float] = []
     try:
+        paused.append(pause(FIRST_LOOK_SECONDS, stopping))
         table = sheet_import.read_table(content, filename, encoding=params.get("encoding"))
         own = frozenset(done.values())
         with make_session(engine) as session:
