@@ -96,13 +96,17 @@ def run(engine: Engine, job_id: int, runner: str, *, rules: service.CaseRules,
     progress = _Progress(engine, job_id, runner, dry_run)
     held: list[float] = []
     paused: list[float] = []
+
+    def breathe() -> None:          # between batches of rows read, then checked
+        paused.append(pause(0.0, stopping))
+
     try:
         paused.append(pause(FIRST_LOOK_SECONDS, stopping))
-        table = sheet_import.read_table(content, filename, encoding=params.get("encoding"))
+        table = sheet_import.read_table(content, filename, encoding=params.get("encoding"), breather=breathe)
         own = frozenset(done.values())
         with make_session(engine) as session:
             checks = sheet_import.check_rows(session, table, tz=rules.clock.tz, progress=progress, own=own,
-                                             breather=lambda: paused.append(pause(0.0, stopping)))
+                                             breather=breathe)
         if not dry_run:
             good = [c for c in checks if c.data is not None and not c.errors and c.row not in done]
             total = len(good) + len(done)
