@@ -154,7 +154,8 @@ class Outcome:
 def one_run(args, var: Path, key: str, drafts: list[dict], texts: list[str], sheet: bytes,
             rates: tuple[float, float], database_url: str | None) -> Outcome:
     """Serve ``var`` (and ``database_url``), run both phases, print the run's tables."""
-    env = {**os.environ, "ZHIKU_VAR_DIR": str(var), "ZHIKU_LOAD_DEMO_DATA": "false", "ZHIKU_LOG_JSON": "false"}
+    env = {**os.environ, "ZHIKU_VAR_DIR": str(var), "ZHIKU_LOAD_DEMO_DATA": "false",
+           "ZHIKU_LOG_JSON": "false"}
     if database_url:
         env["ZHIKU_DATABASE_URL"] = database_url
     port = free_port()
@@ -213,11 +214,13 @@ def one_run(args, var: Path, key: str, drafts: list[dict], texts: list[str], she
     for title, run in (("baseline", quiet), ("during the import" if sheet else "again", busy)):
         late = run["late"]
         print(phase_summary(title, run["started"], cpu, run["start"] - cpu.t0, args.seconds)
-              + f"; client sent {sum(ms > 10 for ms in late)} requests > 10 ms late (max {max(late, default=0):.0f} ms)")
+              + f"; client sent {sum(ms > 10 for ms in late)} requests > 10 ms late "
+                f"(max {max(late, default=0):.0f} ms)")
     if args.timeline:
         for title, run in (("baseline", quiet), ("during the import" if sheet else "again", busy)):
             print_timeline(title, run["started"], cpu, run["start"] - cpu.t0, args.seconds)
-    return Outcome(rows[(False, "create")], rows[(False, "suggest")], rows[(True, "create")], rows[(True, "suggest")],
+    return Outcome(rows[(False, "create")], rows[(False, "suggest")],
+                   rows[(True, "create")], rows[(True, "suggest")],
                    sum(r[f"{k}_errors"] for r in (quiet, busy) for k in ("create", "suggest")), lost,
                    report.get("imported", 0))
 
@@ -236,7 +239,8 @@ def postgres_database(url: str, name: str, template: str | None = None) -> str:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             for attempt in range(20):    # autovacuum may still be on the template for a moment
                 try:
-                    c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+                    copy = f' TEMPLATE "{template}"' if template else ""
+                    c.execute(text(f'CREATE DATABASE "{name}"{copy}'))
                     break
                 except OperationalError:
                     if attempt == 19:
@@ -260,7 +264,8 @@ def main() -> None:
     parser.add_argument("--create-rate", type=float, default=CREATE_RATE)
     parser.add_argument("--suggest-rate", type=float, default=SUGGEST_RATE,
                         help="lower it to see the import's effect at a load the machine sustains")
-    parser.add_argument("--var", type=Path, help="arrange here once and keep it for later invocations (SQLite)")
+    parser.add_argument("--var", type=Path,
+                        help="arrange here once and keep it for later invocations (SQLite)")
     parser.add_argument("--timeline", action="store_true",
                         help="print each second: latency and CPU per process")
     args = parser.parse_args()
@@ -301,7 +306,8 @@ def main() -> None:
     print(f"{'run':>4s} {'creation':>24s} {'suggestion':>24s} {'errors':>6s} {'lost':>5s} {'imported':>8s}")
     for n, o in enumerate(outcomes, start=1):
         rc, rs = o.ratios
-        print(f"{n:4d} {o.base_c:8.0f} → {o.busy_c:5.0f} (×{rc:4.2f}) {o.base_s:8.0f} → {o.busy_s:5.0f} (×{rs:4.2f}) "
+        print(f"{n:4d} {o.base_c:8.0f} → {o.busy_c:5.0f} (×{rc:4.2f}) "
+              f"{o.base_s:8.0f} → {o.busy_s:5.0f} (×{rs:4.2f}) "
               f"{o.errors:6d} {o.lost:5d} {o.imported:8d}")
     med = {name: float(np.median([getattr(o, name) for o in outcomes])) for name in ("base_c", "base_s")}
     ratio_c = float(np.median([o.ratios[0] for o in outcomes]))
@@ -314,7 +320,8 @@ def main() -> None:
     finish(ok, ("" if sheet else "A/A, no import in either phase (the ratios' noise floor): ")
            + ("" if at_target_load else f"(offered {rates[0]:g}+{rates[1]:g}/s, below the targets' "
                                         f"{CREATE_RATE}+{SUGGEST_RATE}/s) ")
-           + f"{backend}, median of {args.runs} runs: creation p99 {med['base_c']:.0f} ms, ×{ratio_c:.2f} {during}; "
+           + f"{backend}, median of {args.runs} runs: creation p99 {med['base_c']:.0f} ms, "
+             f"×{ratio_c:.2f} {during}; "
              f"suggestion p99 {med['base_s']:.0f} ms, ×{ratio_s:.2f}; errors {errors}, lost {lost}")
 
 

@@ -4,8 +4,9 @@ key belongs to, the active taxonomy labels, the audiences a reader may see.
 Why: each was a database round trip per suggestion (a tenth of its time at 100k cases).
 How it stays correct:
 - in this process, a commit that wrote a row a memo depends on (its ``watch`` models: a
-  user, key, label, audience, case) empties that memo at once (hooked on the ORM session), so
-  a revoked key fails on the next request here;
+  user, key, label, audience) empties that memo at once (hooked on the ORM session), so
+  a revoked key fails on the next request here (the burst rule's memo of open cases is
+  updated in place by a case's commit instead: ``kb.cases.bursts``);
 - in other processes (the other web workers, other nodes) an entry lives at most
   ``seconds`` (``ZHIKU_CACHE_SECONDS``, default 1 s): that is how long a revocation or a
   deactivated label can take to be seen there.

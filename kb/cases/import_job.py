@@ -42,7 +42,7 @@ CHUNK = 50
 # before, 217 ms during the import (noise: the box was loaded; no degradation). The pause halves
 # a quiet import's speed (bench/import_speed.py); not measured apart from the process move.
 YIELD_RATIO = 1.0
-# before its first CPU work (decoding and parsing the whole sheet: ~0.3 s of a core for 24 MB)
+# before its first CPU work (decoding and parsing the whole sheet: ~0.25 s of a core for 24 MB)
 # the import looks at the machine over this long, and waits while it is busy, as between chunks:
 # that parse, started the moment the upload was queued, came on top of the upload's own cost in
 # the web worker; both workers then queued requests for ~2 s (bench/write_load.py --timeline,

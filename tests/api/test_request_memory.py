@@ -53,8 +53,8 @@ def test_cases_saved_here_change_the_burst_count_without_reading_the_open_cases_
 
     event.listen(api.engine, "before_cursor_execute", grab)
     try:
-        numbers = [api.post("/api/v1/cases", json=case_payload(subject=subject, description=description)).json()["number"]
-                   for subject, description in (
+        numbers = [api.post("/api/v1/cases", json=case_payload(subject=subject, description=description))
+                   .json()["number"] for subject, description in (
                        ("收银机打印小票乱码", "门店的收银机今天打印出来的小票全是乱码，重启也不行"),
                        ("门店小票打印乱码", "收银机今天开始打印的小票全是乱码，重启了也不行"),
                        ("收银机小票乱码", "门店收银机从今天开始打印出来的小票都是乱码，重启不行"))]
