@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -29,3 +30,27 @@ def default_segmenter():
 def finish(ok: bool, summary: str) -> None:
     print(f"targets met: {'yes' if ok else 'no'} — {summary}")
     sys.exit(0 if ok else 1)
+
+
+def postgres_database(server_url: str, name: str, template: str | None = None) -> str:
+    """A fresh database ``name`` on ``server_url``'s server (dropped first if it exists; a copy
+    of ``template`` when given); returns its URL."""
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.exc import OperationalError
+
+    copy = f' TEMPLATE "{template}"' if template else ""
+    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for attempt in range(20):    # autovacuum may still be on the template for a moment
+                try:
+                    c.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+                    break
+                except OperationalError:
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.5)
+    finally:
+        server.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)

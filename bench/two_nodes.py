@@ -36,8 +36,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import numpy as np
-from _common import ROOT, finish
-from sqlalchemy import create_engine, make_url, text
+from _common import ROOT, finish, postgres_database
 
 POLL = 0.02
 GIVE_UP = 30.0
@@ -59,12 +58,7 @@ def throwaway_cluster(tmp: Path) -> str:
 
 
 def fresh_database(server_url: str) -> str:
-    name = f"zhiku_two_nodes_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    return postgres_database(server_url, f"zhiku_two_nodes_{uuid.uuid4().hex[:8]}")
 
 
 def node_env(db_url: str, var: Path, port: int, *, first: bool) -> dict:

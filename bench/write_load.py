@@ -46,7 +46,7 @@ from pathlib import Path
 import aiohttp
 import httpx2 as httpx
 import numpy as np
-from _common import ROOT, finish, read_tsv
+from _common import ROOT, finish, postgres_database, read_tsv
 from _timeline import CpuTimeline, phase_summary, print_timeline
 from import_speed import build_rows, to_csv
 from similar_latency import corpus
@@ -210,45 +210,20 @@ def one_run(args, var: Path, key: str, drafts: list[dict], texts: list[str], she
           f"{report.get('imported', 0)} rows in {report.get('seconds', 0):.1f} s "
           f"({report.get('error', 'ok')}); cases before {before}, after {after}, answered {expected}: lost {lost}, "
           f"stored after the client's timeout {stored_after_timeout}")
+    phases = (("baseline", quiet), ("during the import" if sheet else "again", busy))
     # the machine's state in each phase, and how late the client itself sent requests
-    for title, run in (("baseline", quiet), ("during the import" if sheet else "again", busy)):
+    for title, run in phases:
         late = run["late"]
         print(phase_summary(title, run["started"], cpu, run["start"] - cpu.t0, args.seconds)
               + f"; client sent {sum(ms > 10 for ms in late)} requests > 10 ms late "
                 f"(max {max(late, default=0):.0f} ms)")
     if args.timeline:
-        for title, run in (("baseline", quiet), ("during the import" if sheet else "again", busy)):
+        for title, run in phases:
             print_timeline(title, run["started"], cpu, run["start"] - cpu.t0, args.seconds)
     return Outcome(rows[(False, "create")], rows[(False, "suggest")],
                    rows[(True, "create")], rows[(True, "suggest")],
                    sum(r[f"{k}_errors"] for r in (quiet, busy) for k in ("create", "suggest")), lost,
                    report.get("imported", 0))
-
-
-def postgres_database(url: str, name: str, template: str | None = None) -> str:
-    """A fresh database ``name`` on ``url``'s server (a copy of ``template`` when given): each run
-    starts from the same arranged 100k cases, as a SQLite run starts from a copy of the var."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from sqlalchemy.exc import OperationalError
-
-    server = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            for attempt in range(20):    # autovacuum may still be on the template for a moment
-                try:
-                    copy = f' TEMPLATE "{template}"' if template else ""
-                    c.execute(text(f'CREATE DATABASE "{name}"{copy}'))
-                    break
-                except OperationalError:
-                    if attempt == 19:
-                        raise
-                    time.sleep(0.5)
-    finally:
-        server.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def main() -> None:

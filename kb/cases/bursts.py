@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -39,7 +39,7 @@ class Saved(NamedTuple):
 
     id: int
     open: bool
-    received: datetime | None
+    received: datetime        # aware: a UTCDateTime column refuses a naive one at the flush
     text: str
 
 
@@ -80,7 +80,7 @@ class OpenSnapshot:
         with self._lock:
             for case in saved:
                 self._drop(case.id)
-                if case.open and case.received is not None and case.received >= self.since:
+                if case.open and case.received >= self.since:
                     self._add(case.id, case.received, _token_set(case.text, self.text_version))
             while len(self.cases) > SCAN_LIMIT:
                 self._drop(min(self.cases, key=lambda i: self.cases[i][0]))
@@ -127,10 +127,6 @@ def _token_set(text: str, text_version: str) -> frozenset[str]:
     return frozenset(prepare(text))
 
 
-def _aware(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
-
-
 @event.listens_for(OrmSession, "after_flush")
 def _note_cases(session: OrmSession, _context: Any) -> None:
     """Remember what each flush wrote of a case (its attributes are expired after the commit)."""
@@ -140,7 +136,7 @@ def _note_cases(session: OrmSession, _context: Any) -> None:
             if seen is None:
                 seen = session.info.setdefault(_SEEN, {})
             gone = obj in session.deleted
-            seen[obj.id] = Saved(obj.id, not gone and obj.status in OPEN_STATES, _aware(obj.received_at),
+            seen[obj.id] = Saved(obj.id, not gone and obj.status in OPEN_STATES, obj.received_at,
                                  f"{obj.subject}\n{obj.description}")
 
 
@@ -149,10 +145,10 @@ def _apply_committed(session: OrmSession) -> None:
     saved = session.info.pop(_SEEN, None)
     if not saved:
         return
-    url = str(session.get_bind().url)
+    url, cases = str(session.get_bind().url), list(saved.values())
     for key, snapshot in _snapshots.items():
         if key[0] == url:
-            snapshot.apply(list(saved.values()))
+            snapshot.apply(cases)
 
 
 @event.listens_for(OrmSession, "after_rollback")
