@@ -11,8 +11,7 @@ from classifier.predictor import HeadProposal, Predictor, TriageProposal
 from classifier.rules import Facts
 from kb.cases.bursts import count_similar_open
 from kb.clock import Clock
-from kb.models import SuggestionLog
-from kb.suggestion_log import SuggestionLogWriter, new_id
+from kb.suggestion_log import SuggestionLogWriter, log_row, new_id
 from kb.privacy import redact_text
 from kb.taxonomy import recent_active_labels
 from kb.text import prepare
@@ -61,14 +60,14 @@ def log_suggestion(writer: SuggestionLogWriter, proposal: TriageProposal, *, clo
                    shown: dict | None = None) -> str:
     """Record what was served (the saved case links back to it); the row is written by the
     process's batch writer (``kb.suggestion_log``), not on the request path. Returns its id."""
-    row = SuggestionLog(
+    row = log_row(
         id=new_id(), created_at=clock.now(), actor=actor, model_version=proposal.model_version,
         source="rules" if proposal.type.source == "rules" else "model",
         type_label=proposal.type.label, type_confidence=proposal.type.confidence,
         priority_label=proposal.priority.label, priority_confidence=proposal.priority.confidence,
         details={"rules_fired": [r.rule for r in proposal.priority.rules_fired], "cold_start": proposal.cold_start,
                  "type_abstain": proposal.type.abstain, "priority_abstain": proposal.priority.abstain,
-                 **(shown or {})}).model_dump()
+                 **(shown or {})})
     writer.record(row)
     return row["id"]
 

@@ -54,6 +54,22 @@ def new_id() -> str:
     return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
 
 
+def log_row(**values: Any) -> dict[str, Any]:
+    """A row of the log as a plain dict with every column, as ``SuggestionLog(**values).model_dump()``
+    gives it: building the ORM object (instrumented attributes) to dump it at once was ~70 µs of
+    every suggestion, the dict ~3 µs."""
+    missing = _REQUIRED.difference(values)
+    unknown = set(values).difference(_DEFAULTS, _REQUIRED)
+    if missing or unknown:
+        raise TypeError(f"suggestion log row: missing {sorted(missing)}, unknown {sorted(unknown)}")
+    return {**_DEFAULTS, "details": {}, **values}
+
+
+_REQUIRED = frozenset(name for name, f in SuggestionLog.model_fields.items() if f.is_required())
+_DEFAULTS = {name: f.get_default(call_default_factory=True) for name, f in SuggestionLog.model_fields.items()
+             if not f.is_required()}
+
+
 def may_still_arrive(suggestion_id: str) -> bool:
     """Could another process still be about to write this id's row (served recently)?"""
     try:

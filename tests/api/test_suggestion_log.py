@@ -149,3 +149,19 @@ def test_a_clean_stop_writes_every_served_suggestion(db_url, tmp_path, clock):
                for _ in range(25)]
         assert _rows(engine) == []
     assert sorted(r.id for r in _rows(engine)) == sorted(ids)
+
+
+def test_a_log_row_is_the_row_the_model_would_dump():
+    from kb.suggestion_log import log_row
+
+    values = dict(id=new_id(), created_at=datetime.now(UTC), actor="u_agent", model_version="m1", source="model",
+                  type_label="咨询", type_confidence=0.71, details={"similar_cases": ["C-1"]})
+    assert log_row(**values) == SuggestionLog(**values).model_dump()
+    first, second = log_row(id=new_id(), created_at=datetime.now(UTC), actor="a"), \
+        log_row(id=new_id(), created_at=datetime.now(UTC), actor="a")
+    first["details"]["x"] = 1
+    assert second["details"] == {}                       # no shared default
+    with pytest.raises(TypeError, match="actor"):
+        log_row(id=new_id(), created_at=datetime.now(UTC))
+    with pytest.raises(TypeError, match="typo_label"):
+        log_row(id=new_id(), created_at=datetime.now(UTC), actor="a", typo_label="咨询")

@@ -56,3 +56,15 @@ def test_analyzer_pickles_by_reference_without_jieba_state(segmenter):
     blob = pickle.dumps(analyzer)
     assert len(blob) < 200 and b"kb.text.segment" in blob
     assert pickle.loads(blob)("员工打卡失败") == analyzer("员工打卡失败")
+
+
+def test_a_segmenter_names_its_version_without_hashing_its_dictionary_again(tmp_path, monkeypatch):
+    snapshot = snapshot_of([("乐享会员", 2000, None)], [], [])
+    seg = Segmenter(snapshot, tmp_path)
+    expected = snapshot.version
+
+    def hashed_again(self):
+        raise AssertionError("the dictionary was hashed on a hot path")
+
+    monkeypatch.setattr(DictionarySnapshot, "version", property(hashed_again))
+    assert seg.version == expected
