@@ -138,6 +138,7 @@ def test_top_orders_and_bounds():
     scores = np.array([0.0, 3.0, 1.0, 5.0, 0.0, 2.0])
     assert top(scores, 2) == [(3, 5.0), (1, 3.0)]
     assert top(scores, 10, np.array([True, False, True, True, True, True])) == [(3, 5.0), (5, 2.0), (2, 1.0)]
+    assert top(scores, 1, np.array([True, True, True, False, True, True])) == [(1, 3.0)]   # best masked out
 
 
 def test_parallel_bulk_writer_gives_the_same_hits_as_one_process(tmp_path, segmenter):
