@@ -420,7 +420,7 @@ def bm25f_for(searcher, leaves: Leaves, weighted: list[tuple[str, str, float]],
 def top(scores: np.ndarray, limit: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
     """The ``limit`` best (docnum, score) pairs with a positive score, best first."""
     candidates = np.flatnonzero(scores > 0)
-    if mask is not None:        # on the scored documents only: a where() over all of them was ~0.14 ms at 100k
+    if mask is not None:        # on the scored documents only (a where() over all was ~0.14 ms at 100k)
         candidates = candidates[mask[candidates]]
     if len(candidates) > limit:
         candidates = candidates[np.argpartition(-scores[candidates], limit - 1)[:limit]]

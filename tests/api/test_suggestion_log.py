@@ -154,8 +154,8 @@ def test_a_clean_stop_writes_every_served_suggestion(db_url, tmp_path, clock):
 def test_a_log_row_is_the_row_the_model_would_dump():
     from kb.suggestion_log import log_row
 
-    values = dict(id=new_id(), created_at=datetime.now(UTC), actor="u_agent", model_version="m1", source="model",
-                  type_label="咨询", type_confidence=0.71, details={"similar_cases": ["C-1"]})
+    values = dict(id=new_id(), created_at=datetime.now(UTC), actor="u_agent", model_version="m1",
+                  source="model", type_label="咨询", type_confidence=0.71, details={"similar_cases": ["C-1"]})
     assert log_row(**values) == SuggestionLog(**values).model_dump()
     first, second = log_row(id=new_id(), created_at=datetime.now(UTC), actor="a"), \
         log_row(id=new_id(), created_at=datetime.now(UTC), actor="a")
