@@ -156,6 +156,10 @@ def main() -> None:
             del tokens, docs
             rows.append(result)
             index.close()
+            # said at once: a run stopped during a larger size keeps what the smaller ones measured
+            print(f"measured {result['size']} docs: short p50 / p99 {result['short_product'][0]:.2f} / "
+                  f"{result['short_product'][1]:.2f} ms, long {result['long_product'][0]:.2f} / "
+                  f"{result['long_product'][1]:.2f} ms (the table follows once every size is done)", flush=True)
     print(f"{'docs':>7s} {'segment s':>9s} {'index s':>7s} {'idx docs/s':>10s} {'pack s':>6s} {'MB':>6s} {'RSS MB':>6s} | "
           f"{'query':5s} {'product p50':>11s} {'p99':>7s} | {'naive p50':>9s} {'p99':>8s} | {'×p50':>6s} {'×p99':>6s}")
     for r in rows:
